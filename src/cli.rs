@@ -1,0 +1,153 @@
+//! Command-line types (clap derive). Values are parsed into domain types
+//! here where clap can do it; cross-field validation happens in each
+//! command's plan step, before any byte is written.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "esxi-iso",
+    version,
+    about = "Build unattended VMware ESXi installer ISOs",
+    long_about = "Build unattended VMware ESXi installer ISOs: inject a Kickstart \
+                  script and boot.cfg options into a stock installer ISO, offline, \
+                  for BIOS and UEFI boot."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Repack an ESXi installer ISO with an injected kickstart
+    Build(BuildArgs),
+    /// Show the boot setup and kickstart of an ESXi installer ISO
+    Inspect(InspectArgs),
+    /// Render, lint and list kickstart templates
+    #[command(subcommand)]
+    Kickstart(KickstartCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Stock ESXi installer ISO to start from (never modified)
+    #[arg(value_name = "SOURCE_ISO")]
+    pub source: PathBuf,
+
+    /// Output ISO [default: <source stem>-ks.iso in the current directory]
+    #[arg(short, long, value_name = "OUTPUT_ISO")]
+    pub output: Option<PathBuf>,
+
+    /// Where the kickstart goes on the ISO: an uppercase ISO9660 8.3 path
+    #[arg(long, value_name = "PATH", default_value = "/KS.CFG")]
+    pub ks_path: String,
+
+    /// Kickstart file, copied verbatim; a name ending in .tera is rendered
+    #[arg(short, long, value_name = "FILE")]
+    pub kickstart: Option<PathBuf>,
+
+    /// Template variable (repeatable); overrides --vars
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// TOML file of template variables
+    #[arg(long, value_name = "FILE.toml")]
+    pub vars: Option<PathBuf>,
+
+    /// Add or replace a kernel option in both BOOT.CFG files (repeatable)
+    #[arg(long = "boot-opt", value_name = "KEY[=VALUE]")]
+    pub boot_opt: Vec<String>,
+
+    /// Remove a kernel option from both BOOT.CFG files (repeatable)
+    #[arg(long = "remove-boot-opt", value_name = "KEY")]
+    pub remove_boot_opt: Vec<String>,
+
+    /// Skip linting the kickstart before injecting it
+    #[arg(long)]
+    pub no_lint: bool,
+
+    /// Overwrite an existing output
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// ISO to inspect (metadata only is read)
+    #[arg(value_name = "ISO")]
+    pub iso: PathBuf,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KickstartCommand {
+    /// Print a rendered kickstart
+    Render(RenderArgs),
+    /// Check kickstart files against the ESXi installer's rules
+    Lint(LintArgs),
+    /// List the template variables
+    Vars,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Built-in template name (nested-lab, minimal) or a template file
+    #[arg(long, value_name = "NAME|FILE", default_value = "nested-lab")]
+    pub template: String,
+
+    /// Template variable (repeatable); overrides --vars
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// TOML file of template variables
+    #[arg(long, value_name = "FILE.toml")]
+    pub vars: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Kickstart files to check
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_fits_80_columns() {
+        let mut cmd = Cli::command().term_width(80);
+        let mut names = vec![None];
+        names.extend(cmd.get_subcommands().map(|s| Some(s.get_name().to_string())));
+        for name in names {
+            let help = match &name {
+                None => cmd.render_help().to_string(),
+                Some(n) => cmd.find_subcommand_mut(n).unwrap().render_help().to_string(),
+            };
+            for line in help.lines() {
+                assert!(line.chars().count() <= 80, "{name:?}: {line:?}");
+            }
+        }
+    }
+}

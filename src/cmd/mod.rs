@@ -1,0 +1,5 @@
+//! One file per subcommand, each a short pipeline of verb-named steps.
+
+pub mod build;
+pub mod inspect;
+pub mod kickstart;

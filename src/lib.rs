@@ -1,0 +1,18 @@
+//! esxi-iso: build unattended VMware ESXi installer ISOs.
+//!
+//! The library holds everything; `src/main.rs` only parses the command line
+//! and reports errors. Folders follow the domain:
+//! - [`iso`]: ISO9660 + El Torito reading and in-place patching (the only
+//!   module that knows the on-disk format);
+//! - [`esxi`]: what is specific to ESXi media (detection, boot.cfg editing);
+//! - [`kickstart`]: templates, rendering, password hashing, lint;
+//! - [`cmd`]: one file per subcommand.
+
+pub mod cli;
+pub mod cmd;
+pub mod esxi;
+pub mod iso;
+pub mod kickstart;
+pub mod output;
+pub mod progress;
+pub mod signals;

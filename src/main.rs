@@ -1,0 +1,40 @@
+//! The `esxi-iso` binary: parse the command line, dispatch, report errors.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use esxi_iso::cli::{Cli, Command, KickstartCommand};
+use esxi_iso::cmd;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(args) => cmd::build::run(&args),
+        Command::Inspect(args) => cmd::inspect::run(&args),
+        Command::Kickstart(KickstartCommand::Render(args)) => cmd::kickstart::render(&args),
+        Command::Kickstart(KickstartCommand::Lint(args)) => cmd::kickstart::lint(&args),
+        Command::Kickstart(KickstartCommand::Vars) => cmd::kickstart::vars(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "esxi-iso: error: {err:#}");
+            if err.is::<esxi_iso::signals::Interrupted>() {
+                return ExitCode::from(130);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

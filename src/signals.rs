@@ -1,0 +1,4 @@
+//! in progress
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
