@@ -800,15 +800,20 @@ fn check_network(d: &mut Diags, cmd: &Command) {
     }
     if let Val::Given(v) = cmd.val("nameserver") {
         for item in v.split(',').map(str::trim) {
-            if item.parse::<Ipv4Addr>().is_err() {
-                d.error(
-                    line,
-                    format!(
-                        "network --nameserver has `{item}`, which is not a valid IPv4 \
-                         address: list addresses such as 192.168.1.1, separated by commas"
-                    ),
-                );
-            }
+            let what = if item.is_empty() {
+                "an empty entry".to_string()
+            } else if item.parse::<Ipv4Addr>().is_err() {
+                format!("`{item}`, which is not a valid IPv4 address")
+            } else {
+                continue;
+            };
+            d.error(
+                line,
+                format!(
+                    "network --nameserver has {what}: list addresses such as 192.168.1.1, \
+                     separated by commas"
+                ),
+            );
         }
     }
     if let Val::Given(v) = cmd.val("vlanid") {
@@ -838,5 +843,479 @@ fn is_netmask(s: &str) -> bool {
             mask != 0 && host & host.wrapping_add(1) == 0
         }
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Severity::{Error as E, Warning as W};
+
+    type Want<'a> = &'a [(Severity, usize, &'a str)];
+
+    /// Lines 1-3: everything required except network.
+    macro_rules! base {
+        () => {
+            "vmaccepteula\n\
+             install --firstdisk --overwritevmfs\n\
+             rootpw --iscrypted $6$4kQ9cXbq2Lr8Zt1w$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0\n"
+        };
+    }
+    /// Lines 1-4: a clean kickstart; the line under test is line 5.
+    macro_rules! full {
+        () => {
+            concat!(base!(), "network --bootproto=dhcp\n")
+        };
+    }
+
+    const LAB: &str = "\
+# Nested lab host
+vmaccepteula
+install --firstdisk --overwritevmfs --novmfsondisk
+rootpw --iscrypted $6$4kQ9cXbq2Lr8Zt1w$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0
+network --bootproto=static --ip=192.168.10.11 --netmask=255.255.255.0 --gateway=192.168.10.1 --hostname=esx01.lab.local --nameserver=192.168.10.1 --vlanid=0
+reboot
+
+%firstboot --interpreter=busybox
+vim-cmd hostsvc/enable_ssh
+vim-cmd hostsvc/start_ssh
+vim-cmd hostsvc/enable_esx_shell
+vim-cmd hostsvc/start_esx_shell
+esxcli system settings advanced set -o /UserVars/SuppressShellWarning -i 1
+esxcli system settings advanced set -o /Net/FollowHardwareMac -i 1
+esxcli system ntp set --server=pool.ntp.org --enabled=true
+";
+
+    fn check(cases: &[(&str, Want)]) {
+        let mut failures = String::new();
+        for (ks, want) in cases {
+            let got = lint(ks);
+            let want: Vec<Diagnostic> = want
+                .iter()
+                .map(|&(severity, line, message)| Diagnostic {
+                    severity,
+                    line,
+                    message: message.to_string(),
+                })
+                .collect();
+            if got != want {
+                let _ = writeln!(
+                    failures,
+                    "--- kickstart:\n{ks}\n--- got:\n{got:#?}\n--- want:\n{want:#?}\n"
+                );
+            }
+        }
+        assert!(failures.is_empty(), "{failures}");
+    }
+
+    #[test]
+    fn clean_kickstarts() {
+        check(&[
+            (LAB, &[]),
+            (full!(), &[]),
+            // BOM, CRLF, tabs, trailing whitespace, indentation, comments.
+            (
+                "\u{feff}# lab\r\n\tvmaccepteula  \r\n\r\ninstall\t--firstdisk\t--overwritevmfs \r\n  rootpw \"VMware1!\"\t\r\nnetwork --bootproto=dhcp\r\n",
+                &[],
+            ),
+            // Space form of options, quoted values, aliases, DES hash.
+            (
+                "accepteula\ninstallorupgrade --disk \"mpx.vmhba0:C0:T0:L0\" --preservevmfs\nrootpw --iscrypted abJnggxhB/yWI\nnetwork --bootproto static --ip 10.0.0.5 --netmask 255.255.0.0 --gateway 10.0.0.1 --hostname \"esx01\" --nameserver \"10.0.0.2, 10.0.0.3\" --vlanid 4095\nkeyboard \"US Default\"\n",
+                &[],
+            ),
+            (
+                "vmaccepteula\nupgrade --drive=mpx.vmhba0:C0:T0:L0\nrootpw --iscrypted $1$abcdefgh$Zac.c5m8ZEmo20GRVX6do/\nnetwork --bootproto=DHCP\npart datastore1 --ondisk=mpx.vmhba1:C0:T0:L0\npartition datastore2 --ondisk=mpx.vmhba2:C0:T0:L0\nclearpart --alldrives --overwritevmfs\nserialnum --esx=XXXXX-XXXXX-XXXXX-XXXXX-XXXXX\n",
+                &[],
+            ),
+            // Lines inside scripts are not commands.
+            (
+                concat!(full!(), "%pre --interpreter=python --ignorefailure=true\nimport os\nfoo --bootproto=dhcp --ip=1.2.3.4\n%post\nrootpw\n"),
+                &[],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn required_commands() {
+        check(&[
+            (
+                "",
+                &[
+                    (E, 0, "no vmaccepteula: add a line `vmaccepteula`"),
+                    (E, 0, "no install, upgrade or installorupgrade: add a line such as `install --firstdisk --overwritevmfs`"),
+                    (E, 0, "no rootpw: add a line `rootpw --iscrypted HASH` (make HASH with `openssl passwd -6`)"),
+                    (W, 0, "no network command: the installer warns and uses DHCP; add `network --bootproto=dhcp` to say so, or configure a static address"),
+                ],
+            ),
+            (
+                "install --firstdisk --overwritevmfs\nrootpw VMware1!\nnetwork\n%firstboot\nvmaccepteula\n",
+                &[(E, 0, "no vmaccepteula: add a line `vmaccepteula` (the `vmaccepteula` on line 5 is inside the %firstboot script that starts on line 4, so the installer does not see it: move it above line 4)")],
+            ),
+            (
+                "%include /tmp/ks-generated.cfg\n",
+                &[
+                    (W, 0, "no vmaccepteula: add a line `vmaccepteula` (unless an included file provides it)"),
+                    (W, 0, "no install, upgrade or installorupgrade: add a line such as `install --firstdisk --overwritevmfs` (unless an included file provides it)"),
+                    (W, 0, "no rootpw: add a line `rootpw --iscrypted HASH` (make HASH with `openssl passwd -6`) (unless an included file provides it)"),
+                ],
+            ),
+            (concat!(full!(), "%pre\necho > /tmp/net\n%include /tmp/net\ninclude /tmp/more\n"), &[]),
+        ]);
+    }
+
+    #[test]
+    fn install_rules() {
+        check(&[
+            (
+                concat!(full!(), "upgrade --firstdisk\ninstallorupgrade --firstdisk --overwritevmfs\n"),
+                &[
+                    (E, 5, "`upgrade` conflicts with `install` on line 2: keep only one of install, upgrade and installorupgrade"),
+                    (E, 6, "`installorupgrade` conflicts with `install` on line 2: keep only one of install, upgrade and installorupgrade"),
+                ],
+            ),
+            (
+                concat!(full!(), "install --firstdisk --overwritevmfs\n"),
+                &[(W, 5, "duplicate `install` (also on line 2): the installer uses only the last one; remove one of them")],
+            ),
+            (
+                "vmaccepteula\ninstall --overwritevmfs\nrootpw VMware1!\nnetwork\n",
+                &[(E, 2, "install without a target disk: add --firstdisk, --disk=DISK or --drive=DISK")],
+            ),
+            (
+                "vmaccepteula\nupgrade\nrootpw VMware1!\nnetwork\n",
+                &[(E, 2, "upgrade without a target disk: add --firstdisk, --disk=DISK or --drive=DISK")],
+            ),
+            (
+                "vmaccepteula\ninstall --disk= --overwritevmfs\nrootpw VMware1!\nnetwork\n",
+                &[(E, 2, "`install --disk` has no value: write --disk=DISK (e.g. --disk=mpx.vmhba0:C0:T0:L0), or use --firstdisk")],
+            ),
+            (
+                "vmaccepteula\ninstall --overwritevmfs --drive\nrootpw VMware1!\nnetwork\n",
+                &[(E, 2, "`install --drive` has no value: write --drive=DISK (e.g. --drive=mpx.vmhba0:C0:T0:L0), or use --firstdisk")],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk=local\nrootpw VMware1!\nnetwork\n",
+                &[(W, 2, "install without --overwritevmfs, --preservevmfs or --novmfsondisk: it fails on a disk that already holds VMFS; add --overwritevmfs (or --preservevmfs to keep the datastore)")],
+            ),
+            (
+                "vmaccepteula\ninstallorupgrade --firstdisk\nrootpw VMware1!\nnetwork\n",
+                &[(W, 2, "installorupgrade without --overwritevmfs, --preservevmfs or --novmfsondisk: it fails on a disk that already holds VMFS; add --overwritevmfs (or --preservevmfs to keep the datastore)")],
+            ),
+            ("vmaccepteula\ninstall --disk=mpx.vmhba0:C0:T0:L0 --novmfsondisk\nrootpw VMware1!\nnetwork\n", &[]),
+        ]);
+    }
+
+    #[test]
+    fn network_rules() {
+        check(&[
+            (
+                concat!(base!(), "network --bootproto=dhcp --ip=10.0.0.5 --gateway=10.0.0.1 --hostname=esx01\n"),
+                &[(E, 4, "network --bootproto=dhcp cannot be combined with --ip, --gateway: remove them, or use --bootproto=static")],
+            ),
+            (
+                concat!(base!(), "network --ip=10.0.0.5 --netmask=255.255.255.0\n"),
+                &[(E, 4, "network --ip, --netmask without --bootproto=static: the default is DHCP, which cannot be combined with them; add --bootproto=static")],
+            ),
+            (
+                concat!(base!(), "network --bootproto=static --gateway=10.0.0.1\n"),
+                &[
+                    (E, 4, "network --bootproto=static without --ip: add --ip=ADDRESS"),
+                    (E, 4, "network --bootproto=static without --netmask: add --netmask=255.255.255.0"),
+                    (W, 4, "network --bootproto=static without --hostname: the host will be named localhost; add --hostname=FQDN"),
+                ],
+            ),
+            (
+                concat!(base!(), "network --bootproto=manual\n"),
+                &[(E, 4, "network --bootproto=manual is not valid: use --bootproto=dhcp or --bootproto=static")],
+            ),
+            (
+                concat!(base!(), "network --bootproto=static --netmask=255.255.255.0 --hostname=h --ip\n"),
+                &[(E, 4, "`network --ip` has no value: write --ip=VALUE, or remove it")],
+            ),
+            (
+                concat!(base!(), "network --bootproto=static --ip=10.0.0.256 --netmask=255.0.255.0 --gateway=gw --hostname=h\n"),
+                &[
+                    (E, 4, "network --ip=10.0.0.256 is not a valid IPv4 address: write four numbers 0-255 separated by dots, e.g. 192.168.1.10"),
+                    (E, 4, "network --gateway=gw is not a valid IPv4 address: write four numbers 0-255 separated by dots, e.g. 192.168.1.10"),
+                    (E, 4, "network --netmask=255.0.255.0 is not a valid netmask: use a contiguous mask such as 255.255.255.0"),
+                ],
+            ),
+            (
+                concat!(base!(), "network --bootproto=static --ip=10.0.0.5 --netmask=0.0.0.0 --hostname=h\n"),
+                &[(E, 4, "network --netmask=0.0.0.0 is not a valid netmask: use a contiguous mask such as 255.255.255.0")],
+            ),
+            (concat!(base!(), "network --bootproto=static --ip=10.0.0.5 --netmask=255.255.255.255 --hostname=h\n"), &[]),
+            (
+                concat!(base!(), "network --nameserver=1.1.1.1,foo,,8.8.8.8\n"),
+                &[
+                    (E, 4, "network --nameserver has `foo`, which is not a valid IPv4 address: list addresses such as 192.168.1.1, separated by commas"),
+                    (E, 4, "network --nameserver has an empty entry: list addresses such as 192.168.1.1, separated by commas"),
+                ],
+            ),
+            (
+                concat!(base!(), "network --vlanid=4096\n"),
+                &[(E, 4, "network --vlanid=4096 is out of range: use a VLAN id from 0 to 4095")],
+            ),
+            (
+                concat!(base!(), "network --vlanid=99999999999999999999999\n"),
+                &[(E, 4, "network --vlanid=99999999999999999999999 is out of range: use a VLAN id from 0 to 4095")],
+            ),
+            (
+                concat!(base!(), "network --vlanid=-1\n"),
+                &[(E, 4, "network --vlanid=-1 is not a number: use a VLAN id from 0 to 4095")],
+            ),
+            (
+                concat!(base!(), "network --vlanid ten\n"),
+                &[(E, 4, "network --vlanid=ten is not a number: use a VLAN id from 0 to 4095")],
+            ),
+        ]);
+    }
+
+    const WEAK: &str = "rootpw password is too weak for ESXi, which needs three of lowercase, uppercase, digits and other characters (a leading capital and a trailing digit don't count); it has only";
+
+    #[test]
+    fn rootpw_rules() {
+        let weak = |classes: &str| format!("{WEAK} {classes}: add characters of the missing classes");
+        let (lower, lower_upper, lower_digits) = (
+            weak("lowercase"),
+            weak("lowercase, uppercase"),
+            weak("lowercase, digits"),
+        );
+        check(&[
+            (
+                concat!(base!(), "network\nrootpw\n"),
+                &[
+                    (W, 5, "duplicate `rootpw` (also on line 3): the installer uses only the last one; remove one of them"),
+                    (E, 5, "rootpw has no password: write `rootpw PASSWORD` or `rootpw --iscrypted HASH`"),
+                ],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw --iscrypted\n",
+                &[(E, 4, "rootpw has no password: write `rootpw PASSWORD` or `rootpw --iscrypted HASH`")],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw two words\n",
+                &[(E, 4, "rootpw has more than one password word: quote a password that contains spaces, e.g. `rootpw \"two words\"`")],
+            ),
+            ("vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw VMware1!\n", &[]),
+            ("vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw \"my pass 1A\"\n", &[]),
+            ("vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw abcDEF1g\n", &[]),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw Password1\n",
+                &[(E, 4, &lower)],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw Abcdefg\n",
+                &[(E, 4, &lower)],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw abcdEFG\n",
+                &[(E, 4, &lower_upper)],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw abc1efg2\n",
+                &[(E, 4, &lower_digits)],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw Ab1!\n",
+                &[(E, 4, "rootpw password is 4 characters long: use 7 to 40 characters")],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw Aa1!Aa1!Aa1!Aa1!Aa1!Aa1!Aa1!Aa1!Aa1!Aa1!x\n",
+                &[(E, 4, "rootpw password is 41 characters long: use 7 to 40 characters")],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw Passwörd1!\n",
+                &[
+                    (W, 4, "non-ASCII character U+00F6 ('ö'): the installer warns about non-ASCII text; replace it with plain ASCII"),
+                    (E, 4, "rootpw password contains a character that is not printable ASCII: use only printable ASCII characters"),
+                ],
+            ),
+            (
+                "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw \"Tab\tbed1!\"\n",
+                &[(E, 4, "rootpw password contains a character that is not printable ASCII: use only printable ASCII characters")],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn rootpw_hashes() {
+        const NOT_A_HASH: &str = "rootpw --iscrypted value is not an MD5 ($1$), SHA-512 ($6$) or DES crypt hash, the only kinds ESXi accepts: make one with `openssl passwd -6`";
+        const BAD_SHA: &str = "rootpw --iscrypted value starts with $6$ but is not a complete SHA-512 crypt hash ($SALT$ then 86 characters); was it cut short or expanded by a shell? make a new one with `openssl passwd -6`";
+        const BAD_MD5: &str = "rootpw --iscrypted value starts with $1$ but is not a complete MD5 crypt hash ($SALT$ then 22 characters); was it cut short or expanded by a shell? make a new one with `openssl passwd -1`";
+        let head = "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw --iscrypted ";
+        let cases: &[(&str, Want)] = &[
+            ("$6$rounds=5000$4kQ9cXbq2Lr8Zt1w$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0", &[]),
+            ("$6$$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0", &[]),
+            ("$1$abcdefgh$Zac.c5m8ZEmo20GRVX6do/", &[]),
+            ("abJnggxhB/yWI", &[]),
+            ("$y$j9T$abcdefghijklmnop$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", &[(E, 4, NOT_A_HASH)]),
+            ("$5$salt$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", &[(E, 4, NOT_A_HASH)]),
+            ("VMware1!", &[(E, 4, NOT_A_HASH)]),
+            ("abJnggxhB/yW!", &[(E, 4, NOT_A_HASH)]),
+            ("$6$", &[(E, 4, BAD_SHA)]),
+            ("$6$4kQ9cXbq2Lr8Zt1w$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFq", &[(E, 4, BAD_SHA)]),
+            ("$6$4kQ9cXbq2Lr8Zt1wTOOLONG$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0", &[(E, 4, BAD_SHA)]),
+            ("$6$rounds=$4kQ9cXbq2Lr8Zt1w$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0", &[(E, 4, BAD_SHA)]),
+            ("$1$abcdefgh$Zac.c5m8ZEmo20GRVX6do!", &[(E, 4, BAD_MD5)]),
+            ("$1$rounds=5$abcdefgh$Zac.c5m8ZEmo20GRVX6do/", &[(E, 4, BAD_MD5)]),
+        ];
+        let owned: Vec<(String, Want)> = cases
+            .iter()
+            .map(|(hash, want)| (format!("{head}{hash}\n"), *want))
+            .collect();
+        let borrowed: Vec<(&str, Want)> = owned.iter().map(|(k, w)| (k.as_str(), *w)).collect();
+        check(&borrowed);
+    }
+
+    #[test]
+    fn other_warnings() {
+        check(&[
+            (
+                concat!(full!(), "foo --bar\ninstal --firstdisk\nReboot\n"),
+                &[
+                    (W, 5, "unknown command `foo`: the installer ignores it; remove it or fix its spelling"),
+                    (W, 6, "unknown command `instal`: the installer ignores it; did you mean `install`?"),
+                    (W, 7, "unknown command `Reboot`: commands are lowercase; write `reboot`"),
+                ],
+            ),
+            (
+                concat!(full!(), "keyboard German\nkeyboard \"US Default\"\naccepteula\nreboot\nreboot --noeject\n"),
+                &[
+                    (W, 6, "duplicate `keyboard` (also on line 5): the installer uses only the last one; remove one of them"),
+                    (W, 7, "duplicate `accepteula` (same as `vmaccepteula` on line 1): the installer uses only the last one; remove one of them"),
+                    (W, 9, "duplicate `reboot` (also on line 8): the installer uses only the last one; remove one of them"),
+                ],
+            ),
+            (
+                concat!(full!(), "paranoid\ndryrun\n"),
+                &[
+                    (W, 5, "`paranoid` makes every installer warning fatal at install time, so each warning listed here will stop the install: fix them, or remove `paranoid`"),
+                    (W, 6, "`dryrun` only checks the kickstart and installs nothing: remove it for a real install"),
+                ],
+            ),
+            (
+                concat!(full!(), "# caf\u{e9}\n%firstboot\necho \u{201c}hi\u{201d}\n"),
+                &[
+                    (W, 5, "non-ASCII character U+00E9 ('\u{e9}'): the installer warns about non-ASCII text; replace it with plain ASCII"),
+                    (W, 7, "non-ASCII character U+201C: the installer warns about non-ASCII text; replace it with plain ASCII"),
+                ],
+            ),
+            (
+                concat!("vmaccepteula\n\u{feff}", "install --firstdisk --overwritevmfs\nrootpw VMware1!\nnetwork\n"),
+                // A BOM is only skipped at the very start of the file.
+                &[
+                    (E, 0, "no install, upgrade or installorupgrade: add a line such as `install --firstdisk --overwritevmfs`"),
+                    (W, 2, "non-ASCII character U+FEFF: the installer warns about non-ASCII text; replace it with plain ASCII"),
+                    (W, 2, "unknown command `\u{feff}install`: the installer ignores it; did you mean `install`?"),
+                ],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn syntax_and_sections() {
+        check(&[
+            (
+                concat!(full!(), "keyboard \"US Default\n"),
+                &[(E, 5, "unterminated quote: add the closing `\"`")],
+            ),
+            (
+                concat!(full!(), "%firstboot --interpreter=bash\necho hi\n%post --interpreter\n"),
+                &[
+                    (E, 5, "%firstboot --interpreter=bash is not supported: use --interpreter=busybox or --interpreter=python"),
+                    (E, 7, "%post --interpreter has no value: use --interpreter=busybox or --interpreter=python"),
+                ],
+            ),
+            (
+                concat!(full!(), "%firstboot\necho hi\n%end\nreboot\n"),
+                &[(W, 7, "unknown section `%end`: the installer knows only %pre, %post and %firstboot; remove the line")],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn command_limit() {
+        let at_limit = format!("{}{}", full!(), "part x\n".repeat(MAX_COMMANDS - 4));
+        let over = format!("{at_limit}reboot\nreboot --noeject\n");
+        check(&[
+            (&at_limit, &[]),
+            (
+                &over,
+                &[
+                    (E, 257, "more than 256 commands: the installer refuses the kickstart; remove commands or move settings into a %firstboot script"),
+                    (W, 258, "duplicate `reboot` (also on line 257): the installer uses only the last one; remove one of them"),
+                ],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn render_and_has_errors() {
+        let diags = lint("vmaccepteula\ninstall --firstdisk\nrootpw VMware1!\nnetwork\n");
+        let rendered: Vec<String> = diags.iter().map(|d| d.render("ks.cfg")).collect();
+        assert_eq!(
+            rendered,
+            ["ks.cfg:2: warning: install without --overwritevmfs, --preservevmfs or --novmfsondisk: it fails on a disk that already holds VMFS; add --overwritevmfs (or --preservevmfs to keep the datastore)"]
+        );
+        assert!(!has_errors(&diags));
+        let diags = lint("");
+        assert_eq!(
+            diags[0].render("ks.cfg"),
+            "ks.cfg: error: no vmaccepteula: add a line `vmaccepteula`"
+        );
+        assert!(has_errors(&diags));
+        assert!(Severity::Error > Severity::Warning);
+    }
+
+    #[test]
+    fn never_panics() {
+        // A small deterministic generator: no dependency, same bytes every run.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet: &[u8] = b"-=\"#% \t\r\n$./:,aZ09";
+        for round in 0..500 {
+            let len = (next() % 400) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if round % 2 == 0 {
+                        r as u8
+                    } else {
+                        alphabet[(r as usize) % alphabet.len()]
+                    }
+                })
+                .collect();
+            let text = String::from_utf8_lossy(&bytes);
+            let diags = lint(&text);
+            assert!(diags.windows(2).all(|w| w[0].line <= w[1].line));
+        }
+        for i in 0..LAB.len() {
+            if LAB.is_char_boundary(i) {
+                lint(&LAB[..i]);
+            }
+        }
+        let long = "x".repeat(1 << 20);
+        for text in [
+            long.clone(),
+            format!("rootpw {long}"),
+            format!("network --ip={long} --vlanid={long} --nameserver={long}"),
+            format!("rootpw --iscrypted $6${long}"),
+            format!("\"{long}"),
+            "--".repeat(1 << 16),
+            "\n".repeat(1 << 16),
+            "%".to_string(),
+            "\u{feff}".to_string(),
+            "\r".to_string(),
+            "network --bootproto".to_string(),
+            "rootpw --iscrypted $6$rounds=".to_string(),
+        ] {
+            lint(&text);
+        }
     }
 }
