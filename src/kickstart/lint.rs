@@ -160,8 +160,8 @@ impl Command {
                 });
                 continue;
             }
-            let takes_next = !FLAGS.contains(&rest)
-                && iter.peek().is_some_and(|next| !next.starts_with("--"));
+            let takes_next =
+                !FLAGS.contains(&rest) && iter.peek().is_some_and(|next| !next.starts_with("--"));
             let value = if takes_next { iter.next() } else { None };
             opts.push(Opt {
                 name: rest.to_string(),
@@ -444,7 +444,10 @@ fn check_commands(d: &mut Diags, commands: &[Command], script_lines: &[ScriptLin
             return;
         }
         let mut message = message.to_string();
-        if let Some(s) = script_lines.iter().find(|s| names.contains(&s.word.as_str())) {
+        if let Some(s) = script_lines
+            .iter()
+            .find(|s| names.contains(&s.word.as_str()))
+        {
             let _ = write!(
                 message,
                 " (the `{}` on line {} is inside the {} script that starts on line {}, so \
@@ -486,9 +489,7 @@ fn check_commands(d: &mut Diags, commands: &[Command], script_lines: &[ScriptLin
 fn unknown_command(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
     if KNOWN_COMMANDS.contains(&lower.as_str()) {
-        return format!(
-            "unknown command `{name}`: commands are lowercase; write `{lower}`"
-        );
+        return format!("unknown command `{name}`: commands are lowercase; write `{lower}`");
     }
     let best = KNOWN_COMMANDS
         .iter()
@@ -497,9 +498,9 @@ fn unknown_command(name: &str) -> String {
         .filter(|(dist, _)| *dist <= 2)
         .min();
     match best {
-        Some((_, known)) => format!(
-            "unknown command `{name}`: the installer ignores it; did you mean `{known}`?"
-        ),
+        Some((_, known)) => {
+            format!("unknown command `{name}`: the installer ignores it; did you mean `{known}`?")
+        }
         None => format!(
             "unknown command `{name}`: the installer ignores it; remove it or fix its spelling"
         ),
@@ -758,7 +759,9 @@ fn check_network(d: &mut Diags, cmd: &Command) {
         }
         Val::Given(v) => d.error(
             line,
-            format!("network --bootproto={v} is not valid: use --bootproto=dhcp or --bootproto=static"),
+            format!(
+                "network --bootproto={v} is not valid: use --bootproto=dhcp or --bootproto=static"
+            ),
         ),
         Val::Absent => {
             if !static_opts.is_empty() {
@@ -1075,7 +1078,8 @@ esxcli system ntp set --server=pool.ntp.org --enabled=true
 
     #[test]
     fn rootpw_rules() {
-        let weak = |classes: &str| format!("{WEAK} {classes}: add characters of the missing classes");
+        let weak =
+            |classes: &str| format!("{WEAK} {classes}: add characters of the missing classes");
         let (lower, lower_upper, lower_digits) = (
             weak("lowercase"),
             weak("lowercase, uppercase"),
@@ -1143,7 +1147,8 @@ esxcli system ntp set --server=pool.ntp.org --enabled=true
         const NOT_A_HASH: &str = "rootpw --iscrypted value is not an MD5 ($1$), SHA-512 ($6$) or DES crypt hash, the only kinds ESXi accepts: make one with `openssl passwd -6`";
         const BAD_SHA: &str = "rootpw --iscrypted value starts with $6$ but is not a complete SHA-512 crypt hash ($SALT$ then 86 characters); was it cut short or expanded by a shell? make a new one with `openssl passwd -6`";
         const BAD_MD5: &str = "rootpw --iscrypted value starts with $1$ but is not a complete MD5 crypt hash ($SALT$ then 22 characters); was it cut short or expanded by a shell? make a new one with `openssl passwd -1`";
-        let head = "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw --iscrypted ";
+        let head =
+            "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork\nrootpw --iscrypted ";
         let cases: &[(&str, Want)] = &[
             ("$6$rounds=5000$4kQ9cXbq2Lr8Zt1w$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0", &[]),
             ("$6$$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0", &[]),
