@@ -6,6 +6,7 @@
 //! same variables as the built-ins.
 
 pub mod crypt;
+pub mod lint;
 pub mod vars;
 
 use std::path::Path;
