@@ -44,6 +44,9 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
     let source = Source::from_kickstart_arg(args.kickstart.as_deref());
     let vars = Vars::load(args.vars.as_deref(), &args.set)?;
     let kickstart = kickstart::produce(&source, &vars)?;
+    if !args.no_lint {
+        super::kickstart::check_before_build(&source.label(), &kickstart)?;
+    }
     let mut var_opts = KernelOptEdits {
         set: vars.boot_opts(),
         remove: Vec::new(),

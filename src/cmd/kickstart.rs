@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::{LintArgs, RenderArgs};
-use crate::kickstart::{self, vars, Source, Vars};
+use crate::kickstart::{self, lint, vars, Source, Vars};
 
 pub fn render(args: &RenderArgs) -> Result<ExitCode> {
     let source = Source::from_template_arg(&args.template)?;
@@ -16,8 +16,46 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn lint(_args: &LintArgs) -> Result<ExitCode> {
-    anyhow::bail!("kickstart lint is not available in this build")
+pub fn lint(args: &LintArgs) -> Result<ExitCode> {
+    let mut failed = false;
+    let mut o = std::io::stdout().lock();
+    for path in &args.files {
+        let label = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("reading kickstart {label}"))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let diags = lint::lint(&text);
+        for d in &diags {
+            writeln!(o, "{}", d.render(&label))?;
+        }
+        failed |= lint::has_errors(&diags);
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Lints a kickstart about to be injected: warnings go to stderr, errors
+/// stop the build before anything is written.
+pub fn check_before_build(label: &str, text: &str) -> Result<()> {
+    let diags = lint::lint(text);
+    let (errors, warnings): (Vec<_>, Vec<_>) = diags
+        .iter()
+        .partition(|d| d.severity == lint::Severity::Error);
+    for w in warnings {
+        eprintln!("esxi-iso: {}", w.render(label));
+    }
+    if !errors.is_empty() {
+        let lines: Vec<String> = errors.iter().map(|d| d.render(label)).collect();
+        anyhow::bail!(
+            "the kickstart fails lint ({} error{}); fix it or pass --no-lint:\n  {}",
+            lines.len(),
+            if lines.len() == 1 { "" } else { "s" },
+            lines.join("\n  ")
+        );
+    }
+    Ok(())
 }
 
 pub fn vars() -> Result<ExitCode> {
