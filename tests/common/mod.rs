@@ -1,0 +1,7 @@
+//! Helpers shared by the integration tests. Each test binary does `mod common;`
+//! and uses what it needs.
+#![allow(dead_code)]
+
+pub mod fixture;
+pub mod qemu;
+pub mod tools;
