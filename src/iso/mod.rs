@@ -9,6 +9,7 @@
 
 pub mod eltorito;
 pub mod format;
+pub mod master;
 pub mod name;
 pub mod patch;
 pub mod reader;

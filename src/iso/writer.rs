@@ -102,14 +102,14 @@ fn copy_segments(
     Ok(())
 }
 
-fn is_unsupported(e: &io::Error) -> bool {
+pub(super) fn is_unsupported(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
     )
 }
 
-fn copy_range(
+pub(super) fn copy_range(
     src: &File,
     mut off_in: u64,
     dst: &File,
@@ -150,7 +150,7 @@ fn copy_range(
     Ok(())
 }
 
-fn copy_range_userspace(
+pub(super) fn copy_range_userspace(
     src: &File,
     off_in: u64,
     dst: &File,
