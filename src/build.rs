@@ -184,7 +184,7 @@ fn check_output(src: &IsoImage, path: &Path, host: &HostBuild) -> Result<()> {
     Ok(())
 }
 
-fn write_checksum_file(output: &Path, sha256: &str, force: bool) -> Result<()> {
+pub fn write_checksum_file(output: &Path, sha256: &str, force: bool) -> Result<()> {
     let name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -29,12 +29,16 @@ pub enum Command {
     /// Render, lint and list kickstart templates
     #[command(subcommand)]
     Kickstart(KickstartCommand),
+    /// Write every file of an ISO to a directory, for `pack`
+    Extract(ExtractArgs),
+    /// Master a new bootable ISO from a directory
+    Pack(PackArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Stock ESXi installer ISO to start from (never modified)
-    #[arg(value_name = "SOURCE_ISO")]
+    /// Stock ESXi installer ISO, or a directory from `extract` (never modified)
+    #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
 
     /// Output ISO [default: <source stem>-ks.iso in the current directory]
@@ -89,6 +93,68 @@ pub struct InspectArgs {
     pub iso: PathBuf,
 
     /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// ISO to read (never modified)
+    #[arg(value_name = "ISO")]
+    pub iso: PathBuf,
+
+    /// Directory to write; created if missing, must be empty
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Write into a non-empty directory, replacing files
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// No progress bar or summary
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Directory to pack (from `extract`, or laid out like ESXi media)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Output ISO
+    #[arg(short, long, value_name = "OUTPUT_ISO")]
+    pub output: PathBuf,
+
+    /// Volume id [default: from DIR/.esxi-iso.toml, else ESXI]
+    #[arg(long, value_name = "ID")]
+    pub volid: Option<String>,
+
+    /// Add Rock Ridge names (also when .esxi-iso.toml says so)
+    #[arg(long)]
+    pub rock_ridge: bool,
+
+    /// Add a Joliet tree (also when .esxi-iso.toml says so)
+    #[arg(long)]
+    pub joliet: bool,
+
+    /// Plain ISO9660 only, even if .esxi-iso.toml records other trees
+    #[arg(long, conflicts_with_all = ["rock_ridge", "joliet"])]
+    pub plain: bool,
+
+    /// Treat boot.cfg and boot image problems as errors
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Overwrite an existing output
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Print a JSON summary on stdout
     #[arg(long)]
     pub json: bool,
 }

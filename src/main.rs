@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Command::Kickstart(KickstartCommand::Render(args)) => cmd::kickstart::render(&args),
         Command::Kickstart(KickstartCommand::Lint(args)) => cmd::kickstart::lint(&args),
         Command::Kickstart(KickstartCommand::Vars) => cmd::kickstart::vars(),
+        Command::Extract(args) => cmd::extract::run(&args),
+        Command::Pack(args) => cmd::pack::run(&args),
     };
     match result {
         Ok(code) => code,

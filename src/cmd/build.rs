@@ -17,6 +17,12 @@ use crate::{progress, signals};
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
     signals::install();
     let (host, opts) = plan(args)?;
+    if args.source.is_dir() {
+        let bar = progress::bytes(0, "building", progress::enabled(args.quiet));
+        let summary = super::pack::build_from_dir(&args.source, &host, &opts, &bar)?;
+        report(&summary, args.json, args.quiet)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let img = open_source(&args.source)?;
     let media =
         Media::detect(&img).with_context(|| format!("checking {}", args.source.display()))?;

@@ -1,5 +1,7 @@
 //! One file per subcommand, each a short pipeline of verb-named steps.
 
 pub mod build;
+pub mod extract;
 pub mod inspect;
 pub mod kickstart;
+pub mod pack;

@@ -1148,6 +1148,14 @@ pub fn layout(vol: &Volume) -> Result<Image, IsoError> {
 // ---------------------------------------------------------------------------
 // Streaming
 
+/// Copies `len` bytes between files, by the kernel when it can.
+pub fn copy_extent(src: &File, off_in: u64, dst: &File, off_out: u64, len: u64) -> io::Result<()> {
+    match copy_range(src, off_in, dst, off_out, len) {
+        Err(e) if is_unsupported(&e) => copy_range_userspace(src, off_in, dst, off_out, len),
+        other => other,
+    }
+}
+
 fn aborted() -> io::Error {
     io::Error::new(io::ErrorKind::Interrupted, "interrupted")
 }

@@ -1,0 +1,573 @@
+//! `esxi-iso pack`: master a new ISO from a directory, and `build <DIR>`
+//! (the same, with the kickstart and boot.cfg edits applied in memory).
+//!
+//! Pipeline: read the tree and `.esxi-iso.toml` into a [`master::Volume`],
+//! check names and boot setup (all before any byte is written), stream the
+//! image to a temporary file while hashing it, re-read its metadata, rename
+//! it into place, write `<OUTPUT>.sha256`.
+//!
+//! Without `.esxi-iso.toml`, El Torito follows ESXi's convention: BIOS
+//! ISOLINUX.BIN (no emulation, load size 4, boot-info-table), UEFI
+//! EFIBOOT.IMG (platform 0xEF), catalog BOOT.CAT. Dates come from
+//! SOURCE_DATE_EPOCH, else 1980-01-01 00:00:00 UTC, so two packs of one
+//! tree are identical. The user's directory is only ever read.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, ensure, Context, Result};
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use super::extract::{Manifest, MANIFEST};
+use crate::build::{self, HostBuild, Options};
+use crate::cli::PackArgs;
+use crate::esxi::{self, bootcfg, BIOS_BOOT_CFG, EFI_BOOT_CFG};
+use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
+use crate::iso::master::{self, Boot, BootImage, Content, Dir, Node, Volume};
+use crate::iso::{IsoImage, Watch};
+use crate::output::AtomicFile;
+use crate::{progress, signals};
+
+/// Dates when SOURCE_DATE_EPOCH is unset: 1980-01-01 00:00:00 UTC, the
+/// earliest date FAT and ZIP can hold, so extracted files keep it anywhere.
+pub const DEFAULT_EPOCH: i64 = 315_532_800;
+pub const DEFAULT_VOLUME_ID: &str = "ESXI";
+/// boot.cfg files are a few KB.
+const BOOT_CFG_CAP: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub output: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub volume_id: String,
+    pub rock_ridge: bool,
+    pub joliet: bool,
+    pub files: usize,
+    pub boot: Vec<esxi::BootReport>,
+    pub warnings: Vec<String>,
+}
+
+pub fn run(args: &PackArgs) -> Result<ExitCode> {
+    signals::install();
+    let manifest = Manifest::load(&args.dir)?;
+    let root = scan(&args.dir)?;
+    let vol = volume(root, manifest.as_ref(), args)?;
+    let warnings = check(&vol, &args.dir, args.strict)?;
+    let bar = progress::bytes(0, "packing", progress::enabled(args.quiet));
+    let mut summary = write(&vol, &args.output, args.force, &bar)?;
+    summary.warnings = warnings;
+    report(&summary, args.json, args.quiet)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads DIR into a tree of file references (data is read while writing).
+/// Symlinks and special files are refused; DIR/.esxi-iso.toml is skipped.
+pub fn scan(dir: &Path) -> Result<Dir> {
+    let meta = fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
+    ensure!(meta.is_dir(), "{} is not a directory", dir.display());
+    scan_dir(dir, true)
+}
+
+fn scan_dir(dir: &Path, top: bool) -> Result<Dir> {
+    let mut out = Dir::default();
+    for entry in
+        fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?
+    {
+        let entry = entry.with_context(|| format!("reading directory {}", dir.display()))?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            bail!("{}: the name is not UTF-8", path.display());
+        };
+        if top && name == MANIFEST {
+            continue;
+        }
+        let ft = entry
+            .file_type()
+            .with_context(|| format!("reading {}", path.display()))?;
+        let node = if ft.is_symlink() {
+            bail!(
+                "{} is a symbolic link: pack takes regular files and directories only",
+                path.display()
+            );
+        } else if ft.is_dir() {
+            Node::Dir(scan_dir(&path, false)?)
+        } else if ft.is_file() {
+            let len = entry
+                .metadata()
+                .with_context(|| format!("reading {}", path.display()))?
+                .len();
+            Node::File(Content::Path { path, len })
+        } else {
+            bail!("{} is not a regular file or directory", path.display());
+        };
+        out.entries.insert(name, node);
+    }
+    Ok(out)
+}
+
+/// Resolves the volume: trees, volume id and El Torito, from the record
+/// or ESXi's convention, and checks every name.
+fn volume(root: Dir, manifest: Option<&Manifest>, args: &PackArgs) -> Result<Volume> {
+    let rock_ridge = args.rock_ridge || (!args.plain && manifest.is_some_and(|m| m.rock_ridge));
+    let joliet = args.joliet || (!args.plain && manifest.is_some_and(|m| m.joliet));
+    let volume_id = args
+        .volid
+        .clone()
+        .or_else(|| manifest.map(|m| m.volume_id.clone()))
+        .unwrap_or_else(|| DEFAULT_VOLUME_ID.into());
+    master::validate_volume_id(&volume_id).map_err(|e| anyhow::anyhow!("invalid --volid: {e}"))?;
+    let boot = boot_spec(&root, manifest)?;
+    let vol = Volume {
+        volume_id,
+        root,
+        rock_ridge,
+        joliet,
+        boot,
+        unix_time: build::source_date_epoch()?.unwrap_or(DEFAULT_EPOCH),
+    };
+    check_names(&vol)?;
+    Ok(vol)
+}
+
+/// El Torito from the record, or by convention (files looked up in the
+/// root case-insensitively). None when there is nothing to boot.
+fn boot_spec(root: &Dir, manifest: Option<&Manifest>) -> Result<Option<Boot>> {
+    let strip = |p: &str| p.trim_start_matches('/').to_string();
+    if let Some(m) = manifest.filter(|m| !m.entries.is_empty()) {
+        let mut entries = Vec::new();
+        for e in &m.entries {
+            ensure!(
+                e.no_emulation,
+                "{MANIFEST}: boot image {} uses floppy or hard-disk emulation, which pack does not support",
+                e.image
+            );
+            entries.push(BootImage {
+                platform: e.platform.id(),
+                image: strip(&e.image),
+                load_size: e.load_size,
+                boot_info_table: e.boot_info_table,
+            });
+        }
+        let catalog = m.catalog.as_deref().map_or("BOOT.CAT".into(), strip);
+        return Ok(Some(Boot { catalog, entries }));
+    }
+    let find = |name: &str| {
+        root.find_loader_path(name)
+            .filter(|p| matches!(root.get(p), Some(Node::File(_))))
+    };
+    let mut entries = Vec::new();
+    if let Some(image) = find("ISOLINUX.BIN") {
+        entries.push(BootImage {
+            platform: PLATFORM_X86,
+            image,
+            load_size: 4,
+            boot_info_table: true,
+        });
+    }
+    if let Some(image) = find("EFIBOOT.IMG") {
+        let len = match root.get(&image) {
+            Some(Node::File(c)) => c.len(),
+            _ => 0,
+        };
+        entries.push(BootImage {
+            platform: PLATFORM_EFI,
+            image,
+            load_size: len.div_ceil(512).min(u64::from(u16::MAX)) as u16,
+            boot_info_table: false,
+        });
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let catalog = root
+        .find_loader_path("BOOT.CAT")
+        .unwrap_or_else(|| "BOOT.CAT".into());
+    Ok(Some(Boot { catalog, entries }))
+}
+
+/// Every name checked at once, so one run lists every rename needed.
+fn check_names(vol: &Volume) -> Result<()> {
+    fn walk(dir: &Dir, at: &str, fold: bool, errs: &mut Vec<String>) {
+        for (name, node) in &dir.entries {
+            let path = format!("{at}/{name}");
+            let is_dir = matches!(node, Node::Dir(_));
+            if let Err(e) = master::primary_name(name, is_dir, fold) {
+                errs.push(format!("{path}: {e}"));
+            }
+            if let Node::Dir(d) = node {
+                walk(d, &path, fold, errs);
+            }
+        }
+    }
+    let mut errs = Vec::new();
+    walk(&vol.root, "", vol.rock_ridge || vol.joliet, &mut errs);
+    if errs.is_empty() {
+        return Ok(());
+    }
+    let n = errs.len();
+    errs.truncate(20);
+    bail!(
+        "{n} name(s) the ESXi loaders cannot read (they see only uppercase 8.3 names; \
+         --rock-ridge/--joliet allow lowercase names that differ only in case):\n  {}",
+        errs.join("\n  ")
+    )
+}
+
+/// The boot checks `build` makes, on the tree: both boot.cfg files exist,
+/// their `ks=cdrom:` points at a file of the tree; and there are BIOS and
+/// UEFI boot images. Problems are warnings, or errors with `strict`.
+fn check(vol: &Volume, dir: &Path, strict: bool) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut ks_seen = Vec::new();
+    for cfg in [BIOS_BOOT_CFG, EFI_BOOT_CFG] {
+        let Some(path) = vol.root.find_loader_path(cfg) else {
+            problems.push(format!(
+                "/{cfg} is missing: the ESXi installer's {} boot reads it",
+                if cfg == BIOS_BOOT_CFG { "BIOS" } else { "UEFI" }
+            ));
+            continue;
+        };
+        let text = match read_text(&vol.root, &path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("/{path}: {e:#}"));
+                continue;
+            }
+        };
+        let ks = bootcfg::get(&text, "kernelopt")
+            .and_then(|ko| bootcfg::option(ko, "ks"))
+            .map(str::to_string);
+        if let Some(target) = ks.as_deref().and_then(|k| k.strip_prefix("cdrom:")) {
+            if !matches!(
+                vol.root
+                    .find_loader_path(target)
+                    .and_then(|p| vol.root.get(&p)),
+                Some(Node::File(_))
+            ) {
+                problems.push(format!(
+                    "/{path} boots with ks=cdrom:{target}, which is not a file in {}",
+                    dir.display()
+                ));
+            }
+        }
+        ks_seen.push((path, ks));
+    }
+    if let [(a, ka), (b, kb)] = &ks_seen[..] {
+        if ka != kb {
+            problems.push(format!(
+                "/{a} and /{b} name different kickstarts ({} vs {}): BIOS and UEFI installs would differ",
+                ka.as_deref().unwrap_or("none"),
+                kb.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    let platforms: Vec<u8> = vol
+        .boot
+        .iter()
+        .flat_map(|b| b.entries.iter().map(|e| e.platform))
+        .collect();
+    for (p, what) in [
+        (PLATFORM_X86, "BIOS (ISOLINUX.BIN)"),
+        (PLATFORM_EFI, "UEFI (EFIBOOT.IMG)"),
+    ] {
+        if !platforms.contains(&p) {
+            problems.push(format!(
+                "no {what} boot image: the ISO will not boot on {what}"
+            ));
+        }
+    }
+    if strict && !problems.is_empty() {
+        bail!("--strict: {}", problems.join("; "));
+    }
+    for p in &problems {
+        eprintln!("esxi-iso: warning: {p}");
+    }
+    Ok(problems)
+}
+
+fn read_text(root: &Dir, path: &str) -> Result<String> {
+    let bytes = match root.get(path) {
+        Some(Node::File(Content::Bytes(b))) => b.clone(),
+        Some(Node::File(Content::Path { path: p, len })) => {
+            ensure!(
+                *len <= BOOT_CFG_CAP,
+                "{len} bytes is too large for a boot.cfg"
+            );
+            fs::read(p).with_context(|| format!("reading {}", p.display()))?
+        }
+        _ => bail!("not a file"),
+    };
+    String::from_utf8(bytes).context("not UTF-8 text")
+}
+
+/// Lays out, streams, checks and publishes the image and its `.sha256`.
+pub fn write(vol: &Volume, output: &Path, force: bool, bar: &ProgressBar) -> Result<Summary> {
+    let image = master::layout(vol).context("laying out the image")?;
+    let out = AtomicFile::create(output, force)?;
+    bar.set_length(image.total_len());
+    let progress = |n: u64| bar.set_position(n);
+    let watch = Watch {
+        progress: &progress,
+        cancelled: &signals::cancelled,
+    };
+    let digest = master::write(&image, out.file(), &watch).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            anyhow::Error::new(signals::Interrupted)
+        } else {
+            anyhow::Error::new(e).context(format!("writing {}", output.display()))
+        }
+    })?;
+    bar.finish_and_clear();
+    let boot = check_output(out.path(), vol).with_context(|| {
+        format!(
+            "checking the new image before saving it as {}",
+            output.display()
+        )
+    })?;
+    if signals::cancelled() {
+        bail!(signals::Interrupted);
+    }
+    out.commit()?;
+    let sha256 = build::hex(&digest);
+    build::write_checksum_file(output, &sha256, force)?;
+    Ok(Summary {
+        output: output.to_path_buf(),
+        size: image.total_len(),
+        sha256,
+        volume_id: vol.volume_id.clone(),
+        rock_ridge: vol.rock_ridge,
+        joliet: vol.joliet,
+        files: image.extents.len(),
+        boot,
+        warnings: Vec::new(),
+    })
+}
+
+/// Re-reads the output with our reader: it parses, the trees asked for are
+/// there, the boot entries are the ones asked for, BIOS tables are valid.
+fn check_output(path: &Path, vol: &Volume) -> Result<Vec<esxi::BootReport>> {
+    let img = IsoImage::open(path)?;
+    ensure!(
+        img.rock_ridge.is_some() == vol.rock_ridge,
+        "Rock Ridge presence differs from the plan"
+    );
+    ensure!(
+        img.joliet.is_some() == vol.joliet,
+        "Joliet presence differs from the plan"
+    );
+    let report = esxi::boot_report(&img)?;
+    let want = vol.boot.as_ref().map_or(0, |b| b.entries.len());
+    ensure!(
+        report.len() == want,
+        "{} boot entries written, {want} planned",
+        report.len()
+    );
+    if let Some(boot) = &vol.boot {
+        for (r, e) in report.iter().zip(&boot.entries) {
+            let at = r.image.as_deref().map(|p| p.trim_start_matches('/'));
+            ensure!(
+                at.is_some_and(|p| p.eq_ignore_ascii_case(&e.image)),
+                "the boot entry for /{} points at {at:?}",
+                e.image
+            );
+            if e.boot_info_table {
+                ensure!(
+                    r.boot_info_table_valid == Some(true),
+                    "the boot-info-table of /{} is not valid",
+                    e.image
+                );
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn report(s: &Summary, json: bool, quiet: bool) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, s)?;
+        writeln!(out)?;
+    } else if !quiet {
+        writeln!(out, "wrote {} ({} bytes)", s.output.display(), s.size)?;
+        writeln!(out, "  sha256     {}", s.sha256)?;
+        writeln!(out, "  volume id  {}", s.volume_id)?;
+        let mut trees = vec!["ISO9660"];
+        if s.rock_ridge {
+            trees.push("Rock Ridge");
+        }
+        if s.joliet {
+            trees.push("Joliet");
+        }
+        writeln!(
+            out,
+            "  trees      {} ({} files)",
+            trees.join(" + "),
+            s.files
+        )?;
+        for b in &s.boot {
+            writeln!(
+                out,
+                "  {:<10} {} (load size {}{})",
+                b.platform,
+                b.image.as_deref().unwrap_or("?"),
+                b.sector_count,
+                if b.boot_info_table_valid == Some(true) {
+                    ", boot-info-table"
+                } else {
+                    ""
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `esxi-iso build DIR`: the edits of `build`, applied to an extracted
+/// tree in memory (the directory is never modified), then packed with the
+/// trees and El Torito setup its `.esxi-iso.toml` records.
+pub fn build_from_dir(
+    dir: &Path,
+    host: &HostBuild,
+    opts: &Options,
+    bar: &ProgressBar,
+) -> Result<build::Summary> {
+    let manifest = Manifest::load(dir)?;
+    let mut root = scan(dir)?;
+    if host.ks_path.eq_ignore_ascii_case(BIOS_BOOT_CFG)
+        || host.ks_path.eq_ignore_ascii_case(EFI_BOOT_CFG)
+    {
+        bail!(
+            "--ks-path /{} would overwrite a boot.cfg: choose another path",
+            host.ks_path
+        );
+    }
+    let mut kernelopt = Vec::new();
+    for cfg in [BIOS_BOOT_CFG, EFI_BOOT_CFG] {
+        let path = root.find_loader_path(cfg).with_context(|| {
+            format!(
+                "{} has no /{cfg}: ESXi installer trees carry both /BOOT.CFG and /EFI/BOOT/BOOT.CFG",
+                dir.display()
+            )
+        })?;
+        let text = read_text(&root, &path).with_context(|| format!("reading /{path}"))?;
+        let edited = bootcfg::edit(&text, &host.edits)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("editing /{path}"))?;
+        root.put(&path, Content::Bytes(edited.text.into_bytes()))
+            .map_err(anyhow::Error::msg)?;
+        kernelopt.push(edited.kernelopt);
+    }
+    let ks_at = root
+        .find_loader_path(&host.ks_path)
+        .unwrap_or_else(|| host.ks_path.clone());
+    root.put(&ks_at, Content::Bytes(host.kickstart.clone().into_bytes()))
+        .map_err(|e| anyhow::anyhow!("placing the kickstart at /{}: {e}", host.ks_path))?;
+    let rock_ridge = manifest.as_ref().is_some_and(|m| m.rock_ridge);
+    let joliet = manifest.as_ref().is_some_and(|m| m.joliet);
+    let boot = boot_spec(&root, manifest.as_ref())?;
+    let vol = Volume {
+        volume_id: manifest
+            .as_ref()
+            .map_or(DEFAULT_VOLUME_ID.into(), |m| m.volume_id.clone()),
+        root,
+        rock_ridge,
+        joliet,
+        boot,
+        unix_time: opts.source_date_epoch.unwrap_or(DEFAULT_EPOCH),
+    };
+    check_names(&vol)?;
+    check(&vol, dir, false)?;
+    let s = write(&vol, &host.output, opts.force, bar)?;
+    let mut kernelopt = kernelopt.into_iter();
+    Ok(build::Summary {
+        output: s.output,
+        size: s.size,
+        sha256: s.sha256,
+        ks_path: format!("/{}", host.ks_path),
+        kernelopt: build::KernelOpts {
+            bios: kernelopt.next().unwrap_or_default(),
+            efi: kernelopt.next().unwrap_or_default(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &[u8])]) -> Dir {
+        let mut d = Dir::default();
+        for (p, b) in files {
+            d.put(p, Content::Bytes(b.to_vec())).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn convention_boot_spec() {
+        let root = tree(&[("ISOLINUX.BIN", &[0; 100]), ("EFIBOOT.IMG", &[0; 1025])]);
+        let b = boot_spec(&root, None).unwrap().unwrap();
+        assert_eq!(b.catalog, "BOOT.CAT");
+        assert_eq!(
+            b.entries,
+            [
+                BootImage {
+                    platform: PLATFORM_X86,
+                    image: "ISOLINUX.BIN".into(),
+                    load_size: 4,
+                    boot_info_table: true
+                },
+                BootImage {
+                    platform: PLATFORM_EFI,
+                    image: "EFIBOOT.IMG".into(),
+                    load_size: 3,
+                    boot_info_table: false
+                }
+            ]
+        );
+        assert_eq!(boot_spec(&tree(&[("A", b"x")]), None).unwrap(), None);
+    }
+
+    #[test]
+    fn boot_cfg_checks() {
+        let vol = |files: &[(&str, &[u8])]| Volume {
+            volume_id: "X".into(),
+            root: tree(files),
+            rock_ridge: false,
+            joliet: false,
+            boot: None,
+            unix_time: 0,
+        };
+        let ok = vol(&[
+            ("BOOT.CFG", b"kernelopt=runweasel ks=cdrom:/KS.CFG\n"),
+            (
+                "EFI/BOOT/BOOT.CFG",
+                b"kernelopt=runweasel ks=cdrom:/KS.CFG\n",
+            ),
+            ("KS.CFG", b"vmaccepteula\n"),
+        ]);
+        let p = check(&ok, Path::new("D"), false).unwrap();
+        assert_eq!(p.len(), 2, "only the two boot image warnings: {p:?}");
+        let bad = vol(&[
+            ("BOOT.CFG", b"kernelopt=runweasel ks=cdrom:/KS.CFG\n"),
+            ("KS.CFG", b"x"),
+        ]);
+        let err = check(&bad, Path::new("D"), true).unwrap_err().to_string();
+        assert!(err.contains("/EFI/BOOT/BOOT.CFG is missing"), "{err}");
+        let missing = vol(&[
+            ("BOOT.CFG", b"kernelopt=ks=cdrom:/KS.CFG\n"),
+            ("EFI/BOOT/BOOT.CFG", b"kernelopt=ks=cdrom:/KS.CFG\n"),
+        ]);
+        let err = check(&missing, Path::new("D"), true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ks=cdrom:/KS.CFG, which is not a file"),
+            "{err}"
+        );
+    }
+}
