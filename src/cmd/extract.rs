@@ -251,6 +251,9 @@ fn check_rock_ridge(img: &IsoImage, r: &Record, path: &str) -> Result<()> {
                 let mode = u32::from_le_bytes([e.data[0], e.data[1], e.data[2], e.data[3]]);
                 let kind = mode & 0o170_000;
                 let want = if r.is_dir() { 0o040_000 } else { 0o100_000 };
+                if kind == 0o120_000 {
+                    bail!("refusing /{path}: it is a symbolic link");
+                }
                 if kind != want && kind != 0 {
                     bail!("refusing /{path}: it is a special file (mode {mode:o}), not a regular file or directory");
                 }

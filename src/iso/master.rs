@@ -458,10 +458,8 @@ fn flatten(vol: &Volume) -> Result<Flat<'_>, IsoError> {
             };
             let (primary, joliet) = match kind {
                 Kind::Dir(_) => (primary.into_bytes(), ucs2(name)),
-                Kind::File(_) => (
-                    format!("{primary};1").into_bytes(),
-                    ucs2(&format!("{name};1")),
-                ),
+                // Joliet names carry no version, as genisoimage writes them.
+                Kind::File(_) => (format!("{primary};1").into_bytes(), ucs2(name)),
             };
             children.push(Child {
                 name: name.clone(),
