@@ -179,10 +179,7 @@ fn build(v: Variant, dir: &Path) -> PathBuf {
         res.status,
         String::from_utf8_lossy(&res.stdout),
         String::from_utf8_lossy(&res.stderr),
-        fs::read_dir(dir).map(|d| d
-            .flatten()
-            .map(|e| e.file_name())
-            .collect::<Vec<_>>())
+        fs::read_dir(dir).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
     );
     out
 }
@@ -393,7 +390,12 @@ fn check_boot_info_table(iso: &Path) {
     let sum = file[64..]
         .chunks_exact(4)
         .fold(0u32, |s, w| s.wrapping_add(le32(w, 0)));
-    let table = (le32(&file, 8), le32(&file, 12), le32(&file, 16), le32(&file, 20));
+    let table = (
+        le32(&file, 8),
+        le32(&file, 12),
+        le32(&file, 16),
+        le32(&file, 20),
+    );
     assert_eq!(
         table,
         (16, lba as u32, len as u32, sum),
@@ -420,4 +422,46 @@ fn boot_info_table_built() {
         let dir = work_dir(&format!("boot-info-{v:?}"));
         check_boot_info_table(&build(v, dir.path()));
     }
+}
+
+#[test]
+fn boot_info_table_check_catches_a_bad_checksum() {
+    if !(fixture::available() && tools::require(&["xorriso"])) {
+        return;
+    }
+    let dir = work_dir("boot-info-bad");
+    let iso = dir.path().join("bad.iso");
+    fs::copy(source(Variant::Plain), &iso).expect("copying the fixture");
+    let at = bios_boot_image_lba(&iso) * SECTOR + 20;
+    write_at(&iso, at, &[0, 0, 0, 0]);
+    let res = std::panic::catch_unwind(|| check_boot_info_table(&iso));
+    assert!(res.is_err(), "a zeroed checksum went unnoticed");
+}
+
+/// The fixture is shaped like ESXi 8.0: every boot.cfg module exists under
+/// its uppercase name, and the root directory spans several sectors.
+#[test]
+fn boot_fixture_is_esxi_shaped() {
+    if !fixture::available() {
+        return;
+    }
+    let f = fixture::fixtures();
+    for cfg in ["BOOT.CFG", "EFI/BOOT/BOOT.CFG"] {
+        let text = fs::read_to_string(f.tree.join(cfg)).expect("reading boot.cfg");
+        let modules = text
+            .lines()
+            .find_map(|l| l.strip_prefix("modules="))
+            .expect("modules= line");
+        let names: Vec<&str> = modules.split(" --- ").collect();
+        assert!(names.len() >= 50, "{cfg}: only {} modules", names.len());
+        assert_eq!(names.first(), Some(&"/jumpstrt.gz"));
+        assert_eq!(names.last(), Some(&"/imgpayld.tgz"));
+        for n in names {
+            let upper = n.trim_start_matches('/').to_ascii_uppercase();
+            assert!(f.tree.join(&upper).is_file(), "{cfg}: {n} not in the tree");
+        }
+        assert_eq!(text.matches("kernelopt=").count(), 1);
+    }
+    let root = fs::read_dir(&f.tree).expect("listing the tree").count();
+    assert!(root >= 80, "only {root} root entries");
 }
