@@ -8,6 +8,7 @@
 //! - [`kickstart`]: templates, rendering, password hashing, lint;
 //! - [`cmd`]: one file per subcommand.
 
+pub mod build;
 pub mod cli;
 pub mod cmd;
 pub mod esxi;

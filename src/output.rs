@@ -1,1 +1,152 @@
-//! in progress
+//! Writing outputs safely: a temporary file in the destination directory,
+//! fsync, then a rename that refuses to clobber unless forced. A dropped
+//! [`AtomicFile`] (error, Ctrl-C) removes its temporary.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tempfile::NamedTempFile;
+
+pub struct AtomicFile {
+    tmp: NamedTempFile,
+    dest: PathBuf,
+    force: bool,
+}
+
+impl AtomicFile {
+    /// Refuses an existing `dest` without `force`; creates the temporary.
+    pub fn create(dest: &Path, force: bool) -> Result<AtomicFile> {
+        if !force && dest.symlink_metadata().is_ok() {
+            bail!(
+                "{} already exists: pass --force to overwrite it",
+                dest.display()
+            );
+        }
+        let dir = parent_dir(dest);
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            force,
+        })
+    }
+
+    pub fn file(&self) -> &File {
+        self.tmp.as_file()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Flushes to disk and renames into place.
+    pub fn commit(self) -> Result<()> {
+        let dest = self.dest.clone();
+        self.tmp
+            .as_file()
+            .sync_all()
+            .with_context(|| format!("flushing {} to disk", dest.display()))?;
+        let result = if self.force {
+            self.tmp.persist(&dest).map(|_| ())
+        } else {
+            self.tmp.persist_noclobber(&dest).map(|_| ())
+        };
+        result.map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                anyhow::anyhow!(
+                    "{} appeared while building: pass --force to overwrite it",
+                    dest.display()
+                )
+            } else {
+                anyhow::Error::new(e.error)
+                    .context(format!("renaming the finished file to {}", dest.display()))
+            }
+        })?;
+        if let Ok(d) = File::open(parent_dir(&dest)) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes small bytes atomically.
+pub fn write_atomic(dest: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    let f = AtomicFile::create(dest, force)?;
+    f.file()
+        .write_all(bytes)
+        .with_context(|| format!("writing {}", dest.display()))?;
+    f.commit()
+}
+
+/// Refuses an output that is the source itself, by path, symlink or hard
+/// link, so the source can never be truncated.
+pub fn refuse_same_file(source: &Path, dest: &Path) -> Result<()> {
+    let src = std::fs::metadata(source).with_context(|| format!("reading {}", source.display()))?;
+    if let Ok(d) = std::fs::metadata(dest) {
+        if d.dev() == src.dev() && d.ino() == src.ino() {
+            bail!(
+                "output {} is the source ISO itself (same file): choose another output path",
+                dest.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_clobber_and_cleanup() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.iso");
+        write_atomic(&dest, b"one", false).unwrap();
+        assert!(write_atomic(&dest, b"two", false)
+            .unwrap_err()
+            .to_string()
+            .contains("--force"));
+        write_atomic(&dest, b"two", true).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"two");
+        {
+            let f = AtomicFile::create(&dir.path().join("x.iso"), false).unwrap();
+            f.file().write_all(b"partial").unwrap();
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.iso"]);
+    }
+
+    #[test]
+    fn same_file_refused_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("a.iso");
+        std::fs::write(&src, b"x").unwrap();
+        std::fs::hard_link(&src, dir.path().join("b.iso")).unwrap();
+        std::os::unix::fs::symlink(&src, dir.path().join("c.iso")).unwrap();
+        for d in ["a.iso", "b.iso", "c.iso"] {
+            assert!(refuse_same_file(&src, &dir.path().join(d)).is_err(), "{d}");
+        }
+        assert!(refuse_same_file(&src, &dir.path().join("d.iso")).is_ok());
+    }
+}

@@ -1,4 +1,33 @@
-//! in progress
+//! Ctrl-C and SIGTERM during a build: the handler only raises a flag; the
+//! write loop checks it between chunks and unwinds, so temporary files are
+//! removed by their destructors and no half-written output is left.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// The error a cancelled operation returns (exit status 130).
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted")]
+#[error("interrupted by a signal; no output was written")]
 pub struct Interrupted;
+
+/// Installs the handlers once; later calls are no-ops.
+pub fn install() {
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            // Registration only fails for forbidden signals, which these aren't.
+            let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+        }
+        flag
+    });
+}
+
+pub fn cancelled() -> bool {
+    FLAG.get().is_some_and(|f| f.load(Ordering::Relaxed))
+}

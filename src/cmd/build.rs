@@ -1,2 +1,102 @@
+//! `esxi-iso build`: resolve the plan, open and check the source, build,
+//! report.
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-pub fn run(_: &crate::cli::BuildArgs) -> anyhow::Result<ExitCode> { anyhow::bail!("in progress") }
+
+use anyhow::{Context, Result};
+
+use crate::build::{self, HostBuild, Options, Summary};
+use crate::cli::BuildArgs;
+use crate::esxi::bootcfg::KernelOptEdits;
+use crate::esxi::Media;
+use crate::iso::{name, IsoImage};
+use crate::kickstart::{self, Source, Vars};
+use crate::{progress, signals};
+
+pub fn run(args: &BuildArgs) -> Result<ExitCode> {
+    signals::install();
+    let (host, opts) = plan(args)?;
+    let img = open_source(&args.source)?;
+    let media =
+        Media::detect(&img).with_context(|| format!("checking {}", args.source.display()))?;
+    let bar = progress::bytes(0, "building", progress::enabled(args.quiet));
+    let summary = build::build(&img, &media, &host, &opts, &bar)?;
+    report(&summary, args.json, args.quiet)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Everything checked before the source is even opened.
+fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
+    let ks_path = name::validate_path(&args.ks_path)
+        .map_err(|e| anyhow::anyhow!("invalid --ks-path: {e}"))?;
+    let mut extra = KernelOptEdits::default();
+    for o in &args.boot_opt {
+        extra.set.push(
+            KernelOptEdits::parse_opt(o).map_err(|e| anyhow::anyhow!("invalid --boot-opt: {e}"))?,
+        );
+    }
+    for k in &args.remove_boot_opt {
+        KernelOptEdits::validate_key(k)
+            .map_err(|e| anyhow::anyhow!("invalid --remove-boot-opt: {e}"))?;
+        extra.remove.push(k.clone());
+    }
+    let source = Source::from_kickstart_arg(args.kickstart.as_deref());
+    let vars = Vars::load(args.vars.as_deref(), &args.set)?;
+    let kickstart = kickstart::produce(&source, &vars)?;
+    if !args.no_lint {
+        super::kickstart::check_before_build(&source.label(), &kickstart)?;
+    }
+    let mut var_opts = KernelOptEdits {
+        set: vars.boot_opts(),
+        remove: Vec::new(),
+    };
+    var_opts.set.extend(extra.set);
+    var_opts.remove = extra.remove;
+    let output = match &args.output {
+        Some(o) => o.clone(),
+        None => default_output(&args.source),
+    };
+    let host = HostBuild {
+        output,
+        edits: build::edits_for(&ks_path, &var_opts),
+        ks_path,
+        kickstart,
+    };
+    Ok((
+        host,
+        Options {
+            source_date_epoch: build::source_date_epoch()?,
+            force: args.force,
+        },
+    ))
+}
+
+pub fn open_source(path: &Path) -> Result<IsoImage> {
+    IsoImage::open(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// `<source stem>-ks.iso` in the current directory.
+fn default_output(source: &Path) -> PathBuf {
+    let stem = source
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "esxi".into());
+    PathBuf::from(format!("{stem}-ks.iso"))
+}
+
+fn report(s: &Summary, json: bool, quiet: bool) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, s)?;
+        writeln!(out)?;
+    } else if !quiet {
+        writeln!(out, "wrote {} ({} bytes)", s.output.display(), s.size)?;
+        writeln!(out, "  sha256     {}", s.sha256)?;
+        writeln!(out, "  kickstart  {}", s.ks_path)?;
+        writeln!(out, "  BIOS       kernelopt={}", s.kernelopt.bios)?;
+        writeln!(out, "  UEFI       kernelopt={}", s.kernelopt.efi)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! boot.cfg editing, as pure functions over text.
+//!
+//! The ESXi loader reads `key=value` lines, matching keys without regard to
+//! case and ignoring spaces around `=`; `#` starts a comment. Only the
+//! value of `kernelopt=` lines is edited; every other line, and every
+//! other byte of an edited line (spacing, line ending), is kept. Options
+//! inside kernelopt are whitespace-separated `key[=value]` tokens, matched
+//! by key without regard to case.
+
+use serde::Serialize;
+
+/// The edits applied to the kernel options of both BOOT.CFG files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelOptEdits {
+    /// Options to add or replace, in order: (key, value).
+    pub set: Vec<(String, Option<String>)>,
+    /// Keys to remove.
+    pub remove: Vec<String>,
+}
+
+impl KernelOptEdits {
+    /// Parses `KEY[=VALUE]` as given to `--boot-opt`.
+    pub fn parse_opt(s: &str) -> Result<(String, Option<String>), String> {
+        let (k, v) = match s.split_once('=') {
+            Some((k, v)) => (k, Some(v.to_string())),
+            None => (s, None),
+        };
+        validate_token(k, "option name")?;
+        if let Some(v) = &v {
+            if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!(
+                    "boot option value {v:?} contains whitespace or a control character"
+                ));
+            }
+        }
+        Ok((k.to_string(), v))
+    }
+
+    pub fn validate_key(k: &str) -> Result<(), String> {
+        validate_token(k, "option name")
+    }
+}
+
+fn validate_token(k: &str, what: &str) -> Result<(), String> {
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return Err(format!(
+            "{what} {k:?} must be letters, digits, '_', '-' or '.'"
+        ));
+    }
+    Ok(())
+}
+
+/// A parsed `key=value` line of boot.cfg.
+fn split_line(line: &str) -> Option<(&str, &str)> {
+    let body = line.trim_end_matches(['\r', '\n']);
+    if body.trim_start().starts_with('#') {
+        return None;
+    }
+    let (k, v) = body.split_once('=')?;
+    Some((k.trim(), v))
+}
+
+/// The value of the last line with `key` (the one the loader uses).
+pub fn get<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.split_inclusive('\n')
+        .filter_map(split_line)
+        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+        .last()
+        .map(|(_, v)| v.trim())
+}
+
+/// The module paths of the `modules=` line.
+pub fn modules(text: &str) -> Vec<String> {
+    get(text, "modules")
+        .map(|m| {
+            m.split(" --- ")
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Value of an option inside a kernelopt string (`Some("")` for a bare key).
+pub fn option<'a>(kernelopt: &'a str, key: &str) -> Option<&'a str> {
+    kernelopt
+        .split_whitespace()
+        .filter_map(|tok| {
+            let (k, v) = tok.split_once('=').unwrap_or((tok, ""));
+            k.eq_ignore_ascii_case(key).then_some(v)
+        })
+        .last()
+}
+
+/// Applies `edits` to a kernelopt value, keeping the other options in order
+/// and their spacing.
+pub fn edit_kernelopt(value: &str, edits: &KernelOptEdits) -> String {
+    // Tokens with the whitespace before each.
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    let lead = &value[..value.len() - value.trim_start().len()];
+    let mut rest = value;
+    loop {
+        let ws_len = rest.len() - rest.trim_start().len();
+        let (ws, after) = rest.split_at(ws_len);
+        if after.is_empty() {
+            break;
+        }
+        let tok_len = after.find(char::is_whitespace).unwrap_or(after.len());
+        let (tok, after) = after.split_at(tok_len);
+        tokens.push((ws.to_string(), tok.to_string()));
+        rest = after;
+    }
+    let trailing = rest.to_string();
+    let key_of = |t: &str| t.split_once('=').map_or(t, |(k, _)| k).to_ascii_lowercase();
+    let render = |k: &str, v: &Option<String>| match v {
+        Some(v) => format!("{k}={v}"),
+        None => k.to_string(),
+    };
+    let removed: Vec<String> = edits
+        .remove
+        .iter()
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
+    tokens.retain(|(_, t)| !removed.contains(&key_of(t)));
+    for (k, v) in &edits.set {
+        let lk = k.to_ascii_lowercase();
+        let mut hits = tokens
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, t))| key_of(t) == lk)
+            .map(|(i, _)| i);
+        match hits.next() {
+            Some(first) => {
+                let dupes: Vec<usize> = hits.collect();
+                tokens[first].1 = render(k, v);
+                for i in dupes.into_iter().rev() {
+                    tokens.remove(i);
+                }
+            }
+            None => tokens.push((" ".into(), render(k, v))),
+        }
+    }
+    let mut out = String::new();
+    for (i, (ws, t)) in tokens.iter().enumerate() {
+        out.push_str(if i == 0 {
+            lead
+        } else if ws.is_empty() {
+            " "
+        } else {
+            ws
+        });
+        out.push_str(t);
+    }
+    out.push_str(&trailing);
+    out
+}
+
+/// What an edit did to one boot.cfg.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edited {
+    pub text: String,
+    /// The effective kernelopt value after the edit.
+    pub kernelopt: String,
+}
+
+/// Edits every `kernelopt=` line of a boot.cfg (normally one). Without one,
+/// a `kernelopt=` line is added after the `kernel=` line.
+pub fn edit(text: &str, edits: &KernelOptEdits) -> Result<Edited, String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut found = false;
+    for line in text.split_inclusive('\n') {
+        match split_line(line) {
+            Some((k, _)) if k.eq_ignore_ascii_case("kernelopt") => {
+                found = true;
+                let eq = line.find('=').expect("split_line found '='");
+                let body_end = line.trim_end_matches(['\r', '\n']).len();
+                let (head, value, ending) =
+                    (&line[..=eq], &line[eq + 1..body_end], &line[body_end..]);
+                out.push_str(head);
+                out.push_str(&edit_kernelopt(value, edits));
+                out.push_str(ending);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    if !found {
+        let Some(pos) = find_line(&out, "kernel") else {
+            return Err("boot.cfg has no kernel= line: it is not an ESXi boot.cfg".into());
+        };
+        let ending = if out[..pos].ends_with("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        let line = format!("kernelopt={}{ending}", edit_kernelopt("", edits));
+        let mut pos = pos;
+        if !out[..pos].ends_with('\n') {
+            out.insert_str(pos, ending);
+            pos += ending.len();
+        }
+        out.insert_str(pos, &line);
+    }
+    let kernelopt = get(&out, "kernelopt").unwrap_or_default().to_string();
+    Ok(Edited {
+        text: out,
+        kernelopt,
+    })
+}
+
+/// Byte offset just past the last line with `key`.
+fn find_line(text: &str, key: &str) -> Option<usize> {
+    let mut pos = 0;
+    let mut hit = None;
+    for line in text.split_inclusive('\n') {
+        pos += line.len();
+        if split_line(line).is_some_and(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            hit = Some(pos);
+        }
+    }
+    hit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edits(set: &[&str], remove: &[&str]) -> KernelOptEdits {
+        KernelOptEdits {
+            set: set
+                .iter()
+                .map(|s| KernelOptEdits::parse_opt(s).unwrap())
+                .collect(),
+            remove: remove.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn kernelopt_table() {
+        let cases: &[(&str, &[&str], &[&str], &str)] = &[
+            (
+                "runweasel cdromBoot",
+                &["ks=cdrom:/KS.CFG"],
+                &[],
+                "runweasel cdromBoot ks=cdrom:/KS.CFG",
+            ),
+            (
+                "runweasel",
+                &["ks=cdrom:/KS.CFG"],
+                &[],
+                "runweasel ks=cdrom:/KS.CFG",
+            ),
+            (
+                "runweasel ks=usb cdromBoot",
+                &["ks=cdrom:/KS.CFG"],
+                &[],
+                "runweasel ks=cdrom:/KS.CFG cdromBoot",
+            ),
+            (
+                "runweasel KS=usb ks=file:///a",
+                &["ks=cdrom:/X.CFG"],
+                &[],
+                "runweasel ks=cdrom:/X.CFG",
+            ),
+            ("", &["ks=cdrom:/KS.CFG"], &[], "ks=cdrom:/KS.CFG"),
+            (
+                "runweasel  cdromBoot",
+                &["allowLegacyCPU=true"],
+                &[],
+                "runweasel  cdromBoot allowLegacyCPU=true",
+            ),
+            ("runweasel cdromBoot", &[], &["cdromboot"], "runweasel"),
+            ("a cdromBoot b", &[], &["cdromBoot"], "a b"),
+            (
+                "runweasel systemMediaSize=max",
+                &["systemMediaSize=min"],
+                &[],
+                "runweasel systemMediaSize=min",
+            ),
+            ("runweasel", &["nofb"], &[], "runweasel nofb"),
+            (
+                "runweasel ",
+                &["ks=cdrom:/KS.CFG"],
+                &[],
+                "runweasel ks=cdrom:/KS.CFG ",
+            ),
+        ];
+        for (input, set, remove, want) in cases {
+            assert_eq!(
+                edit_kernelopt(input, &edits(set, remove)),
+                *want,
+                "{input:?} {set:?} {remove:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn edit_keeps_other_lines_byte_for_byte() {
+        let src = "bootstate=0\r\ntitle=Loading ESXi installer\r\ntimeout=5\r\n# comment kernelopt=x\r\nprefix=\r\nkernel=/b.b00\r\nkernelopt = runweasel cdromBoot\r\nmodules=/jumpstrt.gz --- /useropts.gz\r\nbuild=8.0.3\r\nupdated=0\r\n";
+        let out = edit(src, &edits(&["ks=cdrom:/KS.CFG"], &[])).unwrap();
+        assert_eq!(
+            out.text,
+            src.replace(
+                "kernelopt = runweasel cdromBoot",
+                "kernelopt = runweasel cdromBoot ks=cdrom:/KS.CFG"
+            )
+        );
+        assert_eq!(out.kernelopt, "runweasel cdromBoot ks=cdrom:/KS.CFG");
+    }
+
+    #[test]
+    fn edit_adds_missing_kernelopt_after_kernel() {
+        let src = "title=x\nkernel=/b.b00\nmodules=/k.b00\n";
+        let out = edit(src, &edits(&["ks=cdrom:/KS.CFG"], &[])).unwrap();
+        assert_eq!(
+            out.text,
+            "title=x\nkernel=/b.b00\nkernelopt=ks=cdrom:/KS.CFG\nmodules=/k.b00\n"
+        );
+        let src = "kernel=/b.b00";
+        let out = edit(src, &edits(&["ks=cdrom:/KS.CFG"], &[])).unwrap();
+        assert_eq!(out.text, "kernel=/b.b00\nkernelopt=ks=cdrom:/KS.CFG\n");
+        assert!(edit("title=x\n", &edits(&["a"], &[])).is_err());
+    }
+
+    #[test]
+    fn getters() {
+        let src = "kernel=/b.b00\nmodules=/a --- /b c --- /d\nbuild=8.0.3-0.0.1\nKERNELOPT=runweasel ks=cdrom:/KS.CFG\n";
+        assert_eq!(get(src, "build"), Some("8.0.3-0.0.1"));
+        assert_eq!(modules(src), ["/a", "/b c", "/d"]);
+        assert_eq!(
+            option(get(src, "kernelopt").unwrap(), "ks"),
+            Some("cdrom:/KS.CFG")
+        );
+        assert_eq!(option("runweasel", "runweasel"), Some(""));
+        assert_eq!(option("runweasel", "ks"), None);
+    }
+
+    #[test]
+    fn parse_opt_rejects_injection() {
+        assert!(KernelOptEdits::parse_opt("a=b c").is_err());
+        assert!(KernelOptEdits::parse_opt("a=b\nkernel=/x").is_err());
+        assert!(KernelOptEdits::parse_opt("=b").is_err());
+        assert_eq!(
+            KernelOptEdits::parse_opt("allowLegacyCPU=true").unwrap(),
+            ("allowLegacyCPU".into(), Some("true".into()))
+        );
+    }
+}

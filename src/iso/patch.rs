@@ -1,0 +1,601 @@
+//! Editing an ISO without rebuilding it: the output is the source image
+//! with a few sectors replaced and new extents appended after its end.
+//!
+//! - A changed file is rewritten in place when it still fits the sectors it
+//!   had, otherwise appended; every record pointing at it (primary, Joliet)
+//!   gets the new extent and size.
+//! - A new file is appended and a record for it is inserted, in ISO9660
+//!   order, in the primary directory and in the matching Joliet directory,
+//!   with Rock Ridge entries when the image has Rock Ridge.
+//! - A directory that outgrows its sectors moves to the end; its parent's
+//!   record, its `.`, its children's `..`, the path tables and (for the
+//!   root) the volume descriptor follow it.
+//!
+//! The boot catalog, boot images and every untouched file keep their bytes
+//! and their LBAs, so the El Torito entries and the boot-info-table stay
+//! valid. This mirrors what a multisession "rewrite" does, at the cost of a
+//! copy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::FileExt;
+
+use super::format::*;
+use super::reader::{find_dir, find_in, IsoImage, Tree};
+use super::record::{rock_ridge_file_entries, Record};
+use super::IsoError;
+
+/// Largest path table accepted for patching.
+const MAX_PATH_TABLE: u32 = 4 << 20;
+
+/// What happened to a file given to [`Patcher::put_file`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    ReplacedInPlace,
+    ReplacedAppended,
+    Added,
+}
+
+pub struct Patcher<'a> {
+    img: &'a IsoImage,
+    trees: Vec<Tree>,
+    descriptors: Vec<Vec<u8>>,
+    dirty: BTreeSet<(usize, usize)>,
+    overrides: BTreeMap<u32, Vec<u8>>,
+    base_end: u32,
+    tail: Vec<u8>,
+    date: [u8; 7],
+    date_is_explicit: bool,
+}
+
+impl<'a> Patcher<'a> {
+    /// `unix_time`: the time for new and changed records (SOURCE_DATE_EPOCH);
+    /// without it new records take the date of their directory's `.`.
+    pub fn new(img: &'a IsoImage, unix_time: Option<i64>) -> Result<Self, IsoError> {
+        if let Some(what) = img.unsupported_descriptors.first() {
+            return Err(IsoError::Unsupported(format!(
+                "the image has a {what}, which esxi-iso cannot keep consistent"
+            )));
+        }
+        let mut trees = vec![img.primary.clone()];
+        trees.extend(img.joliet.clone());
+        let source_sectors = sectors_for(img.len) as u32;
+        let base_end = source_sectors.max(img.pvd().volume_space());
+        Ok(Patcher {
+            img,
+            trees,
+            descriptors: img.descriptors.iter().map(|d| d.raw.clone()).collect(),
+            dirty: BTreeSet::new(),
+            overrides: BTreeMap::new(),
+            base_end,
+            tail: Vec::new(),
+            date: unix_time.map(record_date).unwrap_or([0; 7]),
+            date_is_explicit: unix_time.is_some(),
+        })
+    }
+
+    /// Writes `data` at `path` (loader-style, e.g. `EFI/BOOT/BOOT.CFG`),
+    /// replacing an existing file or adding a new one. The parent directory
+    /// must exist. `name` casing is used as given for new records.
+    pub fn put_file(&mut self, path: &str, data: &[u8]) -> Result<PutOutcome, IsoError> {
+        let path = path.trim_start_matches('/');
+        if u32::try_from(data.len()).is_err() {
+            return Err(IsoError::Unsupported(format!(
+                "{path}: files of 4 GiB or more need multi-extent records"
+            )));
+        }
+        match find_in(&self.trees[0], path, false) {
+            Some(e) => self.replace(e.dir, e.rec, path, data),
+            None => self.add(path, data),
+        }
+    }
+
+    fn replace(
+        &mut self,
+        dir: usize,
+        rec: usize,
+        path: &str,
+        data: &[u8],
+    ) -> Result<PutOutcome, IsoError> {
+        let old = self.trees[0].dirs[dir].records[rec].clone();
+        if old.is_dir() {
+            return Err(IsoError::Unsupported(format!(
+                "/{path} is a directory on the image, not a file"
+            )));
+        }
+        if old.is_multi_extent() {
+            return Err(IsoError::Unsupported(format!(
+                "/{path} is a multi-extent file"
+            )));
+        }
+        let alloc = sectors_for(u64::from(old.size));
+        let (extent, outcome) = if old.size > 0 && data.len() as u64 <= alloc * SECTOR_U64 {
+            for i in 0..alloc {
+                let start = (i as usize) * SECTOR;
+                let mut sector = vec![0u8; SECTOR];
+                if start < data.len() {
+                    let end = (start + SECTOR).min(data.len());
+                    sector[..end - start].copy_from_slice(&data[start..end]);
+                }
+                self.overrides.insert(old.extent + i as u32, sector);
+            }
+            (old.extent, PutOutcome::ReplacedInPlace)
+        } else {
+            (self.append(data), PutOutcome::ReplacedAppended)
+        };
+        let size = data.len() as u32;
+        let date = self.date_is_explicit.then_some(self.date);
+        let update = |t: usize,
+                      d: usize,
+                      r: usize,
+                      trees: &mut Vec<Tree>,
+                      dirty: &mut BTreeSet<(usize, usize)>| {
+            let rec = &mut trees[t].dirs[d].records[r];
+            rec.set_extent(extent);
+            rec.set_size(size);
+            if let Some(date) = date {
+                rec.set_date(date);
+            }
+            dirty.insert((t, d));
+        };
+        if old.size == 0 {
+            // Empty files may share one extent; touch only this path's records.
+            update(0, dir, rec, &mut self.trees, &mut self.dirty);
+            if self.trees.len() > 1 {
+                if let Some(j) = find_in(&self.trees[1], path, true) {
+                    update(1, j.dir, j.rec, &mut self.trees, &mut self.dirty);
+                }
+            }
+        } else {
+            let mut hits = Vec::new();
+            for (t, tree) in self.trees.iter().enumerate() {
+                for (d, dir) in tree.dirs.iter().enumerate() {
+                    for (r, rec) in dir.records.iter().enumerate() {
+                        if !rec.is_dir() && rec.extent == old.extent {
+                            hits.push((t, d, r));
+                        }
+                    }
+                }
+            }
+            for (t, d, r) in hits {
+                update(t, d, r, &mut self.trees, &mut self.dirty);
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn add(&mut self, path: &str, data: &[u8]) -> Result<PutOutcome, IsoError> {
+        let (parent, name) = match path.rsplit_once('/') {
+            Some((p, n)) => (p, n),
+            None => ("", path),
+        };
+        let pdir = find_dir(&self.trees[0], parent).ok_or_else(|| {
+            IsoError::NotFound(format!(
+                "directory /{parent} (needed for /{path}); pick a path in an existing directory"
+            ))
+        })?;
+        let extent = self.append(data);
+        let size = data.len() as u32;
+        let date = if self.date_is_explicit {
+            self.date
+        } else {
+            let mut d = [0u8; 7];
+            d.copy_from_slice(&self.trees[0].dirs[pdir].records[0].raw[DR_DATE]);
+            d
+        };
+        let versioned = self.trees[0].dirs[pdir]
+            .records
+            .iter()
+            .filter(|r| !r.is_dir())
+            .all(|r| r.identifier().contains(&b';'));
+        let ident = if versioned {
+            format!("{name};1")
+        } else {
+            name.to_string()
+        };
+        let su = match self.img.rock_ridge {
+            Some(rr) => {
+                let mut su = vec![0u8; usize::from(rr.skip)];
+                su.extend(rock_ridge_file_entries(
+                    name,
+                    0o100444,
+                    rr.px_len,
+                    rr.rr_entry,
+                    date,
+                ));
+                su
+            }
+            None => Vec::new(),
+        };
+        let rec = Record::new_file(ident.as_bytes(), extent, size, date, &su);
+        insert_sorted(&mut self.trees[0].dirs[pdir].records, rec);
+        self.dirty.insert((0, pdir));
+        if self.trees.len() > 1 {
+            let jdir = find_dir(&self.trees[1], parent).ok_or_else(|| {
+                IsoError::Unsupported(format!(
+                    "the Joliet tree has no directory /{parent} matching the primary tree"
+                ))
+            })?;
+            let jid: Vec<u8> = ident.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+            let jrec = Record::new_file(&jid, extent, size, date, &[]);
+            insert_sorted(&mut self.trees[1].dirs[jdir].records, jrec);
+            self.dirty.insert((1, jdir));
+        }
+        Ok(PutOutcome::Added)
+    }
+
+    /// Appends sector-aligned data after the image; returns its LBA.
+    fn append(&mut self, data: &[u8]) -> u32 {
+        let lba = self.base_end + (self.tail.len() / SECTOR) as u32;
+        self.tail.extend_from_slice(data);
+        let pad = (SECTOR - self.tail.len() % SECTOR) % SECTOR;
+        self.tail.resize(self.tail.len() + pad, 0);
+        lba
+    }
+
+    fn reserve(&mut self, sectors: u32) -> u32 {
+        let lba = self.base_end + (self.tail.len() / SECTOR) as u32;
+        self.tail
+            .resize(self.tail.len() + sectors as usize * SECTOR, 0);
+        lba
+    }
+
+    /// Lays out every change; returns the plan the writer streams.
+    pub fn finish(mut self) -> Result<Layout, IsoError> {
+        // 1. Move directories that no longer fit their sectors.
+        let mut moved: Vec<(usize, u32, u32)> = Vec::new(); // (tree, old extent, new extent)
+        let dirty: Vec<_> = self.dirty.iter().copied().collect();
+        for &(t, d) in &dirty {
+            let need = packed_len(&self.trees[t].dirs[d].records);
+            let have = sectors_for(u64::from(self.trees[t].dirs[d].size)) * SECTOR_U64;
+            if need as u64 <= have {
+                continue;
+            }
+            let sectors = need.div_ceil(SECTOR) as u32;
+            let new_extent = self.reserve(sectors);
+            let new_size = sectors * SECTOR as u32;
+            let old_extent = self.trees[t].dirs[d].extent;
+            self.relocate(t, d, new_extent, new_size);
+            moved.push((t, old_extent, new_extent));
+        }
+        // 2. Serialize every dirty directory into its (possibly new) extent.
+        for &(t, d) in &self.dirty.clone() {
+            let dir = &self.trees[t].dirs[d];
+            let bytes = pack(&dir.records, dir.size as usize);
+            let extent = dir.extent;
+            self.place(extent, &bytes);
+        }
+        // 3. Path tables follow moved directories.
+        for (t, old, new) in &moved {
+            let desc = self.trees[*t].descriptor;
+            self.patch_path_tables(desc, *old, *new)?;
+        }
+        // 4. Volume space size in every PVD/SVD, then the descriptors.
+        let total = self.base_end + (self.tail.len() / SECTOR) as u32;
+        for (i, d) in self.img.descriptors.iter().enumerate() {
+            let raw = &mut self.descriptors[i];
+            if d.kind == VD_TYPE_PRIMARY || d.kind == VD_TYPE_SUPPLEMENTARY {
+                if !self.tail.is_empty() {
+                    write_both_u32(raw, VD_VOLUME_SPACE, total);
+                }
+                if raw != &d.raw {
+                    self.overrides.insert(d.lba, raw.clone());
+                }
+            }
+        }
+        Ok(Layout {
+            source_len: self.img.len,
+            base_end: u64::from(self.base_end) * SECTOR_U64,
+            overrides: self.overrides,
+            tail: self.tail,
+        })
+    }
+
+    fn relocate(&mut self, t: usize, d: usize, extent: u32, size: u32) {
+        let tree = &mut self.trees[t];
+        tree.dirs[d].extent = extent;
+        tree.dirs[d].size = size;
+        let set = |r: &mut Record| {
+            r.set_extent(extent);
+            r.set_size(size);
+        };
+        set(&mut tree.dirs[d].records[0]);
+        match tree.dirs[d].parent {
+            Some(p) => {
+                if let Some(&(ri, _)) = tree.dirs[p].children.iter().find(|(_, di)| *di == d) {
+                    set(&mut tree.dirs[p].records[ri]);
+                    self.dirty.insert((t, p));
+                }
+            }
+            None => {
+                // The root's `..` is itself, and the descriptor holds its record.
+                set(&mut tree.dirs[d].records[1]);
+                let desc = &mut self.descriptors[tree.descriptor];
+                write_both_u32(desc, VD_ROOT_RECORD + DR_EXTENT, extent);
+                write_both_u32(desc, VD_ROOT_RECORD + DR_DATA_LEN, size);
+            }
+        }
+        let children: Vec<usize> = tree.dirs[d].children.iter().map(|&(_, c)| c).collect();
+        for c in children {
+            set(&mut tree.dirs[c].records[1]);
+            self.dirty.insert((t, c));
+        }
+    }
+
+    /// Puts bytes at an LBA: into the tail when it lies there, else as
+    /// sector overrides of the source.
+    fn place(&mut self, lba: u32, bytes: &[u8]) {
+        for (i, chunk) in bytes.chunks(SECTOR).enumerate() {
+            let at = lba + i as u32;
+            let mut sector = vec![0u8; SECTOR];
+            sector[..chunk.len()].copy_from_slice(chunk);
+            if at >= self.base_end {
+                let off = (at - self.base_end) as usize * SECTOR;
+                self.tail[off..off + SECTOR].copy_from_slice(&sector);
+            } else {
+                self.overrides.insert(at, sector);
+            }
+        }
+    }
+
+    fn patch_path_tables(&mut self, desc: usize, old: u32, new: u32) -> Result<(), IsoError> {
+        let d = &self.img.descriptors[desc];
+        let (tables, size) = d.path_tables();
+        if size == 0 || size > MAX_PATH_TABLE {
+            return Err(IsoError::Malformed {
+                what: format!("path table size {size}"),
+                lba: d.lba,
+            });
+        }
+        for (i, &lba) in tables.iter().enumerate() {
+            if lba == 0 {
+                continue;
+            }
+            let big_endian = i >= 2;
+            let sectors = sectors_for(u64::from(size)) as u32;
+            let mut buf = self.read_sectors(lba, sectors, "path table")?;
+            let mut pos = 0usize;
+            let mut changed = false;
+            while pos + 8 <= size as usize {
+                let len_di = usize::from(buf[pos]);
+                if len_di == 0 {
+                    break;
+                }
+                let at = pos + 2;
+                let ext = if big_endian {
+                    be_u32(&buf, at)
+                } else {
+                    le_u32(&buf, at)
+                };
+                if ext == old {
+                    let bytes = if big_endian {
+                        new.to_be_bytes()
+                    } else {
+                        new.to_le_bytes()
+                    };
+                    buf[at..at + 4].copy_from_slice(&bytes);
+                    changed = true;
+                }
+                pos += 8 + len_di + (len_di % 2);
+            }
+            if changed {
+                self.place(lba, &buf);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads sectors as the output will have them (overrides applied).
+    fn read_sectors(&self, lba: u32, count: u32, what: &str) -> Result<Vec<u8>, IsoError> {
+        let mut buf = vec![0u8; count as usize * SECTOR];
+        let end = Lba(lba).offset() + buf.len() as u64;
+        if end > self.img.len {
+            return Err(IsoError::Malformed {
+                what: format!("{what} runs past the end of the file"),
+                lba,
+            });
+        }
+        self.img
+            .file
+            .read_exact_at(&mut buf, Lba(lba).offset())
+            .map_err(|e| IsoError::Io {
+                what: format!("reading {what} at LBA {lba}"),
+                source: e,
+            })?;
+        for i in 0..count {
+            if let Some(s) = self.overrides.get(&(lba + i)) {
+                buf[i as usize * SECTOR..(i as usize + 1) * SECTOR].copy_from_slice(s);
+            }
+        }
+        Ok(buf)
+    }
+}
+
+/// ISO9660 directory order (ECMA-119 9.3): by name, then extension, with
+/// `.` and `..` first. Joliet identifiers (UCS-2) sort by code units.
+fn sort_key(id: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let base = match id.iter().rposition(|&b| b == b';') {
+        Some(i) => &id[..i],
+        None => id,
+    };
+    match base.iter().position(|&b| b == b'.') {
+        Some(i) => (base[..i].to_vec(), base[i + 1..].to_vec()),
+        None => (base.to_vec(), Vec::new()),
+    }
+}
+
+fn insert_sorted(records: &mut Vec<Record>, rec: Record) {
+    let key = sort_key(rec.identifier());
+    let pos = records
+        .iter()
+        .enumerate()
+        .skip(2)
+        .find(|(_, r)| sort_key(r.identifier()) > key)
+        .map(|(i, _)| i)
+        .unwrap_or(records.len());
+    records.insert(pos, rec);
+}
+
+/// Bytes needed to pack records into sectors without crossing boundaries.
+fn packed_len(records: &[Record]) -> usize {
+    let mut sectors = 1usize;
+    let mut used = 0usize;
+    for r in records {
+        if used + r.raw.len() > SECTOR {
+            sectors += 1;
+            used = 0;
+        }
+        used += r.raw.len();
+    }
+    sectors * SECTOR
+}
+
+fn pack(records: &[Record], size: usize) -> Vec<u8> {
+    let mut out = vec![0u8; sectors_for(size as u64) as usize * SECTOR];
+    let (mut sector, mut used) = (0usize, 0usize);
+    for r in records {
+        if used + r.raw.len() > SECTOR {
+            sector += 1;
+            used = 0;
+        }
+        let at = sector * SECTOR + used;
+        out[at..at + r.raw.len()].copy_from_slice(&r.raw);
+        used += r.raw.len();
+    }
+    out
+}
+
+/// The output image: the source with sector overrides, then a tail.
+#[derive(Debug)]
+pub struct Layout {
+    pub source_len: u64,
+    /// Where the tail starts (the source rounded up to whole sectors, or
+    /// its volume space size if larger).
+    pub base_end: u64,
+    pub overrides: BTreeMap<u32, Vec<u8>>,
+    pub tail: Vec<u8>,
+}
+
+/// One piece of the output, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment<'a> {
+    Source { offset: u64, len: u64 },
+    Bytes(&'a [u8]),
+    Zeros(u64),
+}
+
+impl Layout {
+    pub fn total_len(&self) -> u64 {
+        self.base_end + self.tail.len() as u64
+    }
+
+    /// The output as a sequence of source ranges and new bytes.
+    pub fn segments(&self) -> Vec<Segment<'_>> {
+        let mut out = Vec::new();
+        let mut pos = 0u64;
+        let push_source = |out: &mut Vec<Segment<'_>>, from: u64, to: u64| {
+            let src_end = to.min(self.source_len);
+            if src_end > from {
+                out.push(Segment::Source {
+                    offset: from,
+                    len: src_end - from,
+                });
+            }
+            if to > src_end.max(from) {
+                out.push(Segment::Zeros(to - src_end.max(from)));
+            }
+        };
+        for (&lba, sector) in &self.overrides {
+            let at = Lba(lba).offset();
+            push_source(&mut out, pos, at);
+            out.push(Segment::Bytes(sector));
+            pos = at + SECTOR_U64;
+        }
+        push_source(&mut out, pos, self.base_end);
+        if !self.tail.is_empty() {
+            out.push(Segment::Bytes(&self.tail));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str, len: usize) -> Record {
+        let mut r = Record::new_file(name.as_bytes(), 0, 0, [0; 7], &vec![0u8; len]);
+        r.raw.truncate(r.raw.len());
+        r
+    }
+
+    #[test]
+    fn sorted_insert_follows_iso_order() {
+        let mut v = vec![
+            rec("\0", 0),
+            rec("\x01", 0),
+            rec("A.B;1", 0),
+            rec("KERNEL.B;1", 0),
+            rec("ZZ;1", 0),
+        ];
+        insert_sorted(&mut v, rec("KS.CFG;1", 0));
+        insert_sorted(&mut v, rec("B.B00;1", 0));
+        let names: Vec<_> = v
+            .iter()
+            .skip(2)
+            .map(|r| String::from_utf8_lossy(r.identifier()).into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["A.B;1", "B.B00;1", "KERNEL.B;1", "KS.CFG;1", "ZZ;1"]
+        );
+    }
+
+    #[test]
+    fn packing_never_crosses_sectors() {
+        let records: Vec<_> = (0..30).map(|i| rec(&format!("F{i:02}.X;1"), 100)).collect();
+        let len = packed_len(&records);
+        let bytes = pack(&records, len);
+        assert_eq!(bytes.len(), len);
+        let per = records[0].raw.len();
+        assert_eq!(len / SECTOR, 30usize.div_ceil(SECTOR / per));
+    }
+
+    #[test]
+    fn segments_cover_output_in_order() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert(16, vec![1u8; SECTOR]);
+        overrides.insert(17, vec![2u8; SECTOR]);
+        let layout = Layout {
+            source_len: 20 * SECTOR_U64 + 5,
+            base_end: 21 * SECTOR_U64,
+            overrides,
+            tail: vec![3u8; SECTOR],
+        };
+        let segs = layout.segments();
+        assert_eq!(
+            segs[0],
+            Segment::Source {
+                offset: 0,
+                len: 16 * SECTOR_U64
+            }
+        );
+        assert!(matches!(segs[1], Segment::Bytes(b) if b[0] == 1));
+        assert!(matches!(segs[2], Segment::Bytes(b) if b[0] == 2));
+        assert_eq!(
+            segs[3],
+            Segment::Source {
+                offset: 18 * SECTOR_U64,
+                len: 2 * SECTOR_U64 + 5
+            }
+        );
+        assert_eq!(segs[4], Segment::Zeros(SECTOR_U64 - 5));
+        let total: u64 = segs
+            .iter()
+            .map(|s| match s {
+                Segment::Source { len, .. } | Segment::Zeros(len) => *len,
+                Segment::Bytes(b) => b.len() as u64,
+            })
+            .sum();
+        assert_eq!(total, layout.total_len());
+    }
+}
