@@ -228,6 +228,36 @@ fn boot_built_rrj_uefi() {
     boot_built(Variant::Rrj, Firmware::Uefi);
 }
 
+/// Without --kickstart the build renders its default template, which
+/// contains `vmaccepteula`.
+#[test]
+fn boot_built_default_template_bios() {
+    if !can_boot(Firmware::Bios) {
+        return;
+    }
+    let dir = work_dir("boot-built-default");
+    let out = dir.path().join("out.iso");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_esxi-iso"));
+    cmd.arg("build")
+        .arg(source(Variant::Plain))
+        .arg("-o")
+        .arg(&out)
+        .args(["--set", "root_password=VMware1!lab", "--quiet"]);
+    let res = cmd.output().expect("running esxi-iso");
+    assert!(
+        res.status.success(),
+        "{cmd:?} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+        res.status,
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let log = boot(&out, Firmware::Bios, &[KS_OPT, "vmaccepteula"]);
+    log.assert_passed();
+    assert_platform_cfg(&log, Firmware::Bios);
+    log.assert_line("vmaccepteula");
+    log.assert_lacks("cat.c32: /KS.CFG: file not found");
+}
+
 // --- El Torito (El Torito 1.0, sections 2.0-2.4) -------------------------
 
 /// Boot Record Volume Descriptor: sector 17; catalog LBA at offset 0x47.
