@@ -15,5 +15,6 @@ pub mod esxi;
 pub mod iso;
 pub mod kickstart;
 pub mod output;
+pub mod overlay;
 pub mod progress;
 pub mod signals;

@@ -306,15 +306,18 @@ fn build_edits_options_and_custom_ks_path() {
             "--remove-boot-opt",
             "cdromBoot",
             "--ks-path",
-            "/UPGRADE/LAB01.CFG",
+            "/KS/LAB01/HOST.CFG",
         ],
     );
     for path in ["/BOOT.CFG;1", "/EFI/BOOT/BOOT.CFG;1"] {
         let text = String::from_utf8(iso_file(&out, path)).unwrap();
         let ko = text.lines().find(|l| l.starts_with("kernelopt=")).unwrap();
-        assert_eq!(ko, "kernelopt=runweasel ks=cdrom:/UPGRADE/LAB01.CFG allowLegacyCPU=true systemMediaSize=min", "{path}");
+        assert_eq!(ko, "kernelopt=runweasel ks=cdrom:/KS/LAB01/HOST.CFG allowLegacyCPU=true systemMediaSize=min", "{path}");
     }
-    let ks = String::from_utf8(iso_file(&out, "/UPGRADE/LAB01.CFG;1")).unwrap();
+    // The two new directories are in the path table as well.
+    let p = tool("isoinfo", &["-p", "-i", out.to_str().unwrap()]);
+    assert!(p.contains(" KS\n") && p.contains(" LAB01\n"), "{p}");
+    let ks = String::from_utf8(iso_file(&out, "/KS/LAB01/HOST.CFG;1")).unwrap();
     assert!(ks.starts_with("# ESXi Kickstart"), "{ks}");
 }
 
@@ -669,8 +672,15 @@ fn build_bad_inputs_fail_cleanly() {
             "invalid --ks-path: /ks.cfg: file name \"ks.cfg\" is not an uppercase 8.3",
         ),
         (
-            &["build", &plain, "-o", "o.iso", "--ks-path", "/NODIR/KS.CFG"],
-            "directory /NODIR",
+            &[
+                "build",
+                &plain,
+                "-o",
+                "o.iso",
+                "--ks-path",
+                "/EFI/BOOT/BOOT.CFG",
+            ],
+            "would overwrite a boot.cfg",
         ),
         (
             &["build", &plain, "-o", "o.iso", "--boot-opt", "a b"],
