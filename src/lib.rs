@@ -6,7 +6,8 @@
 //!   module that knows the on-disk format);
 //! - [`esxi`]: what is specific to ESXi media (detection, boot.cfg editing);
 //! - [`kickstart`]: templates, rendering, password hashing, lint;
-//! - [`cmd`]: one file per subcommand.
+//! - [`cmd`]: one file per subcommand;
+//! - [`publish`]: uploads to datastores and content libraries, VCSP indexes.
 
 pub mod cli;
 pub mod cmd;
@@ -15,4 +16,5 @@ pub mod iso;
 pub mod kickstart;
 pub mod output;
 pub mod progress;
+pub mod publish;
 pub mod signals;
