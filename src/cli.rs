@@ -143,11 +143,18 @@ mod tests {
     fn help_fits_80_columns() {
         let mut cmd = Cli::command().term_width(80);
         let mut names = vec![None];
-        names.extend(cmd.get_subcommands().map(|s| Some(s.get_name().to_string())));
+        names.extend(
+            cmd.get_subcommands()
+                .map(|s| Some(s.get_name().to_string())),
+        );
         for name in names {
             let help = match &name {
                 None => cmd.render_help().to_string(),
-                Some(n) => cmd.find_subcommand_mut(n).unwrap().render_help().to_string(),
+                Some(n) => cmd
+                    .find_subcommand_mut(n)
+                    .unwrap()
+                    .render_help()
+                    .to_string(),
             };
             for line in help.lines() {
                 assert!(line.chars().count() <= 80, "{name:?}: {line:?}");

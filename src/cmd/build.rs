@@ -1,2 +1,4 @@
 use std::process::ExitCode;
-pub fn run(_: &crate::cli::BuildArgs) -> anyhow::Result<ExitCode> { anyhow::bail!("in progress") }
+pub fn run(_: &crate::cli::BuildArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("in progress")
+}

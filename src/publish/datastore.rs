@@ -123,7 +123,10 @@ fn exists(
     let remote = target.display(&iso.name);
     let mut resp = match client.agent.run(request) {
         Ok(resp) => resp,
-        Err(e) => bail!("checking whether {remote} exists: {}", client.explain(&e, server)),
+        Err(e) => bail!(
+            "checking whether {remote} exists: {}",
+            client.explain(&e, server)
+        ),
     };
     match resp.status().as_u16() {
         200..=299 => Ok(true),

@@ -64,8 +64,9 @@ fn upload_all(rest: &Rest, plan: &UploadPlan, library: &str, item: Option<&str>)
         );
     }
     for (iso, name, found) in jobs {
-        upload_one(rest, plan, &library_id, iso, &name, found)
-            .with_context(|| format!("uploading {} to library {library} as item {name}", iso.name))?;
+        upload_one(rest, plan, &library_id, iso, &name, found).with_context(|| {
+            format!("uploading {} to library {library} as item {name}", iso.name)
+        })?;
         writeln!(
             io::stdout(),
             "uploaded {} ({}) to library {library} as item {name} on {}",
@@ -106,15 +107,13 @@ fn upload_one(
         Some(id) => id,
         None => rest.create_item(library_id, name)?,
     };
-    let result = rest
-        .create_update_session(&item_id)
-        .and_then(|session| {
-            let r = transfer(rest, plan, &session, iso, &checksum);
-            if r.is_err() {
-                rest.abandon_session(&session);
-            }
-            r
-        });
+    let result = rest.create_update_session(&item_id).and_then(|session| {
+        let r = transfer(rest, plan, &session, iso, &checksum);
+        if r.is_err() {
+            rest.abandon_session(&session);
+        }
+        r
+    });
     if result.is_err() && created {
         rest.delete_item(&item_id);
     }
@@ -159,7 +158,10 @@ fn transfer(
     let status = resp.status().as_u16();
     if !(200..=299).contains(&status) {
         let body = body_snippet(&mut resp);
-        bail!("sending the file: {} answered HTTP {status}{body}", rest.server.host);
+        bail!(
+            "sending the file: {} answered HTTP {status}{body}",
+            rest.server.host
+        );
     }
 
     rest.call(
@@ -215,7 +217,11 @@ impl<'a> Rest<'a> {
             .header(header::AUTHORIZATION, creds.basic_auth())
             .body(())?;
         let mut resp = client.agent.run(request).map_err(|e| {
-            anyhow!("logging in to {}: {}", server.host, client.explain(&e, server))
+            anyhow!(
+                "logging in to {}: {}",
+                server.host,
+                client.explain(&e, server)
+            )
         })?;
         let status = resp.status().as_u16();
         match status {
@@ -254,7 +260,12 @@ impl<'a> Rest<'a> {
     }
 
     fn logout(&self) {
-        let _ = self.call(Method::DELETE, "/rest/com/vmware/cis/session", None, "logging out");
+        let _ = self.call(
+            Method::DELETE,
+            "/rest/com/vmware/cis/session",
+            None,
+            "logging out",
+        );
     }
 
     fn explain(&self, err: &ureq::Error) -> String {
@@ -317,7 +328,10 @@ impl<'a> Rest<'a> {
                  it in the vSphere Client (Content Libraries > Create)",
                 self.server.host
             ),
-            _ => bail!("{} content libraries are named {name}; rename one", ids.len()),
+            _ => bail!(
+                "{} content libraries are named {name}; rename one",
+                ids.len()
+            ),
         }
     }
 
@@ -384,7 +398,12 @@ impl<'a> Rest<'a> {
 
 fn string_list(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -399,14 +418,22 @@ fn vapi_error(body: &Value) -> String {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|m| m.get("default_message").and_then(Value::as_str).or(m.as_str()))
+                .filter_map(|m| {
+                    m.get("default_message")
+                        .and_then(Value::as_str)
+                        .or(m.as_str())
+                })
                 .collect()
         })
         .unwrap_or_default();
     match (kind, messages.is_empty()) {
         (None, true) => String::new(),
         (Some(k), true) => format!(" ({k})"),
-        (k, false) => format!(" ({}{})", k.map(|k| format!("{k}: ")).unwrap_or_default(), messages.join("; ")),
+        (k, false) => format!(
+            " ({}{})",
+            k.map(|k| format!("{k}: ")).unwrap_or_default(),
+            messages.join("; ")
+        ),
     }
 }
 

@@ -41,8 +41,10 @@ pub struct UploadArgs {
     pub isos: Vec<PathBuf>,
 
     /// ESXi host or vCenter: https://HOST[:PORT]
-    #[arg(long, value_name = "URL", value_parser = Server::parse)]
-    pub server: Server,
+    // Parsed in plan_upload, not by clap: clap's error would echo the value,
+    // and a URL can carry a password.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
 
     /// User to log in as
     #[arg(short, long, value_name = "USER", env = "ESXI_ISO_USERNAME")]
@@ -112,7 +114,10 @@ pub struct LocalIso {
 #[derive(Debug)]
 pub enum Target {
     Datastore(datastore::DatastoreTarget),
-    Library { library: String, item: Option<String> },
+    Library {
+        library: String,
+        item: Option<String>,
+    },
 }
 
 /// Everything `upload` needs, validated before the first connection.
@@ -157,6 +162,8 @@ pub fn run_vcsp(args: &VcspArgs) -> Result<ExitCode> {
 }
 
 fn plan_upload(args: &UploadArgs) -> Result<UploadPlan> {
+    let server =
+        Server::parse(&args.server).map_err(|e| anyhow::anyhow!("invalid --server: {e}"))?;
     let trust = match (&args.thumbprint, &args.ca_cert, args.insecure) {
         (Some(t), _, _) => Trust::Pinned(t.clone()),
         (_, Some(path), _) => Trust::load_ca_file(path)?,
@@ -195,7 +202,7 @@ fn plan_upload(args: &UploadArgs) -> Result<UploadPlan> {
         (None, None) => bail!("nowhere to upload: pass --datastore NAME or --library NAME"),
     };
     Ok(UploadPlan {
-        server: args.server.clone(),
+        server,
         trust,
         target,
         isos,
@@ -260,7 +267,11 @@ impl Read for ProgressReader {
 }
 
 /// Reads a file once, feeding every chunk to `sink` (hashing).
-pub(crate) fn stream_file(path: &Path, bar: &ProgressBar, mut sink: impl FnMut(&[u8])) -> Result<u64> {
+pub(crate) fn stream_file(
+    path: &Path,
+    bar: &ProgressBar,
+    mut sink: impl FnMut(&[u8]),
+) -> Result<u64> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;

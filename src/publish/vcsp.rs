@@ -84,7 +84,9 @@ pub fn write_index(dir: &Path, name: Option<&str>) -> Result<String> {
         writeln!(
             summary,
             "{}: item {} version {} ({state})",
-            iso.file_name, iso.item, item["version"].as_str().unwrap_or("?")
+            iso.file_name,
+            iso.item,
+            item["version"].as_str().unwrap_or("?")
         )?;
         fs::create_dir_all(dir.join(&iso.item))
             .with_context(|| format!("creating folder {}", dir.join(&iso.item).display()))?;
@@ -154,7 +156,10 @@ fn find_isos(dir: &Path) -> Result<Vec<Iso>> {
         });
     }
     if isos.is_empty() {
-        bail!("no .iso files in {}: put the ISOs to publish there", dir.display());
+        bail!(
+            "no .iso files in {}: put the ISOs to publish there",
+            dir.display()
+        );
     }
     isos.sort_by(|a, b| a.file_name.cmp(&b.file_name));
     let mut seen = BTreeSet::new();
@@ -363,7 +368,11 @@ pub fn timestamp(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}Z", secs / 3600, secs % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
