@@ -639,3 +639,133 @@ fn publish_vcsp_serves_and_is_stable() {
         .failure()
         .stderr_has(&["no .iso files in empty"]);
 }
+
+/// A server without HEAD on /folder: the existence check falls back to a
+/// one-byte GET.
+#[test]
+fn publish_datastore_head_unsupported_falls_back_to_get() {
+    let w = work();
+    make_iso(&w.path().join("lab.iso"), 5000, 2);
+    let server = FakeServer::start(|m, _| {
+        Reply::Status(match m {
+            "HEAD" => 405,
+            "GET" => 404,
+            _ => 200,
+        })
+    });
+    esxi_iso(
+        w.path(),
+        &[
+            "upload",
+            "lab.iso",
+            "--server",
+            &server.url,
+            "--datastore",
+            "ds",
+        ],
+        &creds(),
+    )
+    .success();
+    let methods: Vec<String> = server.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, ["HEAD", "GET", "PUT"]);
+    assert_eq!(server.requests()[1].headers["range"], "bytes=0-0");
+}
+
+/// The content library flow, request by request, against a scripted
+/// vCenter whose update session ends in ERROR (as a real vCenter's does on
+/// a checksum mismatch, which vcsim never checks): the session is cancelled
+/// and deleted, the new item removed, and the session logged out.
+#[test]
+fn publish_library_failure_cleans_up() {
+    let w = work();
+    make_iso(&w.path().join("lab.iso"), 100_000, 4);
+    let server = FakeServer::start_with_url(|m, t, base| {
+        let path = t.split('?').next().unwrap();
+        let value = |v: String| Reply::Json(200, format!("{{\"value\":{v}}}"));
+        match (m, path) {
+            ("POST", "/rest/com/vmware/cis/session") => value("\"sid-1\"".into()),
+            ("POST", "/rest/com/vmware/content/library") => value("[\"lib-1\"]".into()),
+            ("POST", "/rest/com/vmware/content/library/item") if t.ends_with("find") => {
+                value("[]".into())
+            }
+            ("POST", "/rest/com/vmware/content/library/item") => value("\"item-1\"".into()),
+            ("POST", "/rest/com/vmware/content/library/item/update-session") => {
+                value("\"us-1\"".into())
+            }
+            ("POST", p) if p.ends_with("/updatesession/file/id:us-1") => value(format!(
+                "{{\"upload_endpoint\":{{\"uri\":\"{base}/cis/data/up-1/lab.iso\"}}}}"
+            )),
+            ("GET", p) if p.ends_with("/update-session/id:us-1") => value(
+                r#"{"state":"ERROR","error_message":{"default_message":"checksum mismatch"}}"#
+                    .into(),
+            ),
+            ("PUT" | "POST" | "DELETE", _) => Reply::Status(200),
+            _ => Reply::Status(404),
+        }
+    });
+    esxi_iso(
+        w.path(),
+        &[
+            "upload",
+            "lab.iso",
+            "--server",
+            &server.url,
+            "--library",
+            "isos",
+        ],
+        &creds(),
+    )
+    .failure()
+    .stderr_has(&[
+        "uploading lab.iso to library isos as item lab",
+        "update session ended in state ERROR: checksum mismatch",
+    ]);
+
+    let seen = server.requests();
+    let calls: Vec<String> = seen
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    let cl = "/rest/com/vmware/content/library";
+    let us = format!("{cl}/item/update-session/id:us-1");
+    assert_eq!(
+        calls,
+        [
+            "POST /rest/com/vmware/cis/session".to_string(),
+            format!("POST {cl}?~action=find"),
+            format!("POST {cl}/item?~action=find"),
+            format!("POST {cl}/item"),
+            format!("POST {cl}/item/update-session"),
+            format!("POST {cl}/item/updatesession/file/id:us-1?~action=add"),
+            "PUT /cis/data/up-1/lab.iso".to_string(),
+            format!("POST {us}?~action=complete"),
+            format!("GET {us}"),
+            format!("POST {us}?~action=cancel"),
+            format!("DELETE {us}"),
+            format!("DELETE {cl}/item/id:item-1"),
+            "DELETE /rest/com/vmware/cis/session".to_string(),
+        ]
+    );
+    assert_eq!(seen[0].headers["authorization"], "Basic dXNlcjpwYXNz");
+    for r in &seen[1..] {
+        assert_eq!(r.headers["vmware-api-session-id"], "sid-1", "{}", r.target);
+        assert!(!r.headers.contains_key("authorization"), "{}", r.target);
+    }
+    let json = |i: usize| serde_json::from_slice::<Value>(&seen[i].body).unwrap();
+    assert_eq!(json(1)["spec"]["name"], "isos");
+    assert_eq!(json(3)["create_spec"]["type"], "iso");
+    assert_eq!(json(3)["create_spec"]["name"], "lab");
+    let bytes = fs::read(w.path().join("lab.iso")).unwrap();
+    let spec = &json(5)["file_spec"];
+    assert_eq!(spec["name"], "lab.iso");
+    assert_eq!(spec["source_type"], "PUSH");
+    assert_eq!(spec["size"], 100_000);
+    assert_eq!(spec["checksum_info"]["algorithm"], "SHA1");
+    assert_eq!(
+        spec["checksum_info"]["checksum"],
+        hex(&sha1::Sha1::digest(&bytes))
+    );
+    assert_eq!(seen[6].headers["content-length"], "100000");
+    assert_eq!(seen[6].headers["content-type"], "application/octet-stream");
+    assert_eq!(seen[6].body, bytes);
+}

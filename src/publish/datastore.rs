@@ -1,7 +1,8 @@
 //! Upload to a datastore through the HTTP file API that ESXi and vCenter
 //! serve at `/folder/<path>?dcPath=<datacenter>&dsName=<datastore>`.
 //!
-//! Every file is checked with HEAD first: that fails fast on bad
+//! Every file is checked with HEAD first (a one-byte GET where HEAD is not
+//! allowed): that fails fast on bad
 //! credentials before gigabytes are sent, and refuses to overwrite without
 //! `--force`. The body is streamed from disk with an explicit
 //! Content-Length (the API does not take chunked uploads). Folders are not
@@ -115,29 +116,36 @@ fn exists(
     target: &DatastoreTarget,
     iso: &LocalIso,
 ) -> Result<bool> {
-    let request = Request::builder()
-        .method(Method::HEAD)
-        .uri(server.url(&target.url_path(&iso.name)))
-        .header(header::AUTHORIZATION, creds.basic_auth())
-        .body(())?;
     let remote = target.display(&iso.name);
-    let mut resp = match client.agent.run(request) {
-        Ok(resp) => resp,
-        Err(e) => bail!(
-            "checking whether {remote} exists: {}",
-            client.explain(&e, server)
-        ),
+    let probe = |method: Method| -> Result<(u16, String)> {
+        let mut builder = Request::builder()
+            .method(method.clone())
+            .uri(server.url(&target.url_path(&iso.name)))
+            .header(header::AUTHORIZATION, creds.basic_auth());
+        if method == Method::GET {
+            builder = builder.header(header::RANGE, "bytes=0-0");
+        }
+        match client.agent.run(builder.body(())?) {
+            // The snippet also drains a ranged GET's single byte.
+            Ok(mut resp) => Ok((resp.status().as_u16(), body_snippet(&mut resp))),
+            Err(e) => bail!(
+                "checking whether {remote} exists: {}",
+                client.explain(&e, server)
+            ),
+        }
     };
-    match resp.status().as_u16() {
+    let (mut status, mut body) = probe(Method::HEAD)?;
+    if status == 405 || status == 501 {
+        // A server without HEAD: ask for one byte instead.
+        (status, body) = probe(Method::GET)?;
+    }
+    match status {
         200..=299 => Ok(true),
         404 => Ok(false),
-        status => {
-            let body = body_snippet(&mut resp);
-            bail!(
-                "checking whether {remote} exists: {}",
-                explain_status(status, &creds.scrub(&body), creds, target, server)
-            )
-        }
+        status => bail!(
+            "checking whether {remote} exists: {}",
+            explain_status(status, &creds.scrub(&body), creds, target, server)
+        ),
     }
 }
 

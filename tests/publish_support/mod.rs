@@ -608,6 +608,8 @@ pub struct Seen {
 /// What the fake server does with a request.
 pub enum Reply {
     Status(u16),
+    /// A status with a JSON body.
+    Json(u16, String),
     /// Read a little of the body, then reset the connection.
     Reset,
 }
@@ -621,14 +623,20 @@ pub struct FakeServer {
 
 impl FakeServer {
     pub fn start(rule: impl Fn(&str, &str) -> Reply + Send + 'static) -> FakeServer {
+        Self::start_with_url(move |m, t, _| rule(m, t))
+    }
+
+    /// Like `start`; the rule also gets the server's own base URL.
+    pub fn start_with_url(rule: impl Fn(&str, &str, &str) -> Reply + Send + 'static) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
+        let base = url.clone();
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                let _ = serve_one(stream, &rule, &log);
+                let _ = serve_one(stream, &|m: &str, t: &str| rule(m, t, &base), &log);
             }
         });
         FakeServer { url, seen }
@@ -703,12 +711,16 @@ fn serve_one(
             drop(reader);
             drop(stream);
         }
-        Reply::Status(code) => {
+        reply @ (Reply::Status(_) | Reply::Json(..)) => {
             let mut body = vec![0u8; len];
             reader.read_exact(&mut body)?;
             seen.body = body;
             log.lock().unwrap().push(seen);
-            let text = format!("status {code}");
+            let (code, text) = match reply {
+                Reply::Json(code, json) => (code, json),
+                Reply::Status(code) => (code, format!("status {code}")),
+                Reply::Reset => unreachable!(),
+            };
             let mut w = stream;
             let body = if method == "HEAD" { "" } else { text.as_str() };
             write!(
