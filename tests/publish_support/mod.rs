@@ -61,7 +61,8 @@ pub fn vcsim_available(test: &str) -> bool {
     if in_ci() {
         panic!("{msg}");
     }
-    eprintln!("SKIP {msg}");
+    // Straight to fd 2: libtest captures eprintln! of passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIP {msg}");
     false
 }
 
@@ -124,10 +125,15 @@ pub struct VcsimOpts {
     pub go_builtin_cert: bool,
 }
 
-/// One self-signed certificate per test process, made by openssl.
+/// A self-signed certificate made once by openssl and kept under
+/// CARGO_TARGET_TMPDIR (made in a private folder, then renamed into place).
 pub fn self_signed() -> (PathBuf, PathBuf) {
     static CERT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     CERT.get_or_init(|| {
+        let done = tmp_root().join("selfsigned");
+        if done.join("key.pem").is_file() {
+            return (done.join("cert.pem"), done.join("key.pem"));
+        }
         let dir = tmp_root().join(format!("selfsigned-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let out = Command::new("openssl")
@@ -149,7 +155,10 @@ pub fn self_signed() -> (PathBuf, PathBuf) {
             "openssl: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        (dir.join("cert.pem"), dir.join("key.pem"))
+        if fs::rename(&dir, &done).is_err() {
+            let _ = fs::remove_dir_all(&dir); // another process won the race
+        }
+        (done.join("cert.pem"), done.join("key.pem"))
     })
     .clone()
 }
@@ -327,6 +336,11 @@ impl Drop for Vcsim {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("vcsim log kept: {}", self.log.display());
+        } else {
+            let _ = fs::remove_file(&self.log);
+        }
     }
 }
 
