@@ -327,7 +327,8 @@ fn publish_library_upload_reads_back() {
 fn publish_errors_explained() {
     const SECRET: &str = "Pw-Never-Shown-42";
     let w = work();
-    make_iso(&w.path().join("lab.iso"), 300_000, 1);
+    // Larger than socket buffers, so an early answer cuts the upload.
+    make_iso(&w.path().join("lab.iso"), 16_000_000, 1);
     type Rule = fn(&str, &str) -> Reply;
     let cases: Vec<(&str, Rule, Vec<&str>, Vec<&str>)> = vec![
         (
@@ -377,6 +378,18 @@ fn publish_errors_explained() {
             },
             vec![],
             vec!["closed the connection", "file is in use"],
+        ),
+        (
+            "405 before the body",
+            |m, _| {
+                if m == "HEAD" {
+                    Reply::Status(404)
+                } else {
+                    Reply::Early(405)
+                }
+            },
+            vec!["--folder", "isos/8"],
+            vec!["folder [datastore1] isos/8 does not exist (the server closed the connection)"],
         ),
         (
             "exists",

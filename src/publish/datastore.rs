@@ -15,7 +15,7 @@ use ureq::http::{header, Method, Request};
 use ureq::SendBody;
 
 use super::auth::Credentials;
-use super::http::{body_snippet, quote, Client, Server};
+use super::http::{body_snippet, is_connection_closed, quote, Client, Server};
 use super::{human_size, progress_bar, LocalIso, ProgressReader, UploadPlan};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +171,16 @@ fn put(
     bar.finish_and_clear();
     let mut resp = match result {
         Ok(resp) => resp,
+        // Some servers refuse a PUT into a missing folder by closing the
+        // connection before the body is sent, so look before blaming a
+        // file in use.
+        Err(e) if is_connection_closed(&e) && folder_missing(client, creds, server, target) => {
+            bail!(
+                "uploading {} to {remote}: {}",
+                iso.name,
+                missing_folder(target, "the server closed the connection")
+            )
+        }
         Err(e) => bail!(
             "uploading {} to {remote}: {}",
             iso.name,
@@ -187,6 +197,41 @@ fn put(
         );
     }
     Ok(())
+}
+
+/// True when `--folder` was given and the server says it is not there.
+fn folder_missing(
+    client: &Client,
+    creds: &Credentials,
+    server: &Server,
+    target: &DatastoreTarget,
+) -> bool {
+    if target.folder.is_empty() {
+        return false;
+    }
+    let path = target.url_path("");
+    // url_path ends the folder with "/" + the (empty) file name: drop it.
+    let path = path.replacen("/?", "?", 1);
+    Request::builder()
+        .method(Method::HEAD)
+        .uri(server.url(&path))
+        .header(header::AUTHORIZATION, creds.basic_auth())
+        .body(())
+        .ok()
+        .and_then(|req| client.agent.run(req).ok())
+        .is_some_and(|resp| resp.status().as_u16() == 404)
+}
+
+fn missing_folder(target: &DatastoreTarget, how: &str) -> String {
+    format!(
+        "folder {} does not exist ({how}): create it first (vSphere Client: \
+         Storage > {} > Files > New Folder; ESXi shell: mkdir \
+         /vmfs/volumes/{}/{}), or leave out --folder",
+        target.folder_display(),
+        target.datastore,
+        target.datastore,
+        target.folder.join("/")
+    )
 }
 
 /// What an HTTP status from the file API means, and what to do about it.
@@ -215,15 +260,7 @@ pub fn explain_status(
              ha-datacenter; on vCenter give the datacenter's name)",
             target.datastore, target.datacenter, server.host
         ),
-        405 if !target.folder.is_empty() => format!(
-            "folder {} does not exist (HTTP 405): create it first (vSphere \
-             Client: Storage > {} > Files > New Folder; ESXi shell: mkdir \
-             /vmfs/volumes/{}/{}), or leave out --folder",
-            target.folder_display(),
-            target.datastore,
-            target.datastore,
-            target.folder.join("/")
-        ),
+        405 if !target.folder.is_empty() => missing_folder(target, "HTTP 405"),
         405 => format!(
             "{} refused the upload (HTTP 405){body}: check that --server is an \
              ESXi host or vCenter",

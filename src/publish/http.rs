@@ -327,6 +327,13 @@ fn explain_error(
     }
 }
 
+/// The peer closed or reset the connection (while we were sending).
+pub fn is_connection_closed(err: &ureq::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(err, ureq::Error::Io(e)
+        if matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof))
+}
+
 fn weak_key_hint(err: &rustls::Error) -> &'static str {
     match err {
         rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature) => {

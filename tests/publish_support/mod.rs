@@ -626,6 +626,8 @@ pub enum Reply {
     Json(u16, String),
     /// Read a little of the body, then reset the connection.
     Reset,
+    /// Answer right after the headers and close, leaving the body unread.
+    Early(u16),
 }
 
 /// A plain-HTTP server on 127.0.0.1 that answers by a rule and records
@@ -725,6 +727,16 @@ fn serve_one(
             drop(reader);
             drop(stream);
         }
+        Reply::Early(code) => {
+            log.lock().unwrap().push(seen);
+            let mut w = stream;
+            write!(
+                w,
+                "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            w.flush()?;
+            drop(reader);
+        }
         reply @ (Reply::Status(_) | Reply::Json(..)) => {
             let mut body = vec![0u8; len];
             reader.read_exact(&mut body)?;
@@ -733,7 +745,7 @@ fn serve_one(
             let (code, text) = match reply {
                 Reply::Json(code, json) => (code, json),
                 Reply::Status(code) => (code, format!("status {code}")),
-                Reply::Reset => unreachable!(),
+                Reply::Reset | Reply::Early(_) => unreachable!(),
             };
             let mut w = stream;
             let body = if method == "HEAD" { "" } else { text.as_str() };
