@@ -33,7 +33,8 @@ use self::http::{Client, Server, Thumbprint, Trust};
 #[command(
     override_usage = "esxi-iso upload [OPTIONS] --server URL --datastore NAME ISO...\n       \
                       esxi-iso upload [OPTIONS] --server URL --library NAME ISO...",
-    after_help = "The password is read from ESXI_ISO_PASSWORD, or prompted for."
+    after_help = "The password is read from ESXI_ISO_PASSWORD, or prompted for.\n\
+                  Thumbprints look like SHA1:AB:CD:..:EF (40 hex digits)."
 )]
 pub struct UploadArgs {
     /// ISO files to upload
@@ -50,15 +51,15 @@ pub struct UploadArgs {
     #[arg(short, long, value_name = "USER", env = "ESXI_ISO_USERNAME")]
     pub username: Option<String>,
 
-    /// Datastore to upload to, through the /folder file API
+    /// Datastore to upload to (/folder file API)
     #[arg(long, value_name = "NAME")]
     pub datastore: Option<String>,
 
-    /// Datacenter of the datastore (a standalone ESXi host: ha-datacenter)
+    /// Datacenter of the datastore
     #[arg(long, value_name = "NAME", default_value = "ha-datacenter")]
     pub datacenter: String,
 
-    /// Folder on the datastore to upload into (must exist)
+    /// Datastore folder to upload into (must exist)
     #[arg(long, value_name = "PATH", requires = "datastore")]
     pub folder: Option<String>,
 
@@ -66,7 +67,7 @@ pub struct UploadArgs {
     #[arg(long, value_name = "NAME")]
     pub library: Option<String>,
 
-    /// Library item name [default: the ISO file name without .iso]
+    /// Library item name [default: ISO name without .iso]
     #[arg(long, value_name = "NAME", requires = "library")]
     pub item: Option<String>,
 
@@ -74,15 +75,15 @@ pub struct UploadArgs {
     #[arg(short, long)]
     pub force: bool,
 
-    /// Trust the server's certificate with this SHA-1 thumbprint
-    #[arg(long, value_name = "SHA1:XX:..", value_parser = Thumbprint::parse)]
+    /// Trust the certificate with this SHA-1 thumbprint
+    #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
     pub thumbprint: Option<Thumbprint>,
 
-    /// Trust server certificates signed by the CA in this PEM file
+    /// Trust certificates signed by the CA in this PEM file
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
-    /// Do not verify the server's certificate (prints a warning)
+    /// Do not verify the certificate (prints a warning)
     #[arg(long)]
     pub insecure: bool,
 
