@@ -29,6 +29,10 @@ pub enum Command {
     /// Render, lint and list kickstart templates
     #[command(subcommand)]
     Kickstart(KickstartCommand),
+    /// Upload ISOs to a datastore or a content library
+    Upload(crate::publish::UploadArgs),
+    /// Write a subscribed content library (VCSP) index for a folder of ISOs
+    Vcsp(crate::publish::VcspArgs),
 }
 
 #[derive(Debug, Args)]
