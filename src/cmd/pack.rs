@@ -437,15 +437,7 @@ pub fn build_from_dir(
 ) -> Result<build::Summary> {
     let manifest = Manifest::load(dir)?;
     let mut root = scan(dir)?;
-    if host.ks_path.eq_ignore_ascii_case(BIOS_BOOT_CFG)
-        || host.ks_path.eq_ignore_ascii_case(EFI_BOOT_CFG)
-    {
-        bail!(
-            "--ks-path /{} would overwrite a boot.cfg: choose another path",
-            host.ks_path
-        );
-    }
-    let mut kernelopt = Vec::new();
+    let mut cfgs = Vec::new();
     for cfg in [BIOS_BOOT_CFG, EFI_BOOT_CFG] {
         let path = root.find_loader_path(cfg).with_context(|| {
             format!(
@@ -454,18 +446,24 @@ pub fn build_from_dir(
             )
         })?;
         let text = read_text(&root, &path).with_context(|| format!("reading /{path}"))?;
-        let edited = bootcfg::edit(&text, &host.edits)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("editing /{path}"))?;
-        root.put(&path, Content::Bytes(edited.text.into_bytes()))
-            .map_err(anyhow::Error::msg)?;
-        kernelopt.push(edited.kernelopt);
+        cfgs.push((path, text));
     }
-    let ks_at = root
-        .find_loader_path(&host.ks_path)
-        .unwrap_or_else(|| host.ks_path.clone());
-    root.put(&ks_at, Content::Bytes(host.kickstart.clone().into_bytes()))
-        .map_err(|e| anyhow::anyhow!("placing the kickstart at /{}: {e}", host.ks_path))?;
+    let exists = |p: &str| root.find_loader_path(p).is_some();
+    let changes = build::plan_changes(&exists, &cfgs[0].1, &cfgs[1].1, host, opts)?;
+    let mut put = |path: &str, bytes: Vec<u8>| {
+        // Replace a file under its own spelling, else add the 8.3 path.
+        let at = root
+            .find_loader_path(path)
+            .unwrap_or_else(|| path.to_string());
+        root.put(&at, Content::Bytes(bytes))
+            .map_err(|e| anyhow::anyhow!("placing /{path}: {e}"))
+    };
+    put(&cfgs[0].0, changes.bios.text.into_bytes())?;
+    put(&cfgs[1].0, changes.efi.text.into_bytes())?;
+    for (path, data) in changes.files {
+        put(&path, data)?;
+    }
+    let kernelopt = [changes.bios.kernelopt, changes.efi.kernelopt];
     let rock_ridge = manifest.as_ref().is_some_and(|m| m.rock_ridge);
     let joliet = manifest.as_ref().is_some_and(|m| m.joliet);
     let boot = boot_spec(&root, manifest.as_ref())?;
@@ -482,16 +480,17 @@ pub fn build_from_dir(
     check_names(&vol)?;
     check(&vol, dir, false)?;
     let s = write(&vol, &host.output, opts.force, bar)?;
-    let mut kernelopt = kernelopt.into_iter();
+    let [bios, efi] = kernelopt;
     Ok(build::Summary {
         output: s.output,
         size: s.size,
         sha256: s.sha256,
-        ks_path: format!("/{}", host.ks_path),
-        kernelopt: build::KernelOpts {
-            bios: kernelopt.next().unwrap_or_default(),
-            efi: kernelopt.next().unwrap_or_default(),
+        ks_path: if host.ks_in_ramdisk {
+            format!("/{} (ramdisk)", build::RAMDISK_KS)
+        } else {
+            format!("/{}", host.ks_path)
         },
+        kernelopt: build::KernelOpts { bios, efi },
     })
 }
 
