@@ -386,6 +386,32 @@ fn pack_rrj_round_trip() {
     xorriso_extract(&out, &a);
     xorriso_extract(&src, &b);
     assert_same_files(&files(&a), &files(&b));
+    // --plain drops the recorded trees, and then the lowercase names fail.
+    let tree = work.path().join("tree");
+    let plain = work.path().join("plain.iso");
+    let res = esxi_iso(
+        &[
+            os("pack"),
+            tree.as_os_str(),
+            os("-o"),
+            plain.as_os_str(),
+            os("--plain"),
+        ],
+        work.path(),
+        false,
+        &[],
+    );
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("/isolinux.cfg") && err.contains("\"ISOLINUX.CFG\""),
+        "{err}"
+    );
+    // An earlier output inside the tree is not packed into the next one.
+    let inside = tree.join("out.iso");
+    for _ in 0..2 {
+        pack(&tree, &inside, work.path(), &["-q", "--force"]);
+    }
+    assert!(!run("isoinfo", &[os("-l"), os("-i"), inside.as_os_str()]).contains("OUT.ISO"));
     assert!(
         files(&a).contains_key("isolinux.cfg"),
         "Rock Ridge keeps lowercase names"

@@ -53,7 +53,8 @@ pub struct Summary {
 pub fn run(args: &PackArgs) -> Result<ExitCode> {
     signals::install();
     let manifest = Manifest::load(&args.dir)?;
-    let root = scan(&args.dir)?;
+    let mut root = scan(&args.dir)?;
+    skip_output(&mut root, &args.dir, &args.output);
     let vol = volume(root, manifest.as_ref(), args)?;
     let warnings = check(&vol, &args.dir, args.strict)?;
     let bar = progress::bytes(0, "packing", progress::enabled(args.quiet));
@@ -69,6 +70,23 @@ pub fn scan(dir: &Path) -> Result<Dir> {
     let meta = fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
     ensure!(meta.is_dir(), "{} is not a directory", dir.display());
     scan_dir(dir, true)
+}
+
+/// Leaves an earlier output (and its .sha256) written into DIR itself out
+/// of the image, so `pack . -o out.iso --force` can run twice.
+fn skip_output(root: &mut Dir, dir: &Path, output: &Path) {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let same = match (fs::canonicalize(parent), fs::canonicalize(dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let (true, Some(name)) = (same, output.file_name().and_then(|n| n.to_str())) {
+        root.entries.remove(name);
+        root.entries.remove(&format!("{name}.sha256"));
+    }
 }
 
 fn scan_dir(dir: &Path, top: bool) -> Result<Dir> {
@@ -437,6 +455,7 @@ pub fn build_from_dir(
 ) -> Result<build::Summary> {
     let manifest = Manifest::load(dir)?;
     let mut root = scan(dir)?;
+    skip_output(&mut root, dir, &host.output);
     let mut cfgs = Vec::new();
     for cfg in [BIOS_BOOT_CFG, EFI_BOOT_CFG] {
         let path = root.find_loader_path(cfg).with_context(|| {
