@@ -41,7 +41,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Stock ESXi installer ISO, or a directory from `extract` (never modified)
+    /// ESXi installer ISO, or a directory from `extract` (never modified)
     #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
 
@@ -142,19 +142,19 @@ pub struct PackArgs {
     #[arg(short, long, value_name = "OUTPUT_ISO")]
     pub output: PathBuf,
 
-    /// Volume id [default: from DIR/.esxi-iso.toml, else ESXI]
+    /// Volume id [default: from .esxi-iso.toml, or ESXI]
     #[arg(long, value_name = "ID")]
     pub volid: Option<String>,
 
-    /// Add Rock Ridge names (also when .esxi-iso.toml says so)
+    /// Add Rock Ridge names [default: as recorded]
     #[arg(long)]
     pub rock_ridge: bool,
 
-    /// Add a Joliet tree (also when .esxi-iso.toml says so)
+    /// Add a Joliet tree [default: as recorded]
     #[arg(long)]
     pub joliet: bool,
 
-    /// Plain ISO9660 only, even if .esxi-iso.toml records other trees
+    /// No Rock Ridge or Joliet, even if recorded
     #[arg(long, conflicts_with_all = ["rock_ridge", "joliet"])]
     pub plain: bool,
 
