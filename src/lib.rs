@@ -6,12 +6,14 @@
 //!   module that knows the on-disk format);
 //! - [`esxi`]: what is specific to ESXi media (detection, boot.cfg editing);
 //! - [`kickstart`]: templates, rendering, password hashing, lint;
+//! - [`inventory`]: per-host plans from a TOML or CSV lab inventory;
 //! - [`cmd`]: one file per subcommand.
 
 pub mod build;
 pub mod cli;
 pub mod cmd;
 pub mod esxi;
+pub mod inventory;
 pub mod iso;
 pub mod kickstart;
 pub mod output;

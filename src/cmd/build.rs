@@ -15,6 +15,9 @@ use crate::kickstart::{self, Source, Vars};
 use crate::{progress, signals};
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
+    if args.inventory.is_some() {
+        return super::lab::run(args);
+    }
     signals::install();
     let (host, opts) = plan(args)?;
     let img = open_source(&args.source)?;
@@ -68,6 +71,7 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
         Options {
             source_date_epoch: build::source_date_epoch()?,
             force: args.force,
+            cancel: None,
         },
     ))
 }
