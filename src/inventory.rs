@@ -259,9 +259,7 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<String>>
         found.push((r.hostname, r.ip));
     }
     problems.extend(duplicates(&found));
-    if hosts.len() == inv.hosts.len() {
-        problems.extend(existing_outputs(&hosts, common));
-    }
+    problems.extend(existing_outputs(&hosts, common));
     if problems.is_empty() {
         Ok(LabPlan {
             hosts,

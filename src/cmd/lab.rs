@@ -149,10 +149,7 @@ fn build_all(
                 bar.finish_and_clear();
                 multi.remove(&bar);
                 let outcome = match r {
-                    Ok(s) => {
-                        total.inc(1);
-                        Outcome::Built(s)
-                    }
+                    Ok(s) => Outcome::Built(s),
                     Err(e) if e.is::<signals::Interrupted>() && !signals::cancelled() => {
                         Outcome::Stopped
                     }
@@ -163,6 +160,9 @@ fn build_all(
                         Outcome::Failed(e)
                     }
                 };
+                if !matches!(outcome, Outcome::Stopped) {
+                    total.inc(1);
+                }
                 *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
             });
         }
