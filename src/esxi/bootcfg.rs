@@ -68,8 +68,7 @@ fn split_line(line: &str) -> Option<(&str, &str)> {
 pub fn get<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.split_inclusive('\n')
         .filter_map(split_line)
-        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
-        .last()
+        .rfind(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v.trim())
 }
 
@@ -93,7 +92,7 @@ pub fn option<'a>(kernelopt: &'a str, key: &str) -> Option<&'a str> {
             let (k, v) = tok.split_once('=').unwrap_or((tok, ""));
             k.eq_ignore_ascii_case(key).then_some(v)
         })
-        .last()
+        .next_back()
 }
 
 /// Applies `edits` to a kernelopt value, keeping the other options in order

@@ -215,7 +215,17 @@ impl<'a> Patcher<'a> {
                     "the Joliet tree has no directory /{parent} matching the primary tree"
                 ))
             })?;
-            let jid: Vec<u8> = ident.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+            let jversioned = self.trees[1].dirs[jdir]
+                .records
+                .iter()
+                .filter(|r| !r.is_dir())
+                .all(|r| r.identifier().chunks_exact(2).any(|c| c == [0, b';']));
+            let jname = if jversioned {
+                format!("{name};1")
+            } else {
+                name.to_string()
+            };
+            let jid: Vec<u8> = jname.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
             let jrec = Record::new_file(&jid, extent, size, date, &[]);
             insert_sorted(&mut self.trees[1].dirs[jdir].records, jrec);
             self.dirty.insert((1, jdir));

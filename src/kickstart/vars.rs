@@ -508,7 +508,7 @@ fn check_value(key: &str, v: &Value, out: &mut Vec<String>) {
         Kind::Vlan if !one.is_empty() && one.parse::<u16>().ok().filter(|v| *v <= 4095).is_none() => {
             bad(out, format!("{one:?} is not a VLAN id 0-4095"))
         }
-        Kind::Device if !one.is_empty() && !(is_mac(one) || (one.starts_with("vmnic") && one[5..].parse::<u32>().is_ok())) => {
+        Kind::Device if !(one.is_empty() || is_mac(one) || one.strip_prefix("vmnic").is_some_and(|n| n.parse::<u32>().is_ok())) => {
             bad(out, format!("{one:?} is neither vmnicN nor a MAC address like 00:50:56:aa:bb:cc"))
         }
         Kind::Disk if one.chars().any(|c| c.is_whitespace()) => bad(out, format!("{one:?} must not contain spaces")),
