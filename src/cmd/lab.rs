@@ -144,7 +144,8 @@ fn build_all(
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(host) = lab.hosts.get(i) else { break };
-                let bar = multi.insert_before(&total, progress::bytes(img.len, &host.hostname, show));
+                let bar =
+                    multi.insert_before(&total, progress::bytes(img.len, &host.hostname, show));
                 let r = build::build(img, media, &host.build, opts, &bar);
                 bar.finish_and_clear();
                 multi.remove(&bar);
