@@ -16,6 +16,9 @@ use crate::overlay::OverlaySet;
 use crate::{progress, signals};
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
+    if args.inventory.is_some() {
+        return super::lab::run(args);
+    }
     signals::install();
     let (host, opts) = plan(args)?;
     let img = open_source(&args.source)?;
@@ -74,6 +77,7 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
         Options {
             source_date_epoch: build::source_date_epoch()?,
             force: args.force,
+            cancel: None,
         },
     ))
 }
