@@ -119,17 +119,7 @@ pub fn plan(args: &BuildArgs) -> Result<LabPlan> {
 }
 
 fn common_from_args(args: &BuildArgs, inventory: &Path, out_dir: PathBuf) -> Result<Common> {
-    let mut boot_opts = KernelOptEdits::default();
-    for o in &args.boot_opt {
-        boot_opts.set.push(
-            KernelOptEdits::parse_opt(o).map_err(|e| anyhow::anyhow!("invalid --boot-opt: {e}"))?,
-        );
-    }
-    for k in &args.remove_boot_opt {
-        KernelOptEdits::validate_key(k)
-            .map_err(|e| anyhow::anyhow!("invalid --remove-boot-opt: {e}"))?;
-        boot_opts.remove.push(k.clone());
-    }
+    let boot_opts = KernelOptEdits::from_args(&args.boot_opt, &args.remove_boot_opt)?;
     // Vars::load puts the environment's password in this lowest layer, so
     // a password (or hash) in the inventory or --set wins over it.
     let base = Vars::load(args.vars.as_deref(), &[])?;
