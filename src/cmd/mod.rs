@@ -4,4 +4,5 @@ pub mod build;
 pub mod extract;
 pub mod inspect;
 pub mod kickstart;
+pub mod lab;
 pub mod pack;
