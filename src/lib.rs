@@ -17,3 +17,4 @@ pub mod kickstart;
 pub mod output;
 pub mod progress;
 pub mod signals;
+pub mod verify;

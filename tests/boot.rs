@@ -179,10 +179,7 @@ fn build(v: Variant, dir: &Path) -> PathBuf {
         res.status,
         String::from_utf8_lossy(&res.stdout),
         String::from_utf8_lossy(&res.stderr),
-        fs::read_dir(dir).map(|d| d
-            .flatten()
-            .map(|e| e.file_name())
-            .collect::<Vec<_>>())
+        fs::read_dir(dir).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
     );
     out
 }
@@ -393,7 +390,12 @@ fn check_boot_info_table(iso: &Path) {
     let sum = file[64..]
         .chunks_exact(4)
         .fold(0u32, |s, w| s.wrapping_add(le32(w, 0)));
-    let table = (le32(&file, 8), le32(&file, 12), le32(&file, 16), le32(&file, 20));
+    let table = (
+        le32(&file, 8),
+        le32(&file, 12),
+        le32(&file, 16),
+        le32(&file, 20),
+    );
     assert_eq!(
         table,
         (16, lba as u32, len as u32, sum),
