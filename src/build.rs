@@ -15,17 +15,37 @@ use crate::esxi::bootcfg::{self, KernelOptEdits};
 use crate::esxi::{self, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::iso::{self, IsoImage, Patcher, Watch};
 use crate::output::{self, AtomicFile};
+use crate::overlay::{self, OverlaySet};
 use crate::{signals, verify};
 
+/// Where the kickstart lives in the installer ramdisk with `--ks-in-ramdisk`.
+pub const RAMDISK_KS: &str = "ks.cfg";
+
 /// Everything about one output, resolved before any byte is written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HostBuild {
     pub output: PathBuf,
     /// Validated ISO path without the leading slash, e.g. `KS.CFG`.
     pub ks_path: String,
     pub kickstart: String,
-    /// Kernel option edits, `ks=` included.
+    /// Kernel option edits besides `ks=`, which [`build`] adds.
     pub edits: KernelOptEdits,
+    pub overlay: OverlaySet,
+    /// Put the kickstart in the overlay module (`ks=file:///ks.cfg`).
+    pub ks_in_ramdisk: bool,
+    /// Let overlay files replace files already on the source ISO.
+    pub replace_vendor_files: bool,
+}
+
+impl HostBuild {
+    /// The `ks=` value both boot.cfg files get.
+    pub fn ks_location(&self) -> String {
+        if self.ks_in_ramdisk {
+            format!("file:///{RAMDISK_KS}")
+        } else {
+            format!("cdrom:/{}", self.ks_path)
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -49,9 +69,9 @@ pub struct Summary {
     pub kernelopt: KernelOpts,
 }
 
-/// The kernel option edits for a kickstart at `ks_path`, then `extra`.
-pub fn edits_for(ks_path: &str, extra: &KernelOptEdits) -> KernelOptEdits {
-    let mut set = vec![("ks".to_string(), Some(format!("cdrom:/{ks_path}")))];
+/// The kernel option edits for a kickstart at `location`, then `extra`.
+pub fn edits_for(location: &str, extra: &KernelOptEdits) -> KernelOptEdits {
+    let mut set = vec![("ks".to_string(), Some(location.to_string()))];
     set.extend(extra.set.iter().cloned());
     KernelOptEdits {
         set,
@@ -71,6 +91,112 @@ pub fn source_date_epoch() -> Result<Option<i64>> {
     }
 }
 
+/// The new contents of the image, computed before anything is written.
+struct Changes {
+    bios: bootcfg::Edited,
+    efi: bootcfg::Edited,
+    /// (ISO path, bytes), in placement order.
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// Works out every file to place: both boot.cfg files (edited, and with
+/// the overlay module appended), overlay ISO files, the module, and the
+/// kickstart on the ISO unless it goes into the ramdisk.
+fn plan_changes(
+    img: &IsoImage,
+    media: &Media,
+    host: &HostBuild,
+    opts: &Options,
+) -> Result<Changes> {
+    let is_cfg =
+        |p: &str| p.eq_ignore_ascii_case(BIOS_BOOT_CFG) || p.eq_ignore_ascii_case(EFI_BOOT_CFG);
+    if !host.ks_in_ramdisk && is_cfg(&host.ks_path) {
+        bail!(
+            "--ks-path /{} would overwrite a boot.cfg: choose another path",
+            host.ks_path
+        );
+    }
+    let mut bios_text = media.bios_text.clone();
+    let mut efi_text = media.efi_text.clone();
+    let mut files = Vec::new();
+    for f in &host.overlay.iso {
+        if img.find(&f.path).is_some() && !host.replace_vendor_files {
+            bail!(
+                "overlay file {} would replace /{} from the source ISO: pass --replace-vendor-files if that is intended",
+                f.origin,
+                f.path
+            );
+        }
+        if !host.ks_in_ramdisk && f.path.eq_ignore_ascii_case(&host.ks_path) {
+            bail!(
+                "overlay file {} collides with the kickstart at /{}: choose another --ks-path",
+                f.origin,
+                host.ks_path
+            );
+        }
+        let text = || {
+            String::from_utf8(f.data.clone())
+                .with_context(|| format!("overlay file {} is not UTF-8", f.origin))
+        };
+        if f.path.eq_ignore_ascii_case(BIOS_BOOT_CFG) {
+            bios_text = text()?;
+        } else if f.path.eq_ignore_ascii_case(EFI_BOOT_CFG) {
+            efi_text = text()?;
+        } else {
+            files.push((f.path.clone(), f.data.clone()));
+        }
+    }
+    let mut module_files = host.overlay.ramdisk.clone();
+    if host.ks_in_ramdisk {
+        if module_files.iter().any(|f| f.path == RAMDISK_KS) {
+            bail!("an overlay already provides /{RAMDISK_KS} in the ramdisk, where --ks-in-ramdisk puts the kickstart");
+        }
+        module_files.push(overlay::File {
+            path: RAMDISK_KS.into(),
+            data: host.kickstart.clone().into_bytes(),
+            executable: false,
+            origin: "the kickstart".into(),
+        });
+    }
+    let edits = edits_for(&host.ks_location(), &host.edits);
+    let mut bios = bootcfg::edit(&bios_text, &edits)
+        .map_err(anyhow::Error::msg)
+        .context("editing /BOOT.CFG")?;
+    let mut efi = bootcfg::edit(&efi_text, &edits)
+        .map_err(anyhow::Error::msg)
+        .context("editing /EFI/BOOT/BOOT.CFG")?;
+    if !module_files.is_empty() {
+        let name = module_name(img, &files);
+        let mtime = opts.source_date_epoch.unwrap_or(0).max(0) as u64;
+        let module = overlay::pack_module(&module_files, mtime)?;
+        for (label, e) in [("/BOOT.CFG", &mut bios), ("/EFI/BOOT/BOOT.CFG", &mut efi)] {
+            e.text = bootcfg::append_module(&e.text, &format!("/{name}"))
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("adding the overlay module to {label}"))?;
+        }
+        files.push((name, module));
+    }
+    if !host.ks_in_ramdisk {
+        files.push((host.ks_path.clone(), host.kickstart.clone().into_bytes()));
+    }
+    Ok(Changes { bios, efi, files })
+}
+
+/// `OVERLAY.TGZ`, or the first free `OVERLAYn.TGZ` when the source already
+/// carries one (an ISO built by esxi-iso before).
+fn module_name(img: &IsoImage, files: &[(String, Vec<u8>)]) -> String {
+    (1..)
+        .map(|n| {
+            if n == 1 {
+                "OVERLAY.TGZ".to_string()
+            } else {
+                format!("OVERLAY{n}.TGZ")
+            }
+        })
+        .find(|n| img.find(n).is_none() && !files.iter().any(|(p, _)| p.eq_ignore_ascii_case(n)))
+        .expect("some name is free")
+}
+
 /// Builds one output.
 pub fn build(
     img: &IsoImage,
@@ -80,20 +206,7 @@ pub fn build(
     bar: &ProgressBar,
 ) -> Result<Summary> {
     output::refuse_same_file(&img.path, &host.output)?;
-    let bios = bootcfg::edit(&media.bios_text, &host.edits)
-        .map_err(anyhow::Error::msg)
-        .context("editing /BOOT.CFG")?;
-    let efi = bootcfg::edit(&media.efi_text, &host.edits)
-        .map_err(anyhow::Error::msg)
-        .context("editing /EFI/BOOT/BOOT.CFG")?;
-    if host.ks_path.eq_ignore_ascii_case(BIOS_BOOT_CFG)
-        || host.ks_path.eq_ignore_ascii_case(EFI_BOOT_CFG)
-    {
-        bail!(
-            "--ks-path /{} would overwrite a boot.cfg: choose another path",
-            host.ks_path
-        );
-    }
+    let Changes { bios, efi, files } = plan_changes(img, media, host, opts)?;
     let mut patch = Patcher::new(img, opts.source_date_epoch)?;
     patch
         .put_file(BIOS_BOOT_CFG, bios.text.as_bytes())
@@ -101,9 +214,11 @@ pub fn build(
     patch
         .put_file(EFI_BOOT_CFG, efi.text.as_bytes())
         .context("placing /EFI/BOOT/BOOT.CFG")?;
-    patch
-        .put_file(&host.ks_path, host.kickstart.as_bytes())
-        .with_context(|| format!("placing the kickstart at /{}", host.ks_path))?;
+    for (path, data) in &files {
+        patch
+            .put_file(path, data)
+            .with_context(|| format!("placing /{path}"))?;
+    }
     let layout = patch.finish()?;
 
     let out = AtomicFile::create(&host.output, opts.force)?;
@@ -137,7 +252,11 @@ pub fn build(
         output: host.output.clone(),
         size: layout.total_len(),
         sha256,
-        ks_path: format!("/{}", host.ks_path),
+        ks_path: if host.ks_in_ramdisk {
+            format!("/{RAMDISK_KS} (ramdisk)")
+        } else {
+            format!("/{}", host.ks_path)
+        },
         kernelopt: KernelOpts {
             bios: bios.kernelopt,
             efi: efi.kernelopt,
@@ -163,7 +282,7 @@ fn check_output(src: &IsoImage, path: &Path, host: &HostBuild) -> Result<()> {
         .collect();
     ensure!(failures.is_empty(), "{}", failures.join("; "));
     let media = Media::detect(&out)?;
-    let want = format!("cdrom:/{}", host.ks_path);
+    let want = host.ks_location();
     for (name, text) in [
         ("/BOOT.CFG", &media.bios_text),
         ("/EFI/BOOT/BOOT.CFG", &media.efi_text),
@@ -174,21 +293,23 @@ fn check_output(src: &IsoImage, path: &Path, host: &HostBuild) -> Result<()> {
             "{name} does not carry ks={want}"
         );
     }
-    let ks = out
-        .find(&host.ks_path)
-        .with_context(|| format!("/{} is missing from the output", host.ks_path))?;
-    let rec = out.record(ks);
-    ensure!(
-        rec.size as usize == host.kickstart.len(),
-        "/{} has the wrong size on the output",
-        host.ks_path
-    );
-    let bytes = out.read_small(rec, rec.size)?;
-    ensure!(
-        bytes == host.kickstart.as_bytes(),
-        "/{} on the output differs from the kickstart",
-        host.ks_path
-    );
+    if !host.ks_in_ramdisk {
+        let ks = out
+            .find(&host.ks_path)
+            .with_context(|| format!("/{} is missing from the output", host.ks_path))?;
+        let rec = out.record(ks);
+        ensure!(
+            rec.size as usize == host.kickstart.len(),
+            "/{} has the wrong size on the output",
+            host.ks_path
+        );
+        let bytes = out.read_small(rec, rec.size)?;
+        ensure!(
+            bytes == host.kickstart.as_bytes(),
+            "/{} on the output differs from the kickstart",
+            host.ks_path
+        );
+    }
     ensure!(out.boot == src.boot, "the El Torito boot catalog changed");
     Ok(())
 }

@@ -31,6 +31,10 @@ pub enum Command {
     /// Render, lint and list kickstart templates
     #[command(subcommand)]
     Kickstart(KickstartCommand),
+    /// Upload ISOs to a datastore or a content library
+    Upload(crate::publish::UploadArgs),
+    /// Write a subscribed content library (VCSP) index for a folder of ISOs
+    Vcsp(crate::publish::VcspArgs),
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +70,18 @@ pub struct BuildArgs {
     /// Remove a kernel option from both BOOT.CFG files (repeatable)
     #[arg(long = "remove-boot-opt", value_name = "KEY")]
     pub remove_boot_opt: Vec<String>,
+
+    /// Overlay folder (iso/, ramdisk/) or shipped overlay name (repeatable)
+    #[arg(long, value_name = "DIR|NAME")]
+    pub overlay: Vec<String>,
+
+    /// Let overlay files replace files of the source ISO
+    #[arg(long)]
+    pub replace_vendor_files: bool,
+
+    /// Put the kickstart in the overlay ramdisk module (ks=file:///ks.cfg)
+    #[arg(long, conflicts_with = "ks_path")]
+    pub ks_in_ramdisk: bool,
 
     /// Skip linting the kickstart before injecting it
     #[arg(long)]

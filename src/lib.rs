@@ -6,7 +6,8 @@
 //!   module that knows the on-disk format);
 //! - [`esxi`]: what is specific to ESXi media (detection, boot.cfg editing);
 //! - [`kickstart`]: templates, rendering, password hashing, lint;
-//! - [`cmd`]: one file per subcommand.
+//! - [`cmd`]: one file per subcommand;
+//! - [`publish`]: uploads to datastores and content libraries, VCSP indexes.
 
 pub mod build;
 pub mod cli;
@@ -15,6 +16,8 @@ pub mod esxi;
 pub mod iso;
 pub mod kickstart;
 pub mod output;
+pub mod overlay;
 pub mod progress;
+pub mod publish;
 pub mod signals;
 pub mod verify;

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Command::Kickstart(KickstartCommand::Render(args)) => cmd::kickstart::render(&args),
         Command::Kickstart(KickstartCommand::Lint(args)) => cmd::kickstart::lint(&args),
         Command::Kickstart(KickstartCommand::Vars) => cmd::kickstart::vars(),
+        Command::Upload(args) => esxi_iso::publish::run_upload(&args),
+        Command::Vcsp(args) => esxi_iso::publish::run_vcsp(&args),
     };
     match result {
         Ok(code) => code,

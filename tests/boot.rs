@@ -228,6 +228,36 @@ fn boot_built_rrj_uefi() {
     boot_built(Variant::Rrj, Firmware::Uefi);
 }
 
+/// Without --kickstart the build renders its default template, which
+/// contains `vmaccepteula`.
+#[test]
+fn boot_built_default_template_bios() {
+    if !can_boot(Firmware::Bios) {
+        return;
+    }
+    let dir = work_dir("boot-built-default");
+    let out = dir.path().join("out.iso");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_esxi-iso"));
+    cmd.arg("build")
+        .arg(source(Variant::Plain))
+        .arg("-o")
+        .arg(&out)
+        .args(["--set", "root_password=VMware1!lab", "--quiet"]);
+    let res = cmd.output().expect("running esxi-iso");
+    assert!(
+        res.status.success(),
+        "{cmd:?} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+        res.status,
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let log = boot(&out, Firmware::Bios, &[KS_OPT, "vmaccepteula"]);
+    log.assert_passed();
+    assert_platform_cfg(&log, Firmware::Bios);
+    log.assert_line("vmaccepteula");
+    log.assert_lacks("cat.c32: /KS.CFG: file not found");
+}
+
 // --- El Torito (El Torito 1.0, sections 2.0-2.4) -------------------------
 
 /// Boot Record Volume Descriptor: sector 17; catalog LBA at offset 0x47.
@@ -378,30 +408,43 @@ fn xorriso_lba(iso: &Path, path: &str) -> (u64, u64) {
     (fields[1].parse().unwrap(), fields[3].parse().unwrap())
 }
 
-fn check_boot_info_table(iso: &Path) {
+/// Checks ISOLINUX.BIN's boot-info-table against an independent reader.
+fn boot_info_table(iso: &Path) -> Result<(), String> {
     let (lba, len) = xorriso_lba(iso, "/ISOLINUX.BIN");
-    assert_eq!(
-        lba,
-        bios_boot_image_lba(iso),
-        "El Torito BIOS entry does not point at ISOLINUX.BIN"
-    );
+    let eltorito = bios_boot_image_lba(iso);
+    if lba != eltorito {
+        return Err(format!(
+            "El Torito BIOS entry points at LBA {eltorito}, ISOLINUX.BIN is at {lba}"
+        ));
+    }
     let file = read_at(iso, lba * SECTOR, len as usize);
-    assert!(file.len() > 64 && file.len() % 4 == 0);
+    if file.len() <= 64 || file.len() % 4 != 0 {
+        return Err(format!("ISOLINUX.BIN is {} bytes", file.len()));
+    }
     let sum = file[64..]
         .chunks_exact(4)
         .fold(0u32, |s, w| s.wrapping_add(le32(w, 0)));
-    let table = (
+    let found = (
         le32(&file, 8),
         le32(&file, 12),
         le32(&file, 16),
         le32(&file, 20),
     );
-    assert_eq!(
-        table,
-        (16, lba as u32, len as u32, sum),
-        "boot-info-table (pvd LBA, file LBA, length, checksum) of ISOLINUX.BIN in {}",
-        iso.display()
-    );
+    let want = (16, lba as u32, len as u32, sum);
+    if found != want {
+        return Err(format!(
+            "boot-info-table of ISOLINUX.BIN in {}: (pvd LBA, file LBA, length, checksum) \
+             is {found:?}, want {want:?}",
+            iso.display()
+        ));
+    }
+    Ok(())
+}
+
+fn check_boot_info_table(iso: &Path) {
+    if let Err(e) = boot_info_table(iso) {
+        panic!("{e}");
+    }
 }
 
 #[test]
@@ -422,4 +465,46 @@ fn boot_info_table_built() {
         let dir = work_dir(&format!("boot-info-{v:?}"));
         check_boot_info_table(&build(v, dir.path()));
     }
+}
+
+#[test]
+fn boot_info_table_check_catches_a_bad_checksum() {
+    if !(fixture::available() && tools::require(&["xorriso"])) {
+        return;
+    }
+    let dir = work_dir("boot-info-bad");
+    let iso = dir.path().join("bad.iso");
+    fs::copy(source(Variant::Plain), &iso).expect("copying the fixture");
+    let at = bios_boot_image_lba(&iso) * SECTOR + 20;
+    write_at(&iso, at, &[0, 0, 0, 0]);
+    let err = boot_info_table(&iso).expect_err("a zeroed checksum went unnoticed");
+    assert!(err.contains("checksum"), "{err}");
+}
+
+/// The fixture is shaped like ESXi 8.0: every boot.cfg module exists under
+/// its uppercase name, and the root directory spans several sectors.
+#[test]
+fn boot_fixture_is_esxi_shaped() {
+    if !fixture::available() {
+        return;
+    }
+    let f = fixture::fixtures();
+    for cfg in ["BOOT.CFG", "EFI/BOOT/BOOT.CFG"] {
+        let text = fs::read_to_string(f.tree.join(cfg)).expect("reading boot.cfg");
+        let modules = text
+            .lines()
+            .find_map(|l| l.strip_prefix("modules="))
+            .expect("modules= line");
+        let names: Vec<&str> = modules.split(" --- ").collect();
+        assert!(names.len() >= 50, "{cfg}: only {} modules", names.len());
+        assert_eq!(names.first(), Some(&"/jumpstrt.gz"));
+        assert_eq!(names.last(), Some(&"/imgpayld.tgz"));
+        for n in names {
+            let upper = n.trim_start_matches('/').to_ascii_uppercase();
+            assert!(f.tree.join(&upper).is_file(), "{cfg}: {n} not in the tree");
+        }
+        assert_eq!(text.matches("kernelopt=").count(), 1);
+    }
+    let root = fs::read_dir(&f.tree).expect("listing the tree").count();
+    assert!(root >= 80, "only {root} root entries");
 }

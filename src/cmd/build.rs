@@ -12,6 +12,7 @@ use crate::esxi::bootcfg::KernelOptEdits;
 use crate::esxi::Media;
 use crate::iso::{name, IsoImage};
 use crate::kickstart::{self, Source, Vars};
+use crate::overlay::OverlaySet;
 use crate::{progress, signals};
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
@@ -42,7 +43,9 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
         extra.remove.push(k.clone());
     }
     let source = Source::from_kickstart_arg(args.kickstart.as_deref());
-    let vars = Vars::load(args.vars.as_deref(), &args.set)?;
+    let overlay = OverlaySet::load(&args.overlay, Path::new("."))?;
+    let mut vars = Vars::load(args.vars.as_deref(), &args.set)?;
+    vars.set_overlay(&overlay);
     let kickstart = kickstart::produce(&source, &vars)?;
     if !args.no_lint {
         super::kickstart::check_before_build(&source.label(), &kickstart)?;
@@ -59,9 +62,12 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
     };
     let host = HostBuild {
         output,
-        edits: build::edits_for(&ks_path, &var_opts),
+        edits: var_opts,
         ks_path,
         kickstart,
+        overlay,
+        ks_in_ramdisk: args.ks_in_ramdisk,
+        replace_vendor_files: args.replace_vendor_files,
     };
     Ok((
         host,

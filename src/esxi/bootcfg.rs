@@ -68,8 +68,7 @@ fn split_line(line: &str) -> Option<(&str, &str)> {
 pub fn get<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.split_inclusive('\n')
         .filter_map(split_line)
-        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
-        .last()
+        .rfind(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v.trim())
 }
 
@@ -93,7 +92,7 @@ pub fn option<'a>(kernelopt: &'a str, key: &str) -> Option<&'a str> {
             let (k, v) = tok.split_once('=').unwrap_or((tok, ""));
             k.eq_ignore_ascii_case(key).then_some(v)
         })
-        .last()
+        .next_back()
 }
 
 /// Applies `edits` to a kernelopt value, keeping the other options in order
@@ -209,6 +208,36 @@ pub fn edit(text: &str, edits: &KernelOptEdits) -> Result<Edited, String> {
         text: out,
         kernelopt,
     })
+}
+
+/// Appends a module to the (last) `modules=` line, written in the style of
+/// the existing entries: leading `/` or not, lowercase when they are.
+pub fn append_module(text: &str, module: &str) -> Result<String, String> {
+    let Some(end) = find_line(text, "modules") else {
+        return Err("boot.cfg has no modules= line".into());
+    };
+    let line_start = text[..end]
+        .trim_end_matches(['\n', '\r'])
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = &text[line_start..end];
+    let body_len = line.trim_end_matches(['\r', '\n']).len();
+    let value = line.split_once('=').map_or("", |(_, v)| v.trim());
+    let first = value.split(" --- ").next().unwrap_or("").trim();
+    let slash = first.starts_with('/') || first.is_empty();
+    let lower = !first.chars().any(|c| c.is_ascii_uppercase());
+    let mut name = module.trim_start_matches('/').to_string();
+    if lower {
+        name = name.to_ascii_lowercase();
+    }
+    let entry = if slash { format!("/{name}") } else { name };
+    let sep = if value.is_empty() { "" } else { " --- " };
+    let mut out = String::with_capacity(text.len() + entry.len() + 5);
+    out.push_str(&text[..line_start + body_len]);
+    out.push_str(sep);
+    out.push_str(&entry);
+    out.push_str(&text[line_start + body_len..]);
+    Ok(out)
 }
 
 /// Byte offset just past the last line with `key`.
@@ -336,6 +365,37 @@ mod tests {
         );
         assert_eq!(option("runweasel", "runweasel"), Some(""));
         assert_eq!(option("runweasel", "ks"), None);
+    }
+
+    #[test]
+    fn append_module_table() {
+        let cases = [
+            (
+                "kernel=/b.b00\nmodules=/a.gz --- /imgpayld.tgz\nbuild=1\n",
+                "kernel=/b.b00\nmodules=/a.gz --- /imgpayld.tgz --- /overlay.tgz\nbuild=1\n",
+            ),
+            (
+                "modules=/a.gz --- /b.gz\r\n",
+                "modules=/a.gz --- /b.gz --- /overlay.tgz\r\n",
+            ),
+            (
+                "modules=a.gz --- b.gz",
+                "modules=a.gz --- b.gz --- overlay.tgz",
+            ),
+            (
+                "modules=/A.GZ --- /B.GZ\n",
+                "modules=/A.GZ --- /B.GZ --- /OVERLAY.TGZ\n",
+            ),
+            ("modules=\n", "modules=/overlay.tgz\n"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                append_module(input, "/OVERLAY.TGZ").unwrap(),
+                want,
+                "{input:?}"
+            );
+        }
+        assert!(append_module("kernel=/b\n", "/OVERLAY.TGZ").is_err());
     }
 
     #[test]

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::FileExt;
 
 use super::format::*;
-use super::reader::{find_dir, find_in, IsoImage, Tree};
-use super::record::{rock_ridge_file_entries, Record};
+use super::reader::{find_dir, find_in, join, Directory, IsoImage, Tree};
+use super::record::{rock_ridge_entries, rock_ridge_file_entries, Record};
 use super::IsoError;
 
 /// Largest path table accepted for patching.
@@ -48,6 +48,8 @@ pub struct Patcher<'a> {
     tail: Vec<u8>,
     date: [u8; 7],
     date_is_explicit: bool,
+    /// Trees that gained directories: their path tables are rebuilt.
+    grown: BTreeSet<usize>,
 }
 
 impl<'a> Patcher<'a> {
@@ -73,6 +75,7 @@ impl<'a> Patcher<'a> {
             tail: Vec::new(),
             date: unix_time.map(record_date).unwrap_or([0; 7]),
             date_is_explicit: unix_time.is_some(),
+            grown: BTreeSet::new(),
         })
     }
 
@@ -183,30 +186,12 @@ impl<'a> Patcher<'a> {
             Some((p, n)) => (p, n),
             None => ("", path),
         };
-        let pdir = find_dir(&self.trees[0], parent).ok_or_else(|| {
-            IsoError::NotFound(format!(
-                "directory /{parent} (needed for /{path}); pick a path in an existing directory"
-            ))
-        })?;
+        self.ensure_dirs(parent)?;
+        let pdir = find_dir(&self.trees[0], parent).expect("ensure_dirs created it");
         let extent = self.append(data);
         let size = data.len() as u32;
-        let date = if self.date_is_explicit {
-            self.date
-        } else {
-            let mut d = [0u8; 7];
-            d.copy_from_slice(&self.trees[0].dirs[pdir].records[0].raw[DR_DATE]);
-            d
-        };
-        let versioned = self.trees[0].dirs[pdir]
-            .records
-            .iter()
-            .filter(|r| !r.is_dir())
-            .all(|r| r.identifier().contains(&b';'));
-        let ident = if versioned {
-            format!("{name};1")
-        } else {
-            name.to_string()
-        };
+        let date = self.date_for(0, pdir);
+        let ident = versioned_name(&self.trees[0], pdir, name, |id| id.contains(&b';'));
         let su = match self.img.rock_ridge {
             Some(rr) => {
                 let mut su = vec![0u8; usize::from(rr.skip)];
@@ -222,20 +207,106 @@ impl<'a> Patcher<'a> {
             None => Vec::new(),
         };
         let rec = Record::new_file(ident.as_bytes(), extent, size, date, &su);
-        insert_sorted(&mut self.trees[0].dirs[pdir].records, rec);
+        insert_record(&mut self.trees[0], pdir, rec);
         self.dirty.insert((0, pdir));
         if self.trees.len() > 1 {
-            let jdir = find_dir(&self.trees[1], parent).ok_or_else(|| {
-                IsoError::Unsupported(format!(
-                    "the Joliet tree has no directory /{parent} matching the primary tree"
-                ))
-            })?;
-            let jid: Vec<u8> = ident.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+            let jdir = find_dir(&self.trees[1], parent).expect("ensure_dirs created it");
+            let jname = versioned_name(&self.trees[1], jdir, name, |id| {
+                id.chunks_exact(2).any(|c| c == [0, b';'])
+            });
+            let jid: Vec<u8> = jname.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
             let jrec = Record::new_file(&jid, extent, size, date, &[]);
-            insert_sorted(&mut self.trees[1].dirs[jdir].records, jrec);
+            insert_record(&mut self.trees[1], jdir, jrec);
             self.dirty.insert((1, jdir));
         }
         Ok(PutOutcome::Added)
+    }
+
+    /// New records are dated SOURCE_DATE_EPOCH, else like their directory.
+    fn date_for(&self, t: usize, dir: usize) -> [u8; 7] {
+        if self.date_is_explicit {
+            return self.date;
+        }
+        let mut d = [0u8; 7];
+        d.copy_from_slice(&self.trees[t].dirs[dir].records[0].raw[DR_DATE]);
+        d
+    }
+
+    /// Creates the missing directories of loader-style `path` in every tree.
+    fn ensure_dirs(&mut self, path: &str) -> Result<(), IsoError> {
+        let mut cur = String::new();
+        for (depth, comp) in path.split('/').filter(|c| !c.is_empty()).enumerate() {
+            let next = join(&cur, comp);
+            for t in 0..self.trees.len() {
+                if find_dir(&self.trees[t], &next).is_some() {
+                    continue;
+                }
+                if depth >= 7 {
+                    return Err(IsoError::Unsupported(format!(
+                        "/{next} is deeper than ISO9660's 8 levels"
+                    )));
+                }
+                let parent = find_dir(&self.trees[t], &cur).expect("parents are created first");
+                self.create_dir(t, parent, comp);
+            }
+            cur = next;
+        }
+        Ok(())
+    }
+
+    fn create_dir(&mut self, t: usize, parent: usize, name: &str) {
+        let date = self.date_for(t, parent);
+        let extent = self.reserve(1);
+        let size = SECTOR as u32;
+        let rr = if t == 0 { self.img.rock_ridge } else { None };
+        let su = |name: Option<&str>| match rr {
+            Some(rr) => {
+                let mut su = vec![0u8; usize::from(rr.skip)];
+                su.extend(rock_ridge_entries(
+                    name,
+                    0o40555,
+                    2,
+                    rr.px_len,
+                    rr.rr_entry,
+                    date,
+                ));
+                su
+            }
+            None => Vec::new(),
+        };
+        let ident: Vec<u8> = if self.trees[t].joliet {
+            name.encode_utf16().flat_map(|u| u.to_be_bytes()).collect()
+        } else {
+            name.as_bytes().to_vec()
+        };
+        let dir_rec = |id: &[u8], extent: u32, size: u32, su: &[u8]| {
+            let mut r = Record::new_file(id, extent, size, date, su);
+            r.set_flags(FLAG_DIRECTORY);
+            r
+        };
+        let (p_extent, p_size, p_path) = {
+            let p = &self.trees[t].dirs[parent];
+            (p.extent, p.size, p.path.clone())
+        };
+        let records = vec![
+            dir_rec(&[0], extent, size, &su(None)),
+            dir_rec(&[1], p_extent, p_size, &su(None)),
+        ];
+        let tree = &mut self.trees[t];
+        let idx = tree.dirs.len();
+        tree.dirs.push(Directory {
+            path: join(&p_path, name),
+            extent,
+            size,
+            parent: Some(parent),
+            records,
+            children: Vec::new(),
+        });
+        let pos = insert_record(tree, parent, dir_rec(&ident, extent, size, &su(Some(name))));
+        tree.dirs[parent].children.push((pos, idx));
+        self.dirty.insert((t, parent));
+        self.dirty.insert((t, idx));
+        self.grown.insert(t);
     }
 
     /// Appends sector-aligned data after the image; returns its LBA.
@@ -279,10 +350,16 @@ impl<'a> Patcher<'a> {
             let extent = dir.extent;
             self.place(extent, &bytes);
         }
-        // 3. Path tables follow moved directories.
+        // 3. Path tables follow moved directories, or are rebuilt when a
+        //    tree gained directories.
         for (t, old, new) in &moved {
-            let desc = self.trees[*t].descriptor;
-            self.patch_path_tables(desc, *old, *new)?;
+            if !self.grown.contains(t) {
+                let desc = self.trees[*t].descriptor;
+                self.patch_path_tables(desc, *old, *new)?;
+            }
+        }
+        for t in self.grown.clone() {
+            self.rebuild_path_tables(t)?;
         }
         // 4. Volume space size in every PVD/SVD, then the descriptors.
         let total = self.base_end + (self.tail.len() / SECTOR) as u32;
@@ -399,6 +476,97 @@ impl<'a> Patcher<'a> {
         Ok(())
     }
 
+    /// Writes fresh path tables for tree `t` (ECMA-119 9.4: by level, then
+    /// parent number, then identifier), in place when they still fit,
+    /// otherwise after the image with the descriptor pointing there.
+    fn rebuild_path_tables(&mut self, t: usize) -> Result<(), IsoError> {
+        let tree = &self.trees[t];
+        let mut order = vec![0usize];
+        let mut number = vec![0u16; tree.dirs.len()];
+        number[0] = 1;
+        let mut level = vec![0usize];
+        while !level.is_empty() {
+            let mut next: Vec<(u16, Vec<u8>, usize)> = Vec::new();
+            for &d in &level {
+                for &(ri, c) in &tree.dirs[d].children {
+                    next.push((number[d], tree.dirs[d].records[ri].identifier().to_vec(), c));
+                }
+            }
+            next.sort();
+            for (_, _, c) in &next {
+                order.push(*c);
+                number[*c] = u16::try_from(order.len())
+                    .map_err(|_| IsoError::Unsupported("more than 65535 directories".into()))?;
+            }
+            level = next.into_iter().map(|(_, _, c)| c).collect();
+        }
+        let (mut l, mut m) = (Vec::new(), Vec::new());
+        for &d in &order {
+            let dir = &tree.dirs[d];
+            let (ident, parent) = match dir.parent {
+                None => (vec![0u8], 1u16),
+                Some(p) => {
+                    let ri = tree.dirs[p]
+                        .children
+                        .iter()
+                        .find(|(_, c)| *c == d)
+                        .map(|(ri, _)| *ri)
+                        .expect("every directory is linked from its parent");
+                    (tree.dirs[p].records[ri].identifier().to_vec(), number[p])
+                }
+            };
+            for (buf, big) in [(&mut l, false), (&mut m, true)] {
+                buf.push(ident.len() as u8);
+                buf.push(0);
+                buf.extend_from_slice(&if big {
+                    dir.extent.to_be_bytes()
+                } else {
+                    dir.extent.to_le_bytes()
+                });
+                buf.extend_from_slice(&if big {
+                    parent.to_be_bytes()
+                } else {
+                    parent.to_le_bytes()
+                });
+                buf.extend_from_slice(&ident);
+                if ident.len() % 2 == 1 {
+                    buf.push(0);
+                }
+            }
+        }
+        let desc = tree.descriptor;
+        let (tables, old_size) = self.img.descriptors[desc].path_tables();
+        let new_size = l.len() as u32;
+        let fits = sectors_for(u64::from(new_size)) <= sectors_for(u64::from(old_size));
+        let fields = [
+            VD_L_PATH_TABLE,
+            VD_L_PATH_TABLE_OPT,
+            VD_M_PATH_TABLE,
+            VD_M_PATH_TABLE_OPT,
+        ];
+        for (i, &lba) in tables.iter().enumerate() {
+            if lba == 0 {
+                continue;
+            }
+            let big = i >= 2;
+            let at = if fits {
+                lba
+            } else {
+                self.reserve(sectors_for(u64::from(new_size)) as u32)
+            };
+            let bytes = if big { m.clone() } else { l.clone() };
+            self.place(at, &bytes);
+            let v = if big {
+                at.to_be_bytes()
+            } else {
+                at.to_le_bytes()
+            };
+            self.descriptors[desc][fields[i]..fields[i] + 4].copy_from_slice(&v);
+        }
+        write_both_u32(&mut self.descriptors[desc], VD_PATH_TABLE_SIZE, new_size);
+        Ok(())
+    }
+
     /// Reads sectors as the output will have them (overrides applied).
     fn read_sectors(&self, lba: u32, count: u32, what: &str) -> Result<Vec<u8>, IsoError> {
         let mut buf = vec![0u8; count as usize * SECTOR];
@@ -438,7 +606,7 @@ fn sort_key(id: &[u8]) -> (Vec<u8>, Vec<u8>) {
     }
 }
 
-fn insert_sorted(records: &mut Vec<Record>, rec: Record) {
+fn insert_sorted(records: &mut Vec<Record>, rec: Record) -> usize {
     let key = sort_key(rec.identifier());
     let pos = records
         .iter()
@@ -448,6 +616,45 @@ fn insert_sorted(records: &mut Vec<Record>, rec: Record) {
         .map(|(i, _)| i)
         .unwrap_or(records.len());
     records.insert(pos, rec);
+    pos
+}
+
+/// Inserts a record into a directory, keeping that directory's child links
+/// (record indices) pointing at the right records.
+fn insert_record(tree: &mut Tree, dir: usize, rec: Record) -> usize {
+    let pos = insert_sorted(&mut tree.dirs[dir].records, rec);
+    for (ri, _) in &mut tree.dirs[dir].children {
+        if *ri >= pos {
+            *ri += 1;
+        }
+    }
+    pos
+}
+
+/// `name;1` when the directory's other files carry versions, else `name`.
+/// A directory without files follows the root.
+fn versioned_name(
+    tree: &Tree,
+    dir: usize,
+    name: &str,
+    has_version: impl Fn(&[u8]) -> bool,
+) -> String {
+    let files = |d: &Directory| {
+        d.records
+            .iter()
+            .filter(|r| !r.is_dir())
+            .cloned()
+            .collect::<Vec<Record>>()
+    };
+    let mut sample = files(&tree.dirs[dir]);
+    if sample.is_empty() {
+        sample = files(&tree.dirs[0]);
+    }
+    if sample.is_empty() || sample.iter().all(|r| has_version(r.identifier())) {
+        format!("{name};1")
+    } else {
+        name.to_string()
+    }
 }
 
 /// Bytes needed to pack records into sectors without crossing boundaries.

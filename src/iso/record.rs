@@ -113,6 +113,11 @@ impl Record {
         write_both_u32(&mut self.raw, DR_DATA_LEN, size);
     }
 
+    pub fn set_flags(&mut self, flags: u8) {
+        self.flags = flags;
+        self.raw[DR_FLAGS] = flags;
+    }
+
     pub fn set_date(&mut self, date: [u8; 7]) {
         self.raw[DR_DATE].copy_from_slice(&date);
     }
@@ -236,10 +241,23 @@ pub fn rock_ridge_file_entries(
     with_rr: bool,
     date: [u8; 7],
 ) -> Vec<u8> {
+    rock_ridge_entries(Some(name), mode, 1, px_len, with_rr, date)
+}
+
+/// Rock Ridge entries for any record; `name` None for `.` and `..`.
+pub fn rock_ridge_entries(
+    name: Option<&str>,
+    mode: u32,
+    links: u32,
+    px_len: u8,
+    with_rr: bool,
+    date: [u8; 7],
+) -> Vec<u8> {
     let mut out = Vec::new();
     if with_rr {
-        // Flags: PX, TF, NM present (RRIP 1.09 4.1.5).
-        out.extend_from_slice(&[b'R', b'R', 5, 1, 0x01 | 0x80 | 0x08]);
+        // Flags: PX, TF, and NM when named (RRIP 1.09 4.1.5).
+        let flags = 0x01 | 0x80 | if name.is_some() { 0x08 } else { 0 };
+        out.extend_from_slice(&[b'R', b'R', 5, 1, flags]);
     }
     let mut px = vec![b'P', b'X', px_len, 1];
     let mut field = |v: u32| {
@@ -247,7 +265,7 @@ pub fn rock_ridge_file_entries(
         px.extend_from_slice(&v.to_be_bytes());
     };
     field(mode);
-    field(1); // links
+    field(links);
     field(0); // uid
     field(0); // gid
     if px_len >= 44 {
@@ -256,9 +274,11 @@ pub fn rock_ridge_file_entries(
     out.extend_from_slice(&px);
     out.extend_from_slice(&[b'T', b'F', 5 + 7, 1, 0x02]);
     out.extend_from_slice(&date);
-    let nm_len = 5 + name.len();
-    out.extend_from_slice(&[b'N', b'M', nm_len as u8, 1, 0]);
-    out.extend_from_slice(name.as_bytes());
+    if let Some(name) = name {
+        let nm_len = 5 + name.len();
+        out.extend_from_slice(&[b'N', b'M', nm_len as u8, 1, 0]);
+        out.extend_from_slice(name.as_bytes());
+    }
     out
 }
 

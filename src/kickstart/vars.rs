@@ -80,6 +80,9 @@ pub fn spec(name: &str) -> Option<&'static Spec> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Vars {
     pub values: BTreeMap<String, Value>,
+    /// Text files of the overlays' ramdisk part, by relative path: the
+    /// `overlay` template variable.
+    pub overlay: BTreeMap<String, String>,
 }
 
 impl Vars {
@@ -157,10 +160,40 @@ impl Vars {
         Ok(())
     }
 
+    /// Makes overlay files visible to templates: `overlay` maps ramdisk
+    /// paths to text, and the key lines of any `authorized_keys` file join
+    /// `ssh_authorized_keys`.
+    pub fn set_overlay(&mut self, set: &crate::overlay::OverlaySet) {
+        self.overlay = set.ramdisk_texts();
+        let keys: Vec<Value> = self
+            .overlay
+            .iter()
+            .filter(|(p, _)| p.rsplit('/').next() == Some("authorized_keys"))
+            .flat_map(|(_, t)| {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(|l| Value::String(l.into()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if !keys.is_empty() {
+            let mut list: Vec<Value> = self
+                .list("ssh_authorized_keys")
+                .into_iter()
+                .map(Value::String)
+                .collect();
+            list.extend(keys);
+            self.values
+                .insert("ssh_authorized_keys".into(), Value::Array(list));
+        }
+    }
+
     /// Later values win: used for inventory defaults then host entries.
     pub fn overlay(&self, other: &Vars) -> Vars {
         let mut v = self.clone();
         v.values.extend(other.values.clone());
+        v.overlay.extend(other.overlay.clone());
         v
     }
 
@@ -311,6 +344,7 @@ impl Vars {
                 ctx.insert(k, v);
             }
         }
+        ctx.insert("overlay", &self.overlay);
         let hostname = self.str("hostname").unwrap_or_default();
         let fqdn = match (hostname, self.str("domain")) {
             ("", _) => String::new(),
@@ -508,7 +542,7 @@ fn check_value(key: &str, v: &Value, out: &mut Vec<String>) {
         Kind::Vlan if !one.is_empty() && one.parse::<u16>().ok().filter(|v| *v <= 4095).is_none() => {
             bad(out, format!("{one:?} is not a VLAN id 0-4095"))
         }
-        Kind::Device if !one.is_empty() && !(is_mac(one) || (one.starts_with("vmnic") && one[5..].parse::<u32>().is_ok())) => {
+        Kind::Device if !(one.is_empty() || is_mac(one) || one.strip_prefix("vmnic").is_some_and(|n| n.parse::<u32>().is_ok())) => {
             bad(out, format!("{one:?} is neither vmnicN nor a MAC address like 00:50:56:aa:bb:cc"))
         }
         Kind::Disk if one.chars().any(|c| c.is_whitespace()) => bad(out, format!("{one:?} must not contain spaces")),

@@ -2,6 +2,7 @@
 //! and uses what it needs.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod fixture;
 pub mod qemu;
 pub mod tools;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs the Debian
+# packages the tests need (when they are missing), then runs cargo's
+# checks and tests. CI runs exactly this (`.ci/run`).
+#
+#   bash tests/run.sh            # everything
+#   bash tests/run.sh boot       # extra args go to `cargo test` (a filter)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    xorriso genisoimage isolinux syslinux-common
+    qemu-system-x86 ovmf grub-efi-amd64-bin grub-common
+    mtools dosfstools p7zip-full libarchive-tools openssl
+    golang-go golang-github-vmware-govmomi-dev util-linux
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "tests/run.sh: installing ${missing[*]}" >&2
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
+fi
+
+cargo build --locked --all-targets
+cargo test --locked -- "$@"
