@@ -306,6 +306,9 @@ fn signal_during_write_leaves_nothing() {
     }
 }
 
+/// What the source is, how to make it, the error it must give.
+type SourceCase<'a> = (&'static str, Box<dyn Fn() + 'a>, String);
+
 #[test]
 fn unreadable_sources_fail_cleanly() {
     let Some(s) = Scene::new("faults-source") else {
@@ -324,7 +327,7 @@ fn unreadable_sources_fail_cleanly() {
         (r.extent, r.size)
     };
     let cut = (last_lba + 1) * 2048;
-    let cases: Vec<(&str, Box<dyn Fn()>, String)> = vec![
+    let cases: Vec<SourceCase> = vec![
         (
             "a directory",
             Box::new(|| fs::create_dir(&s.source).unwrap()),
