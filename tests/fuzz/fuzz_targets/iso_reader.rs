@@ -1,7 +1,9 @@
 //! Fuzz target: everything that reads an untrusted ISO image (the reader,
 //! ESXi detection, boot report, verify, and the in-place patch planner).
-//! The input is put in a memfd, so no disk is touched; a good seed corpus
-//! is the fixture ISOs truncated to their first 64 KiB plus a few sectors.
+//! The input is put in a memfd, so no disk is touched. The memfd is then
+//! extended (sparsely, with zeros) to the volume size the input's PVD
+//! claims, up to 64 MiB, so a seed can be just the metadata at the start
+//! of an image (the fixture ISOs cut to their first 128 KiB).
 #![no_main]
 
 use std::ffi::CString;
@@ -22,6 +24,13 @@ fn memfd(data: &[u8]) -> (File, PathBuf) {
     assert!(fd >= 0, "memfd_create failed");
     let mut f = unsafe { File::from_raw_fd(fd) };
     f.write_all(data).unwrap();
+    const VOLUME_SPACE: usize = 16 * 2048 + 80;
+    if let Some(b) = data.get(VOLUME_SPACE..VOLUME_SPACE + 4) {
+        let claimed = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])) * 2048;
+        if claimed > data.len() as u64 && claimed <= 64 << 20 {
+            f.set_len(claimed).unwrap();
+        }
+    }
     let path = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
     (f, path)
 }
