@@ -21,7 +21,7 @@ use crate::esxi::{self, bootcfg, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
 use crate::iso::format::{Lba, FLAG_MULTI_EXTENT};
 use crate::iso::reader::Tree;
-use crate::iso::IsoImage;
+use crate::iso::{IsoError, IsoImage};
 use crate::kickstart::lint;
 
 /// Kickstarts are a few KB; the installer reads them into memory too.
@@ -127,15 +127,35 @@ pub enum Depth<'a> {
 }
 
 /// Opens and checks `path`. An image that cannot be parsed at all yields a
-/// single failed `descriptors` finding naming the structure and LBA.
+/// single failed finding naming the structure and LBA.
 pub fn verify_path(path: &Path, depth: Depth<'_>) -> Report {
     match IsoImage::open(path) {
         Ok(img) => verify(&img, depth),
         Err(e) => {
             let mut r = Report::default();
-            r.fail(Check::Descriptors, e.to_string());
+            r.fail(open_failure_check(&e), e.to_string());
             r
         }
+    }
+}
+
+/// Which check an image that failed to open fails: the reader stops at the
+/// first bad structure, named at the start of its message.
+fn open_failure_check(e: &IsoError) -> Check {
+    let IsoError::Malformed { what, .. } = e else {
+        return Check::Descriptors;
+    };
+    if what.starts_with("boot catalog")
+        || what.starts_with("El Torito")
+        || what.contains("boot entry")
+    {
+        Check::BootCatalog
+    } else if what.starts_with("directory") || what.starts_with("root directory") {
+        Check::Directories
+    } else if what.starts_with("file ") {
+        Check::Files
+    } else {
+        Check::Descriptors
     }
 }
 

@@ -248,8 +248,9 @@ fn full_file_system_fails_cleanly() {
         eprintln!("skipping: cannot mount a tmpfs here (needs root)");
         return;
     }
-    let _guard = Mount(mnt.clone());
     let s = s.with_out_dir(&mnt);
+    // Declared after `s`, so dropped first: unmount, then remove the dir.
+    let _guard = Mount(mnt.clone());
     for previous in [false, true] {
         if previous {
             s.put_previous();
