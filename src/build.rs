@@ -6,6 +6,8 @@
 //! hosts costs one metadata parse plus one copy per host.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context, Result};
 use indicatif::ProgressBar;
@@ -52,6 +54,20 @@ impl HostBuild {
 pub struct Options {
     pub source_date_epoch: Option<i64>,
     pub force: bool,
+    /// Stops this build like Ctrl-C does, when another build of the same
+    /// run has failed (`build --inventory`); None for a single build.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Options {
+    /// A signal arrived or the run was cancelled.
+    pub fn cancelled(&self) -> bool {
+        signals::cancelled()
+            || self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -224,9 +240,10 @@ pub fn build(
     let out = AtomicFile::create(&host.output, opts.force)?;
     bar.set_length(layout.total_len());
     let progress = |n: u64| bar.set_position(n);
+    let cancelled = || opts.cancelled();
     let watch = Watch {
         progress: &progress,
-        cancelled: &signals::cancelled,
+        cancelled: &cancelled,
     };
     let digest = iso::write_image(&img.file, &layout, out.file(), &watch).map_err(|e| {
         if e.kind() == std::io::ErrorKind::Interrupted {
@@ -242,7 +259,7 @@ pub fn build(
             host.output.display()
         )
     })?;
-    if signals::cancelled() {
+    if opts.cancelled() {
         bail!(signals::Interrupted);
     }
     out.commit()?;

@@ -44,8 +44,25 @@ pub struct BuildArgs {
     pub source: PathBuf,
 
     /// Output ISO [default: <source stem>-ks.iso in the current directory]
-    #[arg(short, long, value_name = "OUTPUT_ISO")]
+    #[arg(short, long, value_name = "OUTPUT_ISO", conflicts_with = "inventory")]
     pub output: Option<PathBuf>,
+
+    /// Build one ISO per host of a TOML or CSV inventory (needs --out-dir)
+    #[arg(long, value_name = "FILE", requires = "out_dir")]
+    pub inventory: Option<PathBuf>,
+
+    /// Directory for the inventory's ISOs, SHA256SUMS and manifest.json
+    #[arg(long, value_name = "DIR", requires = "inventory")]
+    pub out_dir: Option<PathBuf>,
+
+    /// Hosts built at once [default: the number of CPUs]
+    #[arg(short, long, value_name = "N", requires = "inventory",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Build the other hosts when one fails (their outputs are kept)
+    #[arg(long, requires = "inventory")]
+    pub keep_going: bool,
 
     /// Where the kickstart goes on the ISO: an uppercase ISO9660 8.3 path
     #[arg(long, value_name = "PATH", default_value = "/KS.CFG")]

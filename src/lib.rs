@@ -6,13 +6,16 @@
 //!   module that knows the on-disk format);
 //! - [`esxi`]: what is specific to ESXi media (detection, boot.cfg editing);
 //! - [`kickstart`]: templates, rendering, password hashing, lint;
-//! - [`cmd`]: one file per subcommand;
-//! - [`publish`]: uploads to datastores and content libraries, VCSP indexes.
+//! - [`inventory`]: per-host plans from a TOML or CSV lab inventory;
+//! - [`overlay`]: extra ISO files and the ramdisk boot module;
+//! - [`publish`]: uploads to datastores and content libraries, VCSP indexes;
+//! - [`cmd`]: one file per subcommand.
 
 pub mod build;
 pub mod cli;
 pub mod cmd;
 pub mod esxi;
+pub mod inventory;
 pub mod iso;
 pub mod kickstart;
 pub mod output;

@@ -104,6 +104,37 @@ impl OverlaySet {
         Ok(set)
     }
 
+    /// Adds another set's files (a host's own overlays after the shared
+    /// ones); a path provided twice is an error.
+    pub fn extend(&mut self, other: OverlaySet) -> Result<()> {
+        for (mine, theirs, iso) in [
+            (&mut self.iso, other.iso, true),
+            (&mut self.ramdisk, other.ramdisk, false),
+        ] {
+            for f in theirs {
+                let same = |a: &File| {
+                    if iso {
+                        a.path.eq_ignore_ascii_case(&f.path)
+                    } else {
+                        a.path == f.path
+                    }
+                };
+                if let Some(prev) = mine.iter().find(|a| same(a)) {
+                    bail!(
+                        "{} and {} both provide {}: keep it in one overlay",
+                        prev.origin,
+                        f.origin,
+                        f.path
+                    );
+                }
+                mine.push(f);
+            }
+            mine.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+        self.names.extend(other.names);
+        Ok(())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.iso.is_empty() && self.ramdisk.is_empty()
     }

@@ -380,3 +380,54 @@ fn boot_overlay_file_printed_by_isolinux() {
         log.assert_contains("--- /overlay.tgz");
     }
 }
+
+/// The inventory's `overlays` key: defaults for every host, plus a host's
+/// own; `--overlay` on the command line applies to all.
+#[test]
+fn overlay_per_host_from_inventory() {
+    if !ready() {
+        return;
+    }
+    let work = work_dir("overlay-inv");
+    let w = work.path();
+    write(&w.join("lab/shared/ramdisk/shared.txt"), "shared\n");
+    write(&w.join("lab/extra/ramdisk/extra.txt"), "extra\n");
+    write(&w.join("cli/iso/CLI.TXT"), "cli\n");
+    write(
+        &w.join("lab/lab.toml"),
+        "[defaults]\noverlays = ['shared']\ngateway = '10.0.0.1'\n\
+         [[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\n\
+         [[host]]\nhostname = 'esx02'\nip = '10.0.0.12/24'\noverlays = ['shared', 'extra']\n",
+    );
+    let src = fixtures().plain.to_str().unwrap().to_string();
+    run_in(
+        w,
+        &[
+            "build",
+            &src,
+            "--inventory",
+            "lab/lab.toml",
+            "--out-dir",
+            "out",
+            "--overlay",
+            "cli",
+            "-q",
+        ],
+        &[("ESXI_ISO_ROOT_PASSWORD", PW)],
+    )
+    .ok();
+    for (host, want) in [
+        ("esx01", "shared.txt\n"),
+        ("esx02", "extra.txt\nshared.txt\n"),
+    ] {
+        let iso = w.join(format!("out/{host}.iso"));
+        let tgz = w.join(format!("{host}.tgz"));
+        fs::write(&tgz, iso_file(&iso, "/OVERLAY.TGZ;1")).unwrap();
+        assert_eq!(
+            tool("tar", &["-tzf", tgz.to_str().unwrap()]),
+            want,
+            "{host}"
+        );
+        assert_eq!(iso_file(&iso, "/CLI.TXT;1"), b"cli\n", "{host}");
+    }
+}

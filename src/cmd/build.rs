@@ -16,6 +16,9 @@ use crate::overlay::OverlaySet;
 use crate::{progress, signals};
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
+    if args.inventory.is_some() {
+        return super::lab::run(args);
+    }
     signals::install();
     let (host, opts) = plan(args)?;
     let img = open_source(&args.source)?;
@@ -31,17 +34,7 @@ pub fn run(args: &BuildArgs) -> Result<ExitCode> {
 fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
     let ks_path = name::validate_path(&args.ks_path)
         .map_err(|e| anyhow::anyhow!("invalid --ks-path: {e}"))?;
-    let mut extra = KernelOptEdits::default();
-    for o in &args.boot_opt {
-        extra.set.push(
-            KernelOptEdits::parse_opt(o).map_err(|e| anyhow::anyhow!("invalid --boot-opt: {e}"))?,
-        );
-    }
-    for k in &args.remove_boot_opt {
-        KernelOptEdits::validate_key(k)
-            .map_err(|e| anyhow::anyhow!("invalid --remove-boot-opt: {e}"))?;
-        extra.remove.push(k.clone());
-    }
+    let extra = KernelOptEdits::from_args(&args.boot_opt, &args.remove_boot_opt)?;
     let source = Source::from_kickstart_arg(args.kickstart.as_deref());
     let overlay = OverlaySet::load(&args.overlay, Path::new("."))?;
     let mut vars = Vars::load(args.vars.as_deref(), &args.set)?;
@@ -74,6 +67,7 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
         Options {
             source_date_epoch: build::source_date_epoch()?,
             force: args.force,
+            cancel: None,
         },
     ))
 }

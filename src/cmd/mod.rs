@@ -3,4 +3,5 @@
 pub mod build;
 pub mod inspect;
 pub mod kickstart;
+pub mod lab;
 pub mod verify;

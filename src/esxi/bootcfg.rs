@@ -39,6 +39,20 @@ impl KernelOptEdits {
     pub fn validate_key(k: &str) -> Result<(), String> {
         validate_token(k, "option name")
     }
+
+    /// From `--boot-opt` and `--remove-boot-opt` values.
+    pub fn from_args(set: &[String], remove: &[String]) -> anyhow::Result<KernelOptEdits> {
+        let mut e = KernelOptEdits::default();
+        for o in set {
+            e.set
+                .push(Self::parse_opt(o).map_err(|m| anyhow::anyhow!("invalid --boot-opt: {m}"))?);
+        }
+        for k in remove {
+            Self::validate_key(k).map_err(|m| anyhow::anyhow!("invalid --remove-boot-opt: {m}"))?;
+            e.remove.push(k.clone());
+        }
+        Ok(e)
+    }
 }
 
 fn validate_token(k: &str, what: &str) -> Result<(), String> {

@@ -241,6 +241,11 @@ impl<'a> Patcher<'a> {
                 if find_dir(&self.trees[t], &next).is_some() {
                     continue;
                 }
+                if find_in(&self.trees[t], &next, false).is_some() {
+                    return Err(IsoError::Unsupported(format!(
+                        "/{next} is a file on the image, not a directory"
+                    )));
+                }
                 if depth >= 7 {
                     return Err(IsoError::Unsupported(format!(
                         "/{next} is deeper than ISO9660's 8 levels"

@@ -1,0 +1,771 @@
+//! Lab inventories (`build --inventory lab.toml|lab.csv`): parse the file,
+//! merge each host over the defaults and the command line, render and lint
+//! every kickstart, and check the whole lab, into one immutable plan per
+//! host. Every problem of every host is collected, one line each, so a
+//! user fixes the file in one pass; nothing is written when there is any.
+//!
+//! Variable precedence, lowest first: `--vars FILE` (and
+//! ESXI_ISO_ROOT_PASSWORD when that file has no password), the inventory's
+//! `[defaults]`, the host's entry, then `--set`. `--set` is for values the
+//! whole lab shares (a password, a switch): setting a key with it that a
+//! host entry also sets is refused, as it would silently erase the
+//! per-host values.
+//!
+//! Keys with a meaning of their own, in `[defaults]` or a host: `template`
+//! (built-in name, or a file relative to the inventory's directory),
+//! `boot_opts` (`KEY[=VALUE]` strings), `ks_path`, `overlays`. Every other
+//! key is a template variable. Building the ISOs is `cmd::lab`'s job.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use toml::{Table, Value};
+
+use crate::build::HostBuild;
+use crate::cli::BuildArgs;
+use crate::esxi::bootcfg::KernelOptEdits;
+use crate::iso::name;
+use crate::kickstart::{self, lint, Source, Vars, TEMPLATES};
+use crate::overlay::OverlaySet;
+
+/// Keys of `[defaults]` and host entries that are not template variables.
+const SPECIAL: &[&str] = &["template", "boot_opts", "ks_path", "overlays"];
+
+pub const SUMS_FILE: &str = "SHA256SUMS";
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The inventory as written, before merging.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    pub defaults: Table,
+    pub hosts: Vec<Table>,
+}
+
+/// What the command line contributes to every host.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// `--vars FILE` plus the password from the environment.
+    pub base: Vars,
+    /// `--set`.
+    pub set: Vars,
+    /// `--kickstart`, or the default template.
+    pub source: Source,
+    /// `--ks-path`, as given.
+    pub ks_path: String,
+    /// `--boot-opt` and `--remove-boot-opt`.
+    pub boot_opts: KernelOptEdits,
+    pub lint: bool,
+    pub force: bool,
+    /// `--overlay`, applied to every host before its own `overlays`.
+    pub overlays: Vec<String>,
+    pub ks_in_ramdisk: bool,
+    pub replace_vendor_files: bool,
+    pub out_dir: PathBuf,
+    /// Where relative template paths are looked up: the inventory's folder.
+    pub base_dir: PathBuf,
+}
+
+/// One host, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct HostPlan {
+    pub hostname: String,
+    /// The template as named in the inventory or on the command line.
+    pub template: String,
+    /// All variables after merging (secrets included: use `redacted()`).
+    pub vars: Vars,
+    pub overlays: Vec<String>,
+    pub build: HostBuild,
+}
+
+/// The whole lab, ready to build.
+#[derive(Debug, Clone)]
+pub struct LabPlan {
+    pub hosts: Vec<HostPlan>,
+    pub out_dir: PathBuf,
+    /// Lint warnings, each prefixed by its host.
+    pub warnings: Vec<String>,
+}
+
+impl LabPlan {
+    pub fn sums_path(&self) -> PathBuf {
+        self.out_dir.join(SUMS_FILE)
+    }
+
+    pub fn manifest_path(&self) -> PathBuf {
+        self.out_dir.join(MANIFEST_FILE)
+    }
+}
+
+/// Reads, resolves and checks the inventory named by `--inventory`.
+pub fn plan(args: &BuildArgs) -> Result<LabPlan> {
+    let path = args.inventory.as_deref().context("no --inventory given")?;
+    let out_dir = args
+        .out_dir
+        .clone()
+        .context("--inventory needs --out-dir")?;
+    let inv = read(path)?;
+    let common = common_from_args(args, path, out_dir)?;
+    resolve(&inv, &common).map_err(|problems| {
+        anyhow::anyhow!(
+            "{} has {} problem{}; nothing was written:\n  {}",
+            path.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("\n  ")
+        )
+    })
+}
+
+fn common_from_args(args: &BuildArgs, inventory: &Path, out_dir: PathBuf) -> Result<Common> {
+    let boot_opts = KernelOptEdits::from_args(&args.boot_opt, &args.remove_boot_opt)?;
+    // Vars::load puts the environment's password in this lowest layer, so
+    // a password (or hash) in the inventory or --set wins over it.
+    let base = Vars::load(args.vars.as_deref(), &[])?;
+    let mut set = Vars::default();
+    for item in &args.set {
+        let Some((k, v)) = item.split_once('=') else {
+            bail!("--set {item:?}: expected KEY=VALUE");
+        };
+        set.insert_str(k.trim(), v)?;
+    }
+    let base_dir = match inventory.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(Common {
+        base,
+        set,
+        source: Source::from_kickstart_arg(args.kickstart.as_deref()),
+        ks_path: args.ks_path.clone(),
+        boot_opts,
+        lint: !args.no_lint,
+        force: args.force,
+        overlays: args.overlay.clone(),
+        ks_in_ramdisk: args.ks_in_ramdisk,
+        replace_vendor_files: args.replace_vendor_files,
+        out_dir,
+        base_dir,
+    })
+}
+
+/// Reads an inventory, choosing the format by extension.
+pub fn read(path: &Path) -> Result<Inventory> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading inventory {}", path.display()))?;
+    let parsed = match ext.as_deref() {
+        Some("toml") => parse_toml(&text),
+        Some("csv") => parse_csv(&text),
+        _ => bail!(
+            "inventory {}: name it .toml or .csv so its format is known",
+            path.display()
+        ),
+    };
+    parsed.with_context(|| format!("parsing inventory {}", path.display()))
+}
+
+/// `[defaults]` and `[[host]]` tables; nothing else at the top level.
+pub fn parse_toml(text: &str) -> Result<Inventory> {
+    let mut top: Table = text.parse()?;
+    let defaults = match top.remove("defaults") {
+        None => Table::new(),
+        Some(Value::Table(t)) => t,
+        Some(_) => bail!("defaults must be a table: [defaults]"),
+    };
+    let hosts = match top.remove("host") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .map(|v| match v {
+                Value::Table(t) => Ok(t),
+                _ => bail!("host must be an array of tables: [[host]]"),
+            })
+            .collect::<Result<_>>()?,
+        Some(_) => bail!("host must be an array of tables: [[host]]"),
+    };
+    if let Some(k) = top.keys().next() {
+        bail!("unknown top-level key {k:?}: expected [defaults] and [[host]] entries");
+    }
+    Ok(Inventory { defaults, hosts })
+}
+
+/// A header row naming the keys, then one host per row. Empty cells are
+/// unset; list variables are comma-separated within a (quoted) cell,
+/// `boot_opts` space-separated as on a kernelopt line.
+pub fn parse_csv(text: &str) -> Result<Inventory> {
+    let mut rd = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rd
+        .headers()
+        .context("reading the header row")?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if !header.iter().any(|h| h == "hostname") {
+        bail!("the header row has no hostname column");
+    }
+    let mut hosts = Vec::new();
+    for rec in rd.records() {
+        let rec = rec?;
+        let mut t = Table::new();
+        for (k, cell) in header.iter().zip(rec.iter()) {
+            if cell.is_empty() || k.is_empty() {
+                continue;
+            }
+            let v = match k.as_str() {
+                "boot_opts" => str_array(cell.split_whitespace()),
+                "overlays" => str_array(cell.split(',').map(str::trim).filter(|s| !s.is_empty())),
+                _ => Value::String(cell.to_string()),
+            };
+            t.insert(k.clone(), v);
+        }
+        hosts.push(t);
+    }
+    Ok(Inventory {
+        defaults: Table::new(),
+        hosts,
+    })
+}
+
+fn str_array<'a>(items: impl Iterator<Item = &'a str>) -> Value {
+    Value::Array(items.map(|s| Value::String(s.into())).collect())
+}
+
+/// Merges and checks every host; all problems, or the plans.
+pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    if inv.hosts.is_empty() {
+        problems.push("no hosts: add [[host]] entries (TOML) or rows (CSV)".to_string());
+    }
+    problems.extend(set_conflicts(inv, common));
+    let mut hosts = Vec::new();
+    let mut found = Vec::new();
+    for (i, entry) in inv.hosts.iter().enumerate() {
+        let mut merged = inv.defaults.clone();
+        merged.extend(entry.clone());
+        let r = resolve_host(i, &merged, common);
+        problems.extend(r.problems);
+        warnings.extend(r.warnings);
+        hosts.extend(r.plan);
+        found.push((r.hostname, r.ip));
+    }
+    problems.extend(duplicates(&found));
+    problems.extend(existing_outputs(&hosts, common));
+    if problems.is_empty() {
+        Ok(LabPlan {
+            hosts,
+            out_dir: common.out_dir.clone(),
+            warnings,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+struct Resolved {
+    plan: Option<HostPlan>,
+    hostname: Option<String>,
+    ip: Option<Ipv4Addr>,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// One host from its merged table (defaults, then its own entry).
+fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
+    let mut problems = Vec::new();
+    let mut own = Vars::default();
+    for (k, v) in merged {
+        if SPECIAL.contains(&k.as_str()) {
+            continue;
+        }
+        if let Err(e) = own.insert(k, v.clone()) {
+            problems.push(format!("{e:#}"));
+        }
+    }
+    let mut vars = common.base.overlay(&own).overlay(&common.set);
+    let hostname = match vars.values.get("hostname") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let label = hostname
+        .clone()
+        .unwrap_or_else(|| format!("host #{}", index + 1));
+    if hostname.is_none() {
+        problems.push("missing hostname".to_string());
+    }
+    problems.extend(vars.problems());
+
+    let (template, source) = match string_key(merged, "template", &mut problems) {
+        None => (common.source.label(), Some(common.source.clone())),
+        Some(t) => (
+            t.clone(),
+            template_source(&t, &common.base_dir, &mut problems),
+        ),
+    };
+    let ks_path = string_key(merged, "ks_path", &mut problems).unwrap_or(common.ks_path.clone());
+    let ks_path = name::validate_path(&ks_path)
+        .map_err(|e| problems.push(format!("ks_path: {e}")))
+        .ok();
+    let mut opts = KernelOptEdits {
+        set: vars.boot_opts(),
+        remove: common.boot_opts.remove.clone(),
+    };
+    opts.set.extend(common.boot_opts.set.iter().cloned());
+    for o in string_list(merged, "boot_opts", &mut problems) {
+        match KernelOptEdits::parse_opt(&o) {
+            Ok(kv) => opts.set.push(kv),
+            Err(e) => problems.push(format!("boot_opts: {e}")),
+        }
+    }
+    let overlays = string_list(merged, "overlays", &mut problems);
+    // Command-line overlays load from the current directory, inventory ones
+    // from the inventory's folder.
+    let mut overlay = OverlaySet::load(&common.overlays, Path::new("."));
+    if let Ok(set) = &mut overlay {
+        match OverlaySet::load(&overlays, &common.base_dir) {
+            Ok(own) => set
+                .extend(own)
+                .unwrap_or_else(|e| problems.push(format!("overlays: {e:#}"))),
+            Err(e) => problems.push(format!("overlays: {e:#}")),
+        }
+    }
+    let overlay = overlay
+        .map_err(|e| problems.push(format!("overlays: {e:#}")))
+        .ok()
+        .unwrap_or_default();
+    vars.set_overlay(&overlay);
+
+    let mut warnings = Vec::new();
+    let mut kickstart = None;
+    if let (true, Some(source), Some(ks)) = (problems.is_empty(), &source, &ks_path) {
+        match kickstart::produce(source, &vars) {
+            Err(e) => problems.push(one_line(&format!("{e:#}"))),
+            Ok(text) if common.lint => {
+                let file = format!("{label}: {ks}");
+                for d in lint::lint(&text) {
+                    match d.severity {
+                        lint::Severity::Error => problems.push(d.render(&file)),
+                        lint::Severity::Warning => warnings.push(d.render(&file)),
+                    }
+                }
+                kickstart = Some(text);
+            }
+            Ok(text) => kickstart = Some(text),
+        }
+    }
+    let problems: Vec<String> = problems
+        .into_iter()
+        .map(|p| {
+            if p.starts_with(&format!("{label}: ")) {
+                p
+            } else {
+                format!("{label}: {p}")
+            }
+        })
+        .collect();
+    let ip = vars.network().ok().flatten().map(|(addr, _)| addr);
+    let plan = match (problems.is_empty(), hostname.clone(), kickstart, ks_path) {
+        (true, Some(hostname), Some(kickstart), Some(ks_path)) => Some(HostPlan {
+            build: HostBuild {
+                output: common.out_dir.join(format!("{hostname}.iso")),
+                edits: opts,
+                ks_path,
+                kickstart,
+                overlay,
+                ks_in_ramdisk: common.ks_in_ramdisk,
+                replace_vendor_files: common.replace_vendor_files,
+            },
+            hostname,
+            template,
+            vars,
+            overlays,
+        }),
+        _ => None,
+    };
+    Resolved {
+        plan,
+        hostname,
+        ip,
+        problems,
+        warnings,
+    }
+}
+
+fn template_source(name: &str, base_dir: &Path, problems: &mut Vec<String>) -> Option<Source> {
+    if let Some((n, _)) = TEMPLATES.iter().find(|(n, _)| *n == name) {
+        return Some(Source::Builtin(n));
+    }
+    let p = base_dir.join(name);
+    if !p.is_file() {
+        problems.push(format!(
+            "unknown template {name:?}: use one of {} or a .tera file \
+             (relative to the inventory's folder)",
+            TEMPLATES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return None;
+    }
+    Some(Source::from_kickstart_arg(Some(&p)))
+}
+
+fn string_key(t: &Table, key: &str, problems: &mut Vec<String>) -> Option<String> {
+    match t.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(_) => None,
+        _ => {
+            problems.push(format!("{key}: must be a string"));
+            None
+        }
+    }
+}
+
+/// An array of strings (a single string is split on whitespace).
+fn string_list(t: &Table, key: &str, problems: &mut Vec<String>) -> Vec<String> {
+    match t.get(key) {
+        None => Vec::new(),
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+        Some(Value::Array(a)) if a.iter().all(Value::is_str) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(_) => {
+            problems.push(format!("{key}: must be a list of strings"));
+            Vec::new()
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `--set` of a key some host entry sets itself.
+fn set_conflicts(inv: &Inventory, common: &Common) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in common.set.values.keys() {
+        let hosts: Vec<String> = inv
+            .hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.contains_key(key))
+            .map(|(i, h)| match h.get("hostname").and_then(Value::as_str) {
+                Some(n) => n.to_string(),
+                None => format!("host #{}", i + 1),
+            })
+            .collect();
+        if !hosts.is_empty() {
+            out.push(format!(
+                "--set {key} would replace the per-host values of {}: \
+                 set it in the inventory instead",
+                hosts.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// Hostnames (and so output files) and addresses used twice. Hostnames
+/// compare without regard to case, as DNS and some file systems do.
+fn duplicates(found: &[(Option<String>, Option<Ipv4Addr>)]) -> Vec<String> {
+    let mut names: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut ips: BTreeMap<Ipv4Addr, Vec<String>> = BTreeMap::new();
+    for (i, (name, ip)) in found.iter().enumerate() {
+        if let Some(n) = name {
+            names.entry(n.to_ascii_lowercase()).or_default().push(i);
+        }
+        if let Some(ip) = ip {
+            let who = name.clone().unwrap_or_else(|| format!("host #{}", i + 1));
+            ips.entry(*ip).or_default().push(who);
+        }
+    }
+    let mut out = Vec::new();
+    for (n, idx) in &names {
+        if idx.len() > 1 {
+            let at: Vec<String> = idx.iter().map(|i| format!("#{}", i + 1)).collect();
+            out.push(format!(
+                "duplicate hostname {n}: hosts {} (each host needs its own name and ISO)",
+                at.join(", ")
+            ));
+        }
+    }
+    for (ip, who) in &ips {
+        if who.len() > 1 {
+            out.push(format!("duplicate ip {ip}: {}", who.join(", ")));
+        }
+    }
+    out
+}
+
+/// Outputs that exist already (refused without --force), and an out-dir
+/// that is not a directory.
+fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<String> {
+    let dir = &common.out_dir;
+    if dir.symlink_metadata().is_ok() && !dir.is_dir() {
+        return vec![format!(
+            "--out-dir {} exists and is not a directory",
+            dir.display()
+        )];
+    }
+    if common.force {
+        return Vec::new();
+    }
+    let mut paths: Vec<(String, PathBuf)> = Vec::new();
+    for h in hosts {
+        let iso = h.build.output.clone();
+        paths.push((h.hostname.clone(), sha256_path(&iso)));
+        paths.insert(paths.len() - 1, (h.hostname.clone(), iso));
+    }
+    paths.push(("lab".into(), dir.join(SUMS_FILE)));
+    paths.push(("lab".into(), dir.join(MANIFEST_FILE)));
+    paths
+        .into_iter()
+        .filter(|(_, p)| p.symlink_metadata().is_ok())
+        .map(|(who, p)| {
+            format!(
+                "{who}: {} already exists: pass --force to overwrite it",
+                p.display()
+            )
+        })
+        .collect()
+}
+
+/// The per-ISO checksum file `build::build` writes next to each ISO.
+pub fn sha256_path(iso: &Path) -> PathBuf {
+    let mut p = iso.as_os_str().to_owned();
+    p.push(".sha256");
+    PathBuf::from(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$6$esxiisot$.5EMW.LHBGFWCVtjJlQeItJ/tYSOlfSuha6VPE5KAtGByezXqJ3XQ/k0hPLj46Y/2axNgak.1c0HA/1TZ9FvD.";
+
+    fn common(dir: &Path) -> Common {
+        Common {
+            base: Vars::default(),
+            set: Vars::default(),
+            source: Source::Builtin("minimal"),
+            ks_path: "/KS.CFG".into(),
+            boot_opts: KernelOptEdits::default(),
+            lint: true,
+            force: false,
+            overlays: Vec::new(),
+            ks_in_ramdisk: false,
+            replace_vendor_files: false,
+            out_dir: dir.join("out"),
+            base_dir: dir.to_path_buf(),
+        }
+    }
+
+    fn lab(hosts: &str) -> String {
+        format!(
+            "[defaults]\nroot_password = '{HASH}'\ngateway = '10.0.0.1'\n\
+             nameservers = ['10.0.0.2']\nboot_opts = ['systemMediaSize=min']\n{hosts}"
+        )
+    }
+
+    fn problems(toml: &str, c: &Common) -> Vec<String> {
+        resolve(&parse_toml(toml).unwrap(), c).unwrap_err()
+    }
+
+    #[test]
+    fn toml_and_csv_resolve_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = common(dir.path());
+        let t = parse_toml(&lab(
+            "[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\n\
+             [[host]]\nhostname = 'esx02'\nip = '10.0.0.12/24'\nboot_opts = ['allowLegacyCPU=true']\n",
+        ))
+        .unwrap();
+        let plan = resolve(&t, &c).unwrap();
+        assert_eq!(plan.hosts.len(), 2);
+        let h2 = &plan.hosts[1];
+        assert_eq!(h2.hostname, "esx02");
+        assert_eq!(h2.build.output, dir.path().join("out/esx02.iso"));
+        assert!(h2.build.kickstart.contains("--ip=10.0.0.12"));
+        // The host's boot_opts replace the defaults' list.
+        assert!(h2
+            .build
+            .edits
+            .set
+            .contains(&("allowLegacyCPU".into(), Some("true".into()))));
+        assert!(!h2
+            .build
+            .edits
+            .set
+            .contains(&("systemMediaSize".into(), Some("min".into()))));
+        assert!(plan.hosts[0]
+            .build
+            .edits
+            .set
+            .contains(&("systemMediaSize".into(), Some("min".into()))));
+
+        let mut c2 = c.clone();
+        c2.base.insert_str("root_password", HASH).unwrap();
+        c2.base.insert_str("gateway", "10.0.0.1").unwrap();
+        let csv = "hostname,ip,nameservers,boot_opts\n\
+                   esx01,10.0.0.11/24,\"10.0.0.2\",systemMediaSize=min\n\
+                   esx02 , 10.0.0.12/24,10.0.0.2,allowLegacyCPU=true\n";
+        let plan2 = resolve(&parse_csv(csv).unwrap(), &c2).unwrap();
+        for (a, b) in plan.hosts.iter().zip(&plan2.hosts) {
+            assert_eq!(a.build.kickstart, b.build.kickstart);
+        }
+        assert_eq!(plan2.hosts[1].build.edits, h2.build.edits);
+    }
+
+    #[test]
+    fn csv_lists_and_empty_cells() {
+        let inv = parse_csv(
+            "hostname,ip,nameservers,vlan_id\nesx01,,\"10.0.0.2, 10.0.0.3\",\n# comment\nesx02,10.0.0.12/24,,20\n",
+        )
+        .unwrap();
+        assert_eq!(inv.hosts.len(), 2);
+        assert!(!inv.hosts[0].contains_key("ip"));
+        assert_eq!(
+            inv.hosts[0]["nameservers"].as_str(),
+            Some("10.0.0.2, 10.0.0.3")
+        );
+        let mut v = Vars::default();
+        v.insert("nameservers", inv.hosts[0]["nameservers"].clone())
+            .unwrap();
+        assert_eq!(v.values["nameservers"].as_array().unwrap().len(), 2);
+        assert!(parse_csv("ip\n10.0.0.1/24\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no hostname column"));
+    }
+
+    #[test]
+    fn toml_shape_errors() {
+        for (text, want) in [
+            ("hosts = []", "unknown top-level key \"hosts\""),
+            ("defaults = 1", "defaults must be a table"),
+            ("host = 'x'", "host must be an array of tables"),
+        ] {
+            let e = parse_toml(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = common(dir.path());
+        let p = problems(
+            &lab("[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\n\
+                  [[host]]\nhostname = 'ESX01'\nip = '10.0.0.11/24'\n\
+                  [[host]]\nhostname = 'esx03'\nip = '10.0.1.13/24'\n\
+                  [[host]]\nip = '10.0.0.14/24'\n\
+                  [[host]]\nhostname = 'esx05'\ntemplate = 'nope'\n\
+                  [[host]]\nhostname = 'esx06'\nboot_opts = ['a b']\nks_path = '/ks.cfg'\n\
+                  [[host]]\nhostname = 'esx07'\noverlays = ['vib.tgz']\n\
+                  [[host]]\nhostname = 'esx_08'\n"),
+            &c,
+        );
+        let want = [
+            "duplicate hostname esx01: hosts #1, #2",
+            "duplicate ip 10.0.0.11: esx01, ESX01",
+            "esx03: gateway 10.0.0.1 is outside the subnet of ip 10.0.1.13/24",
+            "host #4: missing hostname",
+            "esx05: unknown template \"nope\"",
+            "esx06: boot_opts:",
+            "esx06: ks_path:",
+            "esx07: overlays: overlay \"vib.tgz\": no such directory, and not a shipped overlay",
+            "esx_08: hostname: \"esx_08\" is not a valid RFC 1123 host name",
+        ];
+        for w in want {
+            assert!(p.iter().any(|l| l.starts_with(w)), "{w}\n{p:#?}");
+        }
+        assert!(p.iter().all(|l| !l.contains('\n')), "{p:#?}");
+    }
+
+    #[test]
+    fn missing_password_and_lint_errors_name_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = common(dir.path());
+        let p = problems("[[host]]\nhostname = 'esx01'\n", &c);
+        assert!(
+            p[0].starts_with("esx01: no root password") && p[0].contains("ESXI_ISO_ROOT_PASSWORD"),
+            "{p:?}"
+        );
+        std::fs::write(dir.path().join("bad.tera"), "install --firstdisk\n").unwrap();
+        let p = problems(
+            &format!(
+                "[[host]]\nhostname = 'esx01'\ntemplate = 'bad.tera'\nroot_password = '{HASH}'\n"
+            ),
+            &c,
+        );
+        assert!(
+            p.iter()
+                .any(|l| l.starts_with("esx01: KS.CFG") && l.contains("error")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn set_precedence_and_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = common(dir.path());
+        c.base.insert_str("root_password", "Low-Pass-1").unwrap();
+        c.base.insert_str("vlan_id", "5").unwrap();
+        c.set.insert_str("enable_ssh", "true").unwrap();
+        let plan = resolve(
+            &parse_toml(&lab(
+                "[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\nvlan_id = 7\n",
+            ))
+            .unwrap(),
+            &c,
+        )
+        .unwrap();
+        let v = &plan.hosts[0].vars;
+        assert_eq!(v.values["root_password"].as_str(), Some(HASH));
+        assert_eq!(v.values["vlan_id"].as_str(), Some("7"));
+        assert_eq!(v.values["enable_ssh"].as_bool(), Some(true));
+        c.set.insert_str("vlan_id", "9").unwrap();
+        let p = problems(
+            &lab("[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\nvlan_id = 7\n"),
+            &c,
+        );
+        assert!(
+            p.iter()
+                .any(|l| l.starts_with("--set vlan_id would replace the per-host values of esx01")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn existing_outputs_need_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = common(dir.path());
+        std::fs::create_dir(&c.out_dir).unwrap();
+        std::fs::write(c.out_dir.join("esx01.iso"), b"old").unwrap();
+        std::fs::write(c.out_dir.join(SUMS_FILE), b"old").unwrap();
+        let text = lab("[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\n\
+                        [[host]]\nhostname = 'esx02'\nip = '10.0.0.12/24'\n");
+        let p = problems(&text, &c);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].starts_with("esx01: ")
+                && p[0].ends_with("already exists: pass --force to overwrite it")
+        );
+        assert!(p[1].starts_with("lab: ") && p[1].contains(SUMS_FILE));
+        c.force = true;
+        assert!(resolve(&parse_toml(&text).unwrap(), &c).is_ok());
+    }
+}

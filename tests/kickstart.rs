@@ -1,0 +1,210 @@
+//! Kickstart templates: golden renders for several variable sets (compared
+//! exactly), each of which must also pass lint; `kickstart vars` and the
+//! README document every variable.
+//!
+//! Regenerate the golden files after an intended template change with
+//! `UPDATE_GOLDEN=1 cargo test --test kickstart`, and review the diff.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+
+use common::cli::run_in;
+
+/// A SHA-512 crypt of "VMware1!lab" (openssl passwd -6 -salt goldensalt).
+const HASH: &str = "$6$goldensalt$BvQ9qEQIw/ZuClFXZnDdv6tWX3EBAkm8.36aO91OP8uUHZemm.pcWlxCPTJRDpnLpXU8ePgmgx77ku4i9nrEL1";
+
+const SETS: &[(&str, &[&str])] = &[
+    ("dhcp", &["hostname=esx01"]),
+    (
+        "static",
+        &[
+            "hostname=esx02",
+            "domain=lab.local",
+            "ip=192.168.10.12/24",
+            "gateway=192.168.10.1",
+            "nameservers=192.168.10.2,192.168.10.3",
+            "vlan_id=20",
+            "device=vmnic0",
+        ],
+    ),
+    (
+        "everything",
+        &[
+            "hostname=esx03.lab.local",
+            "ip=10.0.0.13",
+            "netmask=255.255.255.0",
+            "gateway=10.0.0.1",
+            "nameservers=10.0.0.2",
+            "device=00:50:56:aa:bb:cc",
+            "ssh_authorized_keys=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGolden lab@example",
+            "ntp_servers=pool.ntp.org,10.0.0.2",
+            "syslog=udp://10.0.0.5:514",
+            "disk=mpx.vmhba0:C0:T0:L0",
+            "create_datastore=true",
+            "system_media_size=min",
+            "allow_legacy_cpu=true",
+            "accept_unsupported_cpu=true",
+            "enable_ssh=true",
+            "enable_shell=true",
+            "suppress_shell_warning=false",
+            "follow_hardware_mac=false",
+            "firstboot=esxcli system hostname get",
+        ],
+    ),
+    ("preserve", &["hostname=esx04", "vmfs=preserve"]),
+];
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+#[test]
+fn kickstart_templates_match_golden_renders_and_lint_clean() {
+    let work = common::fixture::work_dir("golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for template in ["nested-lab", "minimal"] {
+        for (set_name, vars) in SETS {
+            let pw = format!("root_password={HASH}");
+            let mut args = vec!["kickstart", "render", "--template", template, "--set", &pw];
+            for v in *vars {
+                args.push("--set");
+                args.push(v);
+            }
+            let text = run_in(work.path(), &args, &[]).ok().stdout();
+            let name = format!("{template}-{set_name}.ks");
+            let path = golden_dir().join(&name);
+            if update {
+                fs::write(&path, &text).unwrap();
+            } else {
+                let want = fs::read_to_string(&path).unwrap_or_else(|e| {
+                    panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display())
+                });
+                if want != text {
+                    mismatches.push(format!("{name}:\n--- want\n{want}\n--- got\n{text}"));
+                }
+            }
+            // Every documented variable set lints clean: no errors and no
+            // warnings.
+            let file = work.path().join(&name);
+            fs::write(&file, &text).unwrap();
+            let lint = run_in(
+                work.path(),
+                &["kickstart", "lint", file.to_str().unwrap()],
+                &[],
+            )
+            .ok();
+            assert_eq!(lint.stdout(), "", "{name} does not lint clean");
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "golden renders differ:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn kickstart_render_rejects_bad_values_and_unknown_templates() {
+    let work = common::fixture::work_dir("render-bad");
+    let w = work.path();
+    let pw = format!("root_password={HASH}");
+    run_in(
+        w,
+        &[
+            "kickstart",
+            "render",
+            "--set",
+            &pw,
+            "--set",
+            "hostname=esx01\nreboot",
+        ],
+        &[],
+    )
+    .fails_with("hostname: value \"esx01\\nreboot\" contains a newline or control character");
+    run_in(
+        w,
+        &["kickstart", "render", "--template", "nope", "--set", &pw],
+        &[],
+    )
+    .fails_with("no template \"nope\": use one of nested-lab, minimal or a path to a .tera file");
+    run_in(w, &["kickstart", "render"], &[]).fails_with("no root password for template nested-lab");
+    run_in(
+        w,
+        &[
+            "kickstart",
+            "render",
+            "--set",
+            &pw,
+            "--set",
+            "ssh_authorized_keys=it's mine",
+        ],
+        &[],
+    )
+    .fails_with("is not an OpenSSH public key line");
+    // The environment variable is a source too, and is hashed.
+    let out = run_in(
+        w,
+        &["kickstart", "render", "--template", "minimal"],
+        &[("ESXI_ISO_ROOT_PASSWORD", "VMware1!lab")],
+    )
+    .ok()
+    .stdout();
+    assert!(
+        out.contains("rootpw --iscrypted $6$") && !out.contains("VMware1!lab"),
+        "{out}"
+    );
+}
+
+#[test]
+fn kickstart_vars_are_listed_and_documented() {
+    let work = common::fixture::work_dir("vars");
+    let listed = run_in(work.path(), &["kickstart", "vars"], &[])
+        .ok()
+        .stdout();
+    let readme =
+        fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let names: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert!(names.len() >= 20, "{listed}");
+    for n in &names {
+        assert!(
+            readme.contains(&format!("| `{n}` |")),
+            "README's variable table lacks {n}"
+        );
+    }
+    // Everything the templates reference is either listed or derived.
+    let derived = [
+        "root_password",
+        "fqdn",
+        "ip_address",
+        "netmask",
+        "install_args",
+        "network_args",
+        "overlay",
+        "key",
+        "s",
+        "line",
+    ];
+    for t in ["nested-lab", "minimal"] {
+        let src = fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("kickstart/{t}.ks.tera")),
+        )
+        .unwrap();
+        for word in src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            let is_var = src.contains(&format!("{{{{ {word} "))
+                || src.contains(&format!("{{% if {word} %}}"));
+            if is_var && !word.is_empty() {
+                assert!(
+                    names.contains(&word) || derived.contains(&word),
+                    "{t} uses {word}, which is not listed"
+                );
+            }
+        }
+    }
+}
