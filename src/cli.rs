@@ -26,6 +26,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Show the boot setup and kickstart of an ESXi installer ISO
     Inspect(InspectArgs),
+    /// Check an ISO's structure, boot setup and kickstart
+    Verify(VerifyArgs),
     /// Render, lint and list kickstart templates
     #[command(subcommand)]
     Kickstart(KickstartCommand),
@@ -188,6 +190,22 @@ pub struct PackArgs {
     pub quiet: bool,
 
     /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// ISO to check (normally one esxi-iso built)
+    #[arg(value_name = "ISO")]
+    pub iso: PathBuf,
+
+    /// Also check that every file esxi-iso does not change is byte-identical
+    /// to this source ISO's
+    #[arg(long, value_name = "SOURCE_ISO")]
+    pub source: Option<PathBuf>,
+
+    /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
 }

@@ -23,3 +23,4 @@ pub mod overlay;
 pub mod progress;
 pub mod publish;
 pub mod signals;
+pub mod verify;

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => cmd::build::run(&args),
         Command::Inspect(args) => cmd::inspect::run(&args),
+        Command::Verify(args) => cmd::verify::run(&args),
         Command::Kickstart(KickstartCommand::Render(args)) => cmd::kickstart::render(&args),
         Command::Kickstart(KickstartCommand::Lint(args)) => cmd::kickstart::lint(&args),
         Command::Kickstart(KickstartCommand::Vars) => cmd::kickstart::vars(),

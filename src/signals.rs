@@ -1,6 +1,7 @@
 //! Ctrl-C and SIGTERM during a build: the handler only raises a flag; the
 //! write loop checks it between chunks and unwinds, so temporary files are
 //! removed by their destructors and no half-written output is left.
+//! SIGXFSZ (file size limit) is ignored so that limit surfaces as EFBIG.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -23,6 +24,13 @@ pub fn install() {
         ] {
             // Registration only fails for forbidden signals, which these aren't.
             let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+        }
+        // A write past RLIMIT_FSIZE raises SIGXFSZ, whose default action
+        // kills the process before the temporary can be removed; ignored,
+        // the write fails with EFBIG and the error path cleans up.
+        // SAFETY: setting a signal's disposition to SIG_IGN.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         }
         flag
     });

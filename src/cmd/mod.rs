@@ -6,3 +6,4 @@ pub mod inspect;
 pub mod kickstart;
 pub mod lab;
 pub mod pack;
+pub mod verify;

@@ -195,18 +195,29 @@ pub fn boot_info_table(
             lba,
         });
     }
-    let mut data = vec![0u8; len as usize];
-    file.read_exact_at(&mut data, start)
-        .map_err(|e| IsoError::Io {
-            what: format!("reading the boot file at LBA {lba}"),
-            source: e,
-        })?;
+    let io = |e| IsoError::Io {
+        what: format!("reading the boot file at LBA {lba}"),
+        source: e,
+    };
+    let mut head = [0u8; BIT_END];
+    file.read_exact_at(&mut head, start).map_err(io)?;
+    // Streamed in chunks (a multiple of 4 bytes, so only the last word is
+    // padded): the length is untrusted and may be as large as the image.
+    let mut sum = 0u32;
+    let mut buf = vec![0u8; (len as usize - BIT_END).min(1 << 20)];
+    let mut pos = BIT_END as u64;
+    while pos < u64::from(len) {
+        let n = (u64::from(len) - pos).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], start + pos).map_err(io)?;
+        sum = sum.wrapping_add(checksum(&buf[..n]));
+        pos += n as u64;
+    }
     Ok(Some(BootInfoTable {
-        pvd_lba: le_u32(&data, BIT_PVD),
-        file_lba: le_u32(&data, BIT_FILE),
-        file_len: le_u32(&data, BIT_LENGTH),
-        checksum: le_u32(&data, BIT_CHECKSUM),
-        expected_checksum: checksum(&data[BIT_END..]),
+        pvd_lba: le_u32(&head, BIT_PVD),
+        file_lba: le_u32(&head, BIT_FILE),
+        file_len: le_u32(&head, BIT_LENGTH),
+        checksum: le_u32(&head, BIT_CHECKSUM),
+        expected_checksum: sum,
         file_lba_actual: lba,
         file_len_actual: len,
     }))

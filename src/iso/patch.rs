@@ -27,6 +27,9 @@ use super::IsoError;
 /// Largest path table accepted for patching.
 const MAX_PATH_TABLE: u32 = 4 << 20;
 
+/// Spare sectors (zeroed) tolerated when a file is rewritten in place.
+const MAX_IN_PLACE_SLACK: u64 = 512;
+
 /// What happened to a file given to [`Patcher::put_file`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -111,7 +114,19 @@ impl<'a> Patcher<'a> {
             )));
         }
         let alloc = sectors_for(u64::from(old.size));
-        let (extent, outcome) = if old.size > 0 && data.len() as u64 <= alloc * SECTOR_U64 {
+        if old.size > 0 && Lba(old.extent).offset() + u64::from(old.size) > self.img.len {
+            return Err(IsoError::Malformed {
+                what: format!("/{path} runs past the end of the image"),
+                lba: old.extent,
+            });
+        }
+        // In place only when the new data fits and the old extent is not
+        // much larger: zeroing a huge (untrusted) allocation would cost
+        // memory in proportion to it.
+        let in_place = old.size > 0
+            && data.len() as u64 <= alloc * SECTOR_U64
+            && alloc <= sectors_for(data.len() as u64) + MAX_IN_PLACE_SLACK;
+        let (extent, outcome) = if in_place {
             for i in 0..alloc {
                 let start = (i as usize) * SECTOR;
                 let mut sector = vec![0u8; SECTOR];

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::eltorito::{self, BootCatalog};
@@ -20,6 +20,9 @@ use super::IsoError;
 
 /// Largest directory accepted (a real ESXi root is 2-4 sectors).
 pub const MAX_DIR_SIZE: u32 = 16 << 20;
+/// Most directory bytes read for one tree: bounds the time a hostile image
+/// with many large, overlapping directories can cost (ESXi trees: ~50 KB).
+pub const MAX_TREE_BYTES: u64 = 64 << 20;
 /// Deepest directory nesting accepted.
 pub const MAX_DEPTH: usize = 64;
 /// Most directory records accepted in one tree.
@@ -132,22 +135,47 @@ pub struct Entry {
 impl IsoImage {
     /// Opens `path` read-only and parses all metadata.
     pub fn open(path: &Path) -> Result<IsoImage, IsoError> {
-        let file = File::open(path).map_err(|e| IsoError::Io {
-            what: "opening the image".into(),
-            source: e,
-        })?;
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; it has no
+        // effect on regular files and block devices.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| IsoError::Io {
+                what: "opening the image".into(),
+                source: e,
+            })?;
         let meta = file.metadata().map_err(|e| IsoError::Io {
             what: "reading file metadata".into(),
             source: e,
         })?;
-        if meta.is_dir() {
+        let kind = meta.file_type();
+        if kind.is_dir() {
             return Err(IsoError::NotIso("it is a directory".into()));
         }
-        let len = meta.len();
+        let len = if kind.is_file() {
+            meta.len()
+        } else if kind.is_block_device() {
+            use std::io::Seek;
+            (&file)
+                .seek(std::io::SeekFrom::End(0))
+                .map_err(|e| IsoError::Io {
+                    what: "finding the size of the block device".into(),
+                    source: e,
+                })?
+        } else {
+            return Err(IsoError::NotIso(
+                "it is not a regular file or a block device (a FIFO, socket or character device cannot be read at random offsets)".into(),
+            ));
+        };
         if len == 0 {
             return Err(IsoError::NotIso("the file is empty".into()));
         }
-        let mut img = Reader { file: &file, len };
+        let mut img = Reader {
+            file: &file,
+            len,
+            dir_bytes: 0,
+        };
         let descriptors = img.descriptors()?;
         let pvd_idx = descriptors
             .iter()
@@ -191,6 +219,10 @@ impl IsoImage {
                 }
                 _ => {}
             }
+        }
+        check_file_extents(&primary, len)?;
+        if let Some(j) = &joliet {
+            check_file_extents(j, len)?;
         }
         let boot = match descriptors
             .iter()
@@ -260,6 +292,7 @@ impl IsoImage {
         Reader {
             file: &self.file,
             len: self.len,
+            dir_bytes: 0,
         }
         .read_extent(rec.extent, rec.size, "file data")
     }
@@ -386,6 +419,8 @@ fn detect_rock_ridge(tree: &Tree) -> Option<RockRidge> {
 struct Reader<'a> {
     file: &'a File,
     len: u64,
+    /// Directory bytes read so far for the current tree.
+    dir_bytes: u64,
 }
 
 impl Reader<'_> {
@@ -499,6 +534,7 @@ impl Reader<'_> {
         let mut dirs = Vec::new();
         let mut visited = HashSet::new();
         let mut total = 0usize;
+        self.dir_bytes = 0;
         // (extent, size, path, parent, depth)
         let mut queue = std::collections::VecDeque::from([(
             root.extent,
@@ -531,6 +567,15 @@ impl Reader<'_> {
                 return Err(IsoError::Malformed {
                     what: format!(
                         "directory {label} has size {size} (must be 1 to {MAX_DIR_SIZE} bytes)"
+                    ),
+                    lba: extent,
+                });
+            }
+            self.dir_bytes += u64::from(size);
+            if self.dir_bytes > MAX_TREE_BYTES {
+                return Err(IsoError::Malformed {
+                    what: format!(
+                        "directories total more than {MAX_TREE_BYTES} bytes (at directory {label})"
                     ),
                     lba: extent,
                 });
@@ -608,6 +653,32 @@ impl Reader<'_> {
         }
         Ok(tree)
     }
+}
+
+/// Every file's data must lie inside the image, so later reads (and the
+/// writer's copy) never run past its end.
+fn check_file_extents(tree: &Tree, len: u64) -> Result<(), IsoError> {
+    for d in &tree.dirs {
+        for r in d.records.iter().filter(|r| !r.is_dir() && r.size > 0) {
+            let end = Lba(r.extent).offset() + u64::from(r.size);
+            if end > len {
+                let name = if tree.joliet {
+                    joliet_name(r.identifier())
+                } else {
+                    loader_name(r.identifier())
+                };
+                return Err(IsoError::Malformed {
+                    what: format!(
+                        "file /{} ({} bytes) runs past the end of the image ({len} bytes)",
+                        join(&d.path, &name),
+                        r.size
+                    ),
+                    lba: r.extent,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Splits a directory's data into records, sector by sector (a record never
