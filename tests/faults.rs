@@ -330,9 +330,11 @@ fn unreadable_sources_fail_cleanly() {
     let cut = (last_lba + 1) * 2048;
     let cases: Vec<SourceCase> = vec![
         (
+            // A directory is taken as an extracted tree (esxi-iso build DIR);
+            // an empty one is not an ESXi tree.
             "a directory",
             Box::new(|| fs::create_dir(&s.source).unwrap()),
-            "not an ISO9660 image: it is a directory".into(),
+            "has no /BOOT.CFG: ESXi installer trees carry both /BOOT.CFG and /EFI/BOOT/BOOT.CFG".into(),
         ),
         (
             "a FIFO",
