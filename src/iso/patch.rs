@@ -22,6 +22,7 @@ use std::os::unix::fs::FileExt;
 use super::format::*;
 use super::reader::{find_dir, find_in, join, Directory, IsoImage, Tree};
 use super::record::{rock_ridge_entries, rock_ridge_file_entries, Record};
+pub use super::writer::Segment;
 use super::IsoError;
 
 /// Largest path table accepted for patching.
@@ -702,14 +703,6 @@ pub struct Layout {
     pub tail: Vec<u8>,
 }
 
-/// One piece of the output, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Segment<'a> {
-    Source { offset: u64, len: u64 },
-    Bytes(&'a [u8]),
-    Zeros(u64),
-}
-
 impl Layout {
     pub fn total_len(&self) -> u64 {
         self.base_end + self.tail.len() as u64
@@ -799,27 +792,19 @@ mod tests {
             tail: vec![3u8; SECTOR],
         };
         let segs = layout.segments();
-        assert_eq!(
-            segs[0],
-            Segment::Source {
-                offset: 0,
-                len: 16 * SECTOR_U64
-            }
-        );
+        assert!(matches!(segs[0], Segment::Source { offset: 0, len } if len == 16 * SECTOR_U64));
         assert!(matches!(segs[1], Segment::Bytes(b) if b[0] == 1));
         assert!(matches!(segs[2], Segment::Bytes(b) if b[0] == 2));
-        assert_eq!(
-            segs[3],
-            Segment::Source {
-                offset: 18 * SECTOR_U64,
-                len: 2 * SECTOR_U64 + 5
-            }
+        assert!(
+            matches!(segs[3], Segment::Source { offset, len } if offset == 18 * SECTOR_U64 && len == 2 * SECTOR_U64 + 5)
         );
-        assert_eq!(segs[4], Segment::Zeros(SECTOR_U64 - 5));
+        assert!(matches!(segs[4], Segment::Zeros(n) if n == SECTOR_U64 - 5));
         let total: u64 = segs
             .iter()
             .map(|s| match s {
-                Segment::Source { len, .. } | Segment::Zeros(len) => *len,
+                Segment::Source { len, .. } | Segment::File { len, .. } | Segment::Zeros(len) => {
+                    *len
+                }
                 Segment::Bytes(b) => b.len() as u64,
             })
             .sum();

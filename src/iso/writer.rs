@@ -13,7 +13,26 @@ use std::os::unix::fs::FileExt;
 
 use sha2::{Digest, Sha256};
 
-use super::patch::{Layout, Segment};
+use super::patch::Layout;
+
+/// One piece of an output image, in order.
+#[derive(Debug, Clone, Copy)]
+pub enum Segment<'a> {
+    /// A range of the source image being edited.
+    Source {
+        offset: u64,
+        len: u64,
+    },
+    /// A range of another file (mastering from a tree).
+    File {
+        file: &'a File,
+        offset: u64,
+        len: u64,
+    },
+    Bytes(&'a [u8]),
+    /// Zeros, left as a hole.
+    Zeros(u64),
+}
 
 /// Bytes per copy call: the unit of progress and of cancellation checks.
 const CHUNK: u64 = 8 << 20;
@@ -33,17 +52,36 @@ pub fn write_image(
     out: &File,
     watch: &Watch<'_>,
 ) -> io::Result<[u8; 32]> {
-    let segments = layout.segments();
+    write_segments(
+        Some(source),
+        &layout.segments(),
+        layout.total_len(),
+        out,
+        watch,
+    )
+}
+
+/// Streams `segments` into `out` (from offset 0), `total_len` bytes in all,
+/// and returns their SHA-256; `source` backs [`Segment::Source`].
+pub fn write_segments(
+    source: Option<&File>,
+    segments: &[Segment<'_>],
+    total_len: u64,
+    out: &File,
+    watch: &Watch<'_>,
+) -> io::Result<[u8; 32]> {
     std::thread::scope(|s| {
-        let hasher = s.spawn(|| hash_segments(source, &segments, watch));
-        let written = copy_segments(source, &segments, out, watch);
+        let hasher = s.spawn(|| hash_segments(source, segments, watch));
+        // The copy usually finishes first: flushing it to disk then overlaps
+        // the rest of the hashing instead of following it.
+        let written = copy_segments(source, segments, out, watch)
+            .and_then(|()| out.set_len(total_len))
+            .and_then(|()| out.sync_data());
         let hashed = hasher
             .join()
             .map_err(|_| io::Error::other("hashing thread panicked"))?;
         written?;
-        let digest = hashed?;
-        out.set_len(layout.total_len())?;
-        Ok(digest)
+        hashed
     })
 }
 
@@ -51,8 +89,16 @@ fn aborted() -> io::Error {
     io::Error::new(io::ErrorKind::Interrupted, "interrupted")
 }
 
+/// The file a data segment reads from.
+fn segment_file<'a>(seg: &Segment<'a>, source: Option<&'a File>) -> io::Result<&'a File> {
+    match *seg {
+        Segment::File { file, .. } => Ok(file),
+        _ => source.ok_or_else(|| io::Error::other("a source segment without a source image")),
+    }
+}
+
 fn copy_segments(
-    source: &File,
+    source: Option<&File>,
     segments: &[Segment<'_>],
     out: &File,
     watch: &Watch<'_>,
@@ -61,22 +107,24 @@ fn copy_segments(
     let mut kernel_copy = true;
     for seg in segments {
         match *seg {
-            Segment::Source { offset, len } => {
+            Segment::Source { offset, len } | Segment::File { offset, len, .. } => {
+                let from = segment_file(seg, source)?;
                 let mut done = 0u64;
                 while done < len {
                     let n = (len - done).min(CHUNK);
                     if kernel_copy {
-                        match copy_range(source, offset + done, out, pos, n) {
+                        match copy_range(from, offset + done, out, pos, n) {
                             Ok(()) => {}
                             Err(e) if is_unsupported(&e) => {
                                 kernel_copy = false;
-                                copy_range_userspace(source, offset + done, out, pos, n)?;
+                                copy_range_userspace(from, offset + done, out, pos, n)?;
                             }
                             Err(e) => return Err(e),
                         }
                     } else {
-                        copy_range_userspace(source, offset + done, out, pos, n)?;
+                        copy_range_userspace(from, offset + done, out, pos, n)?;
                     }
+                    start_writeback(out, pos, n);
                     done += n;
                     pos += n;
                     (watch.progress)(pos);
@@ -102,7 +150,29 @@ fn copy_segments(
     Ok(())
 }
 
-pub(super) fn is_unsupported(e: &io::Error) -> bool {
+/// Asks the kernel to start writing a range back now (without waiting),
+/// so the final fsync has little left to do. Advisory: errors are ignored.
+pub(crate) fn start_writeback(out: &File, offset: u64, len: u64) {
+    // SAFETY: a valid fd; the call only schedules I/O.
+    unsafe {
+        libc::sync_file_range(
+            out.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
+/// Copies `len` bytes between files, by the kernel when it can.
+pub fn copy_extent(src: &File, off_in: u64, dst: &File, off_out: u64, len: u64) -> io::Result<()> {
+    match copy_range(src, off_in, dst, off_out, len) {
+        Err(e) if is_unsupported(&e) => copy_range_userspace(src, off_in, dst, off_out, len),
+        other => other,
+    }
+}
+
+fn is_unsupported(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
@@ -169,23 +239,25 @@ pub(super) fn copy_range_userspace(
 }
 
 fn hash_segments(
-    source: &File,
+    source: Option<&File>,
     segments: &[Segment<'_>],
     watch: &Watch<'_>,
 ) -> io::Result<[u8; 32]> {
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    // Small enough to stay in the L2 cache between the read and the hash.
+    let mut buf = vec![0u8; 256 << 10];
     let zeros = vec![0u8; 1 << 16];
     for seg in segments {
         match *seg {
-            Segment::Source { offset, len } => {
+            Segment::Source { offset, len } | Segment::File { offset, len, .. } => {
+                let from = segment_file(seg, source)?;
                 let mut done = 0u64;
                 while done < len {
                     let n = (len - done).min(buf.len() as u64) as usize;
-                    source.read_exact_at(&mut buf[..n], offset + done)?;
+                    from.read_exact_at(&mut buf[..n], offset + done)?;
                     h.update(&buf[..n]);
                     done += n as u64;
-                    if done % CHUNK == 0 && (watch.cancelled)() {
+                    if done % (4 << 20) == 0 && (watch.cancelled)() {
                         return Err(aborted());
                     }
                 }

@@ -42,8 +42,9 @@ use super::name;
 use super::IsoError;
 use ondisk::*;
 
+pub use super::writer::copy_extent;
 pub use ondisk::{catalog, patch_boot_info_table};
-pub use stream::{copy_extent, write};
+pub use stream::write;
 
 /// Largest BIOS boot image accepted: it is read into memory to patch its
 /// boot-info-table (ISOLINUX.BIN is about 40 KB).
