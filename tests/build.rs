@@ -687,6 +687,17 @@ fn build_bad_inputs_fail_cleanly() {
             "invalid --boot-opt",
         ),
         (
+            &[
+                "build",
+                &plain,
+                "-o",
+                "o.iso",
+                "--remove-boot-opt",
+                "runweasel",
+            ],
+            "--remove-boot-opt runweasel would stop the installer from starting",
+        ),
+        (
             &["build", &plain, "-o", "o.iso", "--set", "hostname=bad_name"],
             "hostname: \"bad_name\" is not a valid RFC 1123 host name",
         ),

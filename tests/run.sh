@@ -29,3 +29,14 @@ fi
 
 cargo build --locked --all-targets
 cargo test --locked -- "$@"
+
+# The fuzz targets (own workspace under tests/fuzz) must keep building; a
+# short uninstrumented run checks they start and survive random input.
+if [ $# -eq 0 ]; then
+    cargo build --locked --manifest-path tests/fuzz/Cargo.toml --target-dir tests/fuzz/target --bins
+    for t in iso_reader bootcfg_kickstart; do
+        tests/fuzz/target/debug/$t -runs=300 -max_len=65536 -seed=1 >/dev/null 2>&1 ||
+            { echo "fuzz target $t failed its smoke run" >&2; exit 1; }
+    done
+    echo "fuzz targets: built, smoke runs passed"
+fi

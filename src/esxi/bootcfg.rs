@@ -49,6 +49,12 @@ impl KernelOptEdits {
         }
         for k in remove {
             Self::validate_key(k).map_err(|m| anyhow::anyhow!("invalid --remove-boot-opt: {m}"))?;
+            if k.eq_ignore_ascii_case("runweasel") {
+                anyhow::bail!(
+                    "--remove-boot-opt runweasel would stop the installer from starting \
+                     (the ISO would boot ESXi without installing): drop that option"
+                );
+            }
             e.remove.push(k.clone());
         }
         Ok(e)
