@@ -28,7 +28,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo build --locked --all-targets
-cargo test --locked -- "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked -- "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+count() { grep -E '^test result:' "$log" | grep -oE "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
+passed=$(count passed)
+failed=$(count failed)
+if [ "$status" -ne 0 ]; then
+    echo "tests: $passed passed, $failed failed"
+    exit "$status"
+fi
 
 # The fuzz targets (own workspace under tests/fuzz) must keep building; a
 # short uninstrumented run checks they start and survive random input.
@@ -40,3 +52,5 @@ if [ $# -eq 0 ]; then
     done
     echo "fuzz targets: built, smoke runs passed"
 fi
+
+echo "tests: $passed passed, $failed failed"

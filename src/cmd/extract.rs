@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::cli::ExtractArgs;
 use crate::esxi;
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
-use crate::iso::format::{Lba, SECTOR, SECTOR_U64};
-use crate::iso::reader::{loader_name, rock_ridge_name_of};
-use crate::iso::record::{continuation, su_entries, Record};
+use crate::iso::format::Lba;
+use crate::iso::reader::{loader_name, rock_ridge_areas, rock_ridge_name_of};
+use crate::iso::record::{su_entries, Record};
 use crate::iso::{master, IsoImage};
 use crate::{progress, signals};
 
@@ -221,25 +221,10 @@ fn check_name(name: &str, dir: &str) -> Result<()> {
 
 /// Refuses Rock Ridge symlinks, devices and relocated directories.
 fn check_rock_ridge(img: &IsoImage, r: &Record, path: &str) -> Result<()> {
-    let Some(rr) = img.rock_ridge else {
+    let Some((area, cont)) = rock_ridge_areas(img, r) else {
         return Ok(());
     };
-    let area = r.system_use().get(usize::from(rr.skip)..).unwrap_or(&[]);
-    let mut cont = Vec::new();
-    if let Some((lba, off, len)) = continuation(area) {
-        let mut sector = vec![0u8; SECTOR];
-        use std::os::unix::fs::FileExt;
-        if Lba(lba).offset() + SECTOR_U64 <= img.len
-            && img
-                .file
-                .read_exact_at(&mut sector, Lba(lba).offset())
-                .is_ok()
-            && (off as usize + len as usize) <= SECTOR
-        {
-            cont = sector[off as usize..off as usize + len as usize].to_vec();
-        }
-    }
-    for e in su_entries(area).chain(su_entries(&cont)) {
+    for e in su_entries(&area).chain(su_entries(&cont)) {
         match &e.sig {
             b"SL" => bail!("refusing /{path}: it is a symbolic link"),
             b"CL" | b"RE" | b"PL" => {

@@ -21,7 +21,7 @@ use std::os::unix::fs::FileExt;
 
 use super::format::*;
 use super::reader::{find_dir, find_in, join, Directory, IsoImage, Tree};
-use super::record::{rock_ridge_entries, rock_ridge_file_entries, Record};
+use super::record::{rock_ridge_entries, rock_ridge_file_entries, sort_key, Record};
 pub use super::writer::Segment;
 use super::IsoError;
 
@@ -596,19 +596,6 @@ impl<'a> Patcher<'a> {
             }
         }
         Ok(buf)
-    }
-}
-
-/// ISO9660 directory order (ECMA-119 9.3): by name, then extension, with
-/// `.` and `..` first. Joliet identifiers (UCS-2) sort by code units.
-fn sort_key(id: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let base = match id.iter().rposition(|&b| b == b';') {
-        Some(i) => &id[..i],
-        None => id,
-    };
-    match base.iter().position(|&b| b == b'.') {
-        Some(i) => (base[..i].to_vec(), base[i + 1..].to_vec()),
-        None => (base.to_vec(), Vec::new()),
     }
 }
 

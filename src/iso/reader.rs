@@ -712,26 +712,33 @@ fn parse_dir(data: &[u8], extent: u32, label: &str) -> Result<Vec<Record>, IsoEr
     Ok(out)
 }
 
-/// The Rock Ridge name of a record, reading a continuation area if needed.
-pub fn rock_ridge_name_of(img: &IsoImage, rec: &Record) -> Option<String> {
+/// A record's Rock Ridge System Use bytes: its own area (after the SUSP
+/// skip) and the continuation area a `CE` entry names, if that lies inside
+/// one sector of the image. None without Rock Ridge.
+pub fn rock_ridge_areas(img: &IsoImage, rec: &Record) -> Option<(Vec<u8>, Vec<u8>)> {
     let skip = usize::from(img.rock_ridge?.skip);
-    let area = rec.system_use().get(skip..).unwrap_or(&[]);
+    let area = rec.system_use().get(skip..).unwrap_or(&[]).to_vec();
     let mut cont = Vec::new();
-    if let Some((lba, off, len)) = record::continuation(area) {
+    if let Some((lba, off, len)) = record::continuation(&area) {
+        let (off, len) = (off as usize, len as usize);
         let mut sector = vec![0u8; SECTOR];
-        if Lba(lba).offset() + SECTOR_U64 <= img.len
+        if off + len <= SECTOR
+            && Lba(lba).offset() + SECTOR_U64 <= img.len
             && img
                 .file
                 .read_exact_at(&mut sector, Lba(lba).offset())
                 .is_ok()
         {
-            let (off, len) = (off as usize, len as usize);
-            if off + len <= SECTOR {
-                cont = sector[off..off + len].to_vec();
-            }
+            cont = sector[off..off + len].to_vec();
         }
     }
-    record::rock_ridge_name([area, &cont[..]])
+    Some((area, cont))
+}
+
+/// The Rock Ridge name of a record, reading a continuation area if needed.
+pub fn rock_ridge_name_of(img: &IsoImage, rec: &Record) -> Option<String> {
+    let (area, cont) = rock_ridge_areas(img, rec)?;
+    record::rock_ridge_name([&area[..], &cont[..]])
 }
 
 #[cfg(test)]

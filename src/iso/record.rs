@@ -161,6 +161,20 @@ fn system_use_start(raw: &[u8]) -> usize {
     start.min(raw.len())
 }
 
+/// ISO9660 directory order (ECMA-119 9.3): by name, then extension; the
+/// caller keeps `.` and `..` first. Joliet identifiers (UCS-2) sort by
+/// code units the same way.
+pub fn sort_key(id: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let base = match id.iter().rposition(|&b| b == b';') {
+        Some(i) => &id[..i],
+        None => id,
+    };
+    match base.iter().position(|&b| b == b'.') {
+        Some(i) => (base[..i].to_vec(), base[i + 1..].to_vec()),
+        None => (base.to_vec(), Vec::new()),
+    }
+}
+
 /// One System Use entry: signature, version and payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SuEntry<'a> {

@@ -39,6 +39,7 @@ use std::path::PathBuf;
 use super::eltorito;
 use super::format::*;
 use super::name;
+use super::record::sort_key;
 use super::IsoError;
 use ondisk::*;
 
@@ -314,18 +315,6 @@ struct FlatFile<'a> {
     path: String,
     content: &'a Content,
     lba: u32,
-}
-
-/// ECMA-119 9.3 order: name, then extension, then version (all ours are 1).
-fn sort_key(id: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let base = match id.iter().rposition(|&b| b == b';') {
-        Some(i) => &id[..i],
-        None => id,
-    };
-    match base.iter().position(|&b| b == b'.') {
-        Some(i) => (base[..i].to_vec(), base[i + 1..].to_vec()),
-        None => (base.to_vec(), Vec::new()),
-    }
 }
 
 /// Joliet identifiers sort by UCS-2 code units with the same rule.
