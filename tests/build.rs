@@ -319,6 +319,34 @@ fn build_edits_options_and_custom_ks_path() {
     assert!(p.contains(" KS\n") && p.contains(" LAB01\n"), "{p}");
     let ks = String::from_utf8(iso_file(&out, "/KS/LAB01/HOST.CFG;1")).unwrap();
     assert!(ks.starts_with("# ESXi Kickstart"), "{ks}");
+
+    // Template variables that are boot options reach both BOOT.CFG files,
+    // and allow_legacy_cpu also reaches the installed host's boot.cfg.
+    let out = build(
+        work.path(),
+        &fixtures().plain,
+        "vars.iso",
+        &[
+            "--set",
+            "system_media_size=small",
+            "--set",
+            "allow_legacy_cpu=true",
+        ],
+    );
+    for path in ["/BOOT.CFG;1", "/EFI/BOOT/BOOT.CFG;1"] {
+        let text = String::from_utf8(iso_file(&out, path)).unwrap();
+        let ko = text.lines().find(|l| l.starts_with("kernelopt=")).unwrap();
+        assert_eq!(
+            ko,
+            "kernelopt=runweasel cdromBoot ks=cdrom:/KS.CFG systemMediaSize=small allowLegacyCPU=true",
+            "{path}"
+        );
+    }
+    let ks = String::from_utf8(iso_file(&out, "/KS.CFG;1")).unwrap();
+    assert!(
+        ks.contains("/bootbank/boot.cfg /altbootbank/boot.cfg"),
+        "{ks}"
+    );
 }
 
 #[test]
