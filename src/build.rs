@@ -257,7 +257,7 @@ pub fn build(
         }
     })?;
     bar.finish_and_clear();
-    check_output(img, out.path(), host).with_context(|| {
+    check_output(img, media, out.path(), host).with_context(|| {
         format!(
             "checking the new image before saving it as {}",
             host.output.display()
@@ -290,7 +290,7 @@ pub fn build(
 /// kickstart, it has exactly the bytes rendered, and the boot catalog is
 /// the source's. A BIOS boot-info-table that was already invalid on the
 /// source is tolerated (esxi-iso never touches the boot images).
-fn check_output(src: &IsoImage, path: &Path, host: &HostBuild) -> Result<()> {
+fn check_output(src: &IsoImage, src_media: &Media, path: &Path, host: &HostBuild) -> Result<()> {
     let out = IsoImage::open(path)?;
     let report = verify::verify(&out, verify::Depth::Cheap);
     let src_bit_ok = esxi::boot_report(src)?
@@ -298,7 +298,6 @@ fn check_output(src: &IsoImage, path: &Path, host: &HostBuild) -> Result<()> {
         .any(|b| b.boot_info_table_valid == Some(true));
     // Only what the source got right has to stay right: a source whose
     // kernelopt lacks runweasel (not an installer boot) is not our doing.
-    let src_media = Media::detect(src)?;
     let src_runweasel = [&src_media.bios_text, &src_media.efi_text].iter().all(|t| {
         bootcfg::get(t, "kernelopt").is_some_and(|ko| bootcfg::option(ko, "runweasel").is_some())
     });

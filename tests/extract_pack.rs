@@ -12,27 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::fixture::{self, work_dir};
-use common::qemu::{self, BootLog, Firmware};
+use common::oracle::*;
+use common::qemu::Firmware;
 use common::tools;
 use sha2::{Digest, Sha256};
 
-const SECTOR: u64 = 2048;
 const BIN: &str = env!("CARGO_BIN_EXE_esxi-iso");
 const KS_MARKER: &str = "# ESXI-ISO-KS-MARKER 9b4e2d11";
-
-#[derive(Clone, Copy, Debug)]
-enum Variant {
-    Plain,
-    Rrj,
-}
-
-fn source(v: Variant) -> PathBuf {
-    let f = fixture::fixtures();
-    match v {
-        Variant::Plain => f.plain.clone(),
-        Variant::Rrj => f.rrj.clone(),
-    }
-}
 
 fn can_read() -> bool {
     fixture::available() && tools::require(&["xorriso", "isoinfo"])
@@ -159,68 +145,6 @@ fn el_torito(iso: &Path) -> Vec<String> {
             }
         })
         .collect()
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-/// (LBA, size) of a file, as xorriso reports it.
-fn xorriso_lba(iso: &Path, path: &str) -> (u64, u64) {
-    let text = run(
-        "xorriso",
-        &[
-            os("-indev"),
-            iso.as_os_str(),
-            os("-find"),
-            os(path),
-            os("-exec"),
-            os("report_lba"),
-            os("--"),
-        ],
-    );
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("File data lba:"))
-        .unwrap_or_else(|| panic!("xorriso reports no extent for {path}:\n{text}"));
-    let f: Vec<&str> = line["File data lba:".len()..]
-        .split(',')
-        .map(str::trim)
-        .collect();
-    (f[1].parse().unwrap(), f[3].parse().unwrap())
-}
-
-/// The boot-info-table of /ISOLINUX.BIN: PVD 16, the file's LBA and length
-/// as xorriso sees them, the LBA the catalog's default entry loads, and the
-/// checksum of bytes 64.. .
-fn check_boot_info_table(iso: &Path) {
-    let img = fs::read(iso).unwrap();
-    let (lba, len) = xorriso_lba(iso, "/ISOLINUX.BIN");
-    let brvd = &img[17 * SECTOR as usize..18 * SECTOR as usize];
-    assert!(brvd[7..].starts_with(b"EL TORITO SPECIFICATION"));
-    let cat = le32(brvd, 0x47) as usize * SECTOR as usize;
-    assert_eq!(
-        u64::from(le32(&img[cat + 32..], 8)),
-        lba,
-        "default entry loads ISOLINUX.BIN"
-    );
-    let file = &img[(lba * SECTOR) as usize..(lba * SECTOR + len) as usize];
-    let sum = file[64..].chunks(4).fold(0u32, |s, w| {
-        let mut b = [0u8; 4];
-        b[..w.len()].copy_from_slice(w);
-        s.wrapping_add(u32::from_le_bytes(b))
-    });
-    assert_eq!(
-        (
-            le32(file, 8),
-            le32(file, 12),
-            le32(file, 16),
-            le32(file, 20)
-        ),
-        (16, lba as u32, len as u32, sum),
-        "boot-info-table of {}",
-        iso.display()
-    );
 }
 
 /// Files of the packed image equal the source image's, except the two
@@ -848,29 +772,7 @@ fn pack_build_from_dir() {
 
 // --- boots ------------------------------------------------------------
 
-const BIOS_MARKER: &str = "ESXI-ISO-BIOS-BOOT";
-const UEFI_MARKER: &str = "ESXI-ISO-UEFI-BOOT";
 const UEFI_CFG_LINE: &str = "# UEFI boot.cfg: EFI/BOOT/BOOT.CFG";
-
-fn boot(iso: &Path, fw: Firmware, extra: &[&str]) -> BootLog {
-    let mut expect = vec![match fw {
-        Firmware::Bios => BIOS_MARKER,
-        Firmware::Uefi => UEFI_MARKER,
-    }];
-    expect.extend_from_slice(extra);
-    expect.push(match fw {
-        Firmware::Bios => "boot:",
-        Firmware::Uefi => "==== UEFI END ====",
-    });
-    let log = qemu::boot(iso, fw, &expect, qemu::DEFAULT_TIMEOUT);
-    eprintln!(
-        "{fw:?} boot of {}: {:?} in {:.1?}",
-        iso.display(),
-        log.outcome,
-        log.elapsed
-    );
-    log
-}
 
 fn can_boot(fw: Firmware) -> bool {
     can_read() && tools::require(fw.tools())

@@ -62,29 +62,20 @@ fn csv_lab() -> (String, String) {
     (csv, vars)
 }
 
-/// Runs esxi-iso in `dir` with a clean environment for the variables it reads.
+/// Runs esxi-iso in `dir` (see `common::cli::run_in`), printing the run
+/// and the work dir's files so a failed assertion has them in its output.
 fn esxi_iso(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_esxi-iso"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("ESXI_ISO_ROOT_PASSWORD")
-        .env_remove("SOURCE_DATE_EPOCH");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("running esxi-iso");
+    let run = common::cli::run_in(dir, args, env);
     eprintln!(
-        "$ esxi-iso {}\n--- status {}\n--- stdout\n{}--- stderr\n{}--- {}:\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
+        "{}\n--- {}:\n{}",
+        run.describe(),
         dir.display(),
         listing(dir)
     );
-    out
+    run.out
 }
 
+/// Every path under `dir`, one per line, for failure messages.
 fn listing(dir: &Path) -> String {
     let mut out = String::new();
     let mut stack = vec![dir.to_path_buf()];

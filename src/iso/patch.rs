@@ -317,13 +317,13 @@ impl<'a> Patcher<'a> {
 
     /// Appends sector-aligned data after the image; returns its LBA.
     fn append(&mut self, data: &[u8]) -> u32 {
-        let lba = self.base_end + (self.tail.len() / SECTOR) as u32;
-        self.tail.extend_from_slice(data);
-        let pad = (SECTOR - self.tail.len() % SECTOR) % SECTOR;
-        self.tail.resize(self.tail.len() + pad, 0);
+        let lba = self.reserve(sectors_for(data.len() as u64) as u32);
+        let at = (lba - self.base_end) as usize * SECTOR;
+        self.tail[at..at + data.len()].copy_from_slice(data);
         lba
     }
 
+    /// Adds zeroed sectors after the image; returns their first LBA.
     fn reserve(&mut self, sectors: u32) -> u32 {
         let lba = self.base_end + (self.tail.len() / SECTOR) as u32;
         self.tail

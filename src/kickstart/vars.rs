@@ -120,21 +120,7 @@ impl Vars {
     /// Inserts a string as given on a command line or in CSV: lists split
     /// on commas, booleans parse.
     pub fn insert_str(&mut self, key: &str, raw: &str) -> Result<()> {
-        let value = match spec(key).map(|s| s.kind) {
-            Some(Kind::Bool) => {
-                Value::Boolean(parse_bool(raw).with_context(|| format!("variable {key}"))?)
-            }
-            Some(Kind::Ipv4List | Kind::HostList) => Value::Array(
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| Value::String(s.into()))
-                    .collect(),
-            ),
-            Some(Kind::List) => Value::Array(vec![Value::String(raw.into())]),
-            _ => Value::String(raw.into()),
-        };
-        self.insert(key, value)
+        self.insert(key, Value::String(raw.into()))
     }
 
     pub fn insert(&mut self, key: &str, value: Value) -> Result<()> {

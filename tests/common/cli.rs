@@ -26,7 +26,7 @@ impl Run {
         self.out.status.code()
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         format!(
             "command: {}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}",
             self.cmd,
@@ -99,18 +99,7 @@ pub fn listing(dir: &Path) -> Vec<String> {
 
 /// Runs an external tool, asserting success; returns stdout.
 pub fn tool(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {} failed: {}\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&tool_bytes(cmd, args)).into_owned()
 }
 
 /// Like [`tool`] but returns raw stdout bytes.
@@ -121,8 +110,9 @@ pub fn tool_bytes(cmd: &str, args: &[&str]) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("running {cmd}: {e}"));
     assert!(
         out.status.success(),
-        "{cmd} {} failed: {}",
+        "{cmd} {} failed: {}\n{}",
         args.join(" "),
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout

@@ -4,5 +4,6 @@
 
 pub mod cli;
 pub mod fixture;
+pub mod oracle;
 pub mod qemu;
 pub mod tools;

@@ -284,6 +284,7 @@ pub fn primary_name(name: &str, is_dir: bool, fold_case: bool) -> Result<String,
 // ---------------------------------------------------------------------------
 // Flattened trees
 
+#[derive(Default)]
 struct FlatDir {
     /// Path in the tree ("" for the root).
     path: String,
@@ -356,17 +357,7 @@ struct Flat<'a> {
 fn flatten(vol: &Volume) -> Result<Flat<'_>, IsoError> {
     let fold = vol.rock_ridge || vol.joliet;
     let bad = |what: String| IsoError::Unsupported(what);
-    let mut dirs = vec![FlatDir {
-        path: String::new(),
-        parent: 0,
-        children: Vec::new(),
-        order: Vec::new(),
-        jorder: Vec::new(),
-        lba: 0,
-        size: 0,
-        jlba: 0,
-        jsize: 0,
-    }];
+    let mut dirs = vec![FlatDir::default()];
     let mut files = Vec::new();
     let mut queue = std::collections::VecDeque::from([(0usize, &vol.root, 1usize)]);
     while let Some((di, dir, depth)) = queue.pop_front() {
@@ -395,13 +386,7 @@ fn flatten(vol: &Volume) -> Result<Flat<'_>, IsoError> {
                     dirs.push(FlatDir {
                         path: path.clone(),
                         parent: di,
-                        children: Vec::new(),
-                        order: Vec::new(),
-                        jorder: Vec::new(),
-                        lba: 0,
-                        size: 0,
-                        jlba: 0,
-                        jsize: 0,
+                        ..FlatDir::default()
                     });
                     queue.push_back((idx, sub, depth + 1));
                     Kind::Dir(idx)
