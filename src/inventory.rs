@@ -27,7 +27,7 @@ use crate::build::HostBuild;
 use crate::cli::BuildArgs;
 use crate::esxi::bootcfg::KernelOptEdits;
 use crate::iso::name;
-use crate::kickstart::{self, lint, Source, Vars, TEMPLATES};
+use crate::kickstart::{self, crypt::Salt, lint, Source, Vars, TEMPLATES};
 use crate::overlay::OverlaySet;
 
 /// Keys of `[defaults]` and host entries that are not template variables.
@@ -122,7 +122,8 @@ fn common_from_args(args: &BuildArgs, inventory: &Path, out_dir: PathBuf) -> Res
     let boot_opts = KernelOptEdits::from_args(&args.boot_opt, &args.remove_boot_opt)?;
     // Vars::load puts the environment's password in this lowest layer, so
     // a password (or hash) in the inventory or --set wins over it.
-    let base = Vars::load(args.vars.as_deref(), &[])?;
+    let mut base = Vars::load(args.vars.as_deref(), &[])?;
+    base.salt = Salt::for_epoch(crate::build::source_date_epoch()?);
     let mut set = Vars::default();
     for item in &args.set {
         let Some((k, v)) = item.split_once('=') else {

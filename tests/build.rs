@@ -195,37 +195,59 @@ fn build_rock_ridge_joliet_fixture_stays_consistent() {
     assert!(ls.contains("'KS.CFG'"), "{ls}");
 }
 
+/// The `rootpw --iscrypted` hash of an output's /KS.CFG.
+fn rootpw_hash(iso: &Path) -> String {
+    let ks = String::from_utf8(iso_file(iso, "/KS.CFG;1")).unwrap();
+    let line = ks.lines().find(|l| l.starts_with("rootpw ")).unwrap();
+    line.strip_prefix("rootpw --iscrypted ")
+        .expect(line)
+        .to_string()
+}
+
+fn salt_of(hash: &str) -> &str {
+    hash.split('$').nth(2).unwrap()
+}
+
+fn build_with_env(dir: &Path, out: &str, env: &[(&str, &str)]) -> PathBuf {
+    let args = [
+        "build",
+        fixtures().plain.to_str().unwrap(),
+        "-o",
+        out,
+        "-q",
+        "--set",
+        "hostname=esx01",
+    ];
+    run_in(dir, &args, env).ok();
+    dir.join(out)
+}
+
 #[test]
 fn build_is_deterministic_and_checksummed() {
     if !ready() {
         return;
     }
     let work = work_dir("build-det");
-    let a = build(
-        work.path(),
-        &fixtures().plain,
-        "a.iso",
-        &["--set", "hostname=esx01"],
-    );
-    let b = build(
-        work.path(),
-        &fixtures().plain,
-        "b.iso",
-        &["--set", "hostname=esx01"],
-    );
+    // SOURCE_DATE_EPOCH: byte-identical outputs, new records dated by it.
+    let epoch = ("SOURCE_DATE_EPOCH", "1700000000");
+    let c = build_with_env(work.path(), "c.iso", &[("ESXI_ISO_ROOT_PASSWORD", PW), epoch]);
+    let d = build_with_env(work.path(), "d.iso", &[("ESXI_ISO_ROOT_PASSWORD", PW), epoch]);
+    assert!(fs::read(&c).unwrap() == fs::read(&d).unwrap(), "two reproducible builds differ");
+    let l = tool("isoinfo", &["-l", "-i", c.to_str().unwrap()]);
     assert!(
-        fs::read(&a).unwrap() == fs::read(&b).unwrap(),
-        "two builds differ"
+        l.lines()
+            .any(|x| x.contains("Nov 14 2023") && x.contains("KS.CFG;1")),
+        "{l}"
     );
     // The .sha256 files verify with coreutils.
-    let sums = tool("sha256sum", &[a.to_str().unwrap()]);
-    let ours = fs::read_to_string(work.path().join("a.iso.sha256")).unwrap();
+    let sums = tool("sha256sum", &[c.to_str().unwrap()]);
+    let ours = fs::read_to_string(work.path().join("c.iso.sha256")).unwrap();
     assert_eq!(
         ours.split_whitespace().next(),
         sums.split_whitespace().next()
     );
     let check = std::process::Command::new("sha256sum")
-        .args(["-c", "a.iso.sha256", "b.iso.sha256"])
+        .args(["-c", "c.iso.sha256", "d.iso.sha256"])
         .current_dir(work.path())
         .output()
         .unwrap();
@@ -234,37 +256,28 @@ fn build_is_deterministic_and_checksummed() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
-    // SOURCE_DATE_EPOCH dates new records and stays deterministic.
-    for name in ["c.iso", "d.iso"] {
-        run_in(
-            work.path(),
-            &[
-                "build",
-                fixtures().plain.to_str().unwrap(),
-                "-o",
-                name,
-                "-q",
-            ],
-            &[
-                ("ESXI_ISO_ROOT_PASSWORD", PW),
-                ("SOURCE_DATE_EPOCH", "1700000000"),
-            ],
-        )
-        .ok();
+    // The reproducible salt comes from non-secret inputs only: another
+    // password gets the same salt (and another hash).
+    let other_pw = "Other#Secret9";
+    let e = build_with_env(work.path(), "e.iso", &[("ESXI_ISO_ROOT_PASSWORD", other_pw), epoch]);
+    let (hc, he) = (rootpw_hash(&c), rootpw_hash(&e));
+    assert_eq!(salt_of(&hc), salt_of(&he), "the salt depends on the password");
+    assert_ne!(hc, he);
+    let want = tool("openssl", &["passwd", "-6", "-salt", salt_of(&he), other_pw]);
+    assert_eq!(he, want.trim());
+    // Without SOURCE_DATE_EPOCH the salt is random: two builds differ in it
+    // and in nothing else of the kickstart.
+    let a = build_with_env(work.path(), "a.iso", &[("ESXI_ISO_ROOT_PASSWORD", PW)]);
+    let b = build_with_env(work.path(), "b.iso", &[("ESXI_ISO_ROOT_PASSWORD", PW)]);
+    let (ha, hb) = (rootpw_hash(&a), rootpw_hash(&b));
+    assert_ne!(salt_of(&ha), salt_of(&hb), "two random salts are equal");
+    for (iso, hash) in [(&a, &ha), (&b, &hb)] {
+        let want = tool("openssl", &["passwd", "-6", "-salt", salt_of(hash), PW]);
+        assert_eq!(*hash, want.trim());
+        let ks = String::from_utf8(iso_file(iso, "/KS.CFG;1")).unwrap();
+        let ka = String::from_utf8(iso_file(&a, "/KS.CFG;1")).unwrap();
+        assert_eq!(ks.replace(hash.as_str(), "HASH"), ka.replace(ha.as_str(), "HASH"));
     }
-    assert!(
-        fs::read(work.path().join("c.iso")).unwrap()
-            == fs::read(work.path().join("d.iso")).unwrap()
-    );
-    let l = tool(
-        "isoinfo",
-        &["-l", "-i", work.path().join("c.iso").to_str().unwrap()],
-    );
-    assert!(
-        l.lines()
-            .any(|x| x.contains("Nov 14 2023") && x.contains("KS.CFG;1")),
-        "{l}"
-    );
 }
 
 #[test]
@@ -279,12 +292,9 @@ fn build_password_is_stored_only_as_sha512_crypt() {
         !bytes.windows(PW.len()).any(|w| w == PW.as_bytes()),
         "plaintext password on the ISO"
     );
-    let ks = String::from_utf8(iso_file(&out, "/KS.CFG;1")).unwrap();
-    let line = ks.lines().find(|l| l.starts_with("rootpw ")).unwrap();
-    let hash = line.strip_prefix("rootpw --iscrypted ").expect(line);
-    let salt = hash.split('$').nth(2).unwrap();
+    let hash = rootpw_hash(&out);
     // openssl computes the same crypt for that salt: the hash is genuine.
-    let want = tool("openssl", &["passwd", "-6", "-salt", salt, PW]);
+    let want = tool("openssl", &["passwd", "-6", "-salt", salt_of(&hash), PW]);
     assert_eq!(hash, want.trim());
 }
 

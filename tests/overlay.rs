@@ -12,6 +12,8 @@ use common::fixture::{self, fixtures, work_dir};
 use common::qemu::{self, Firmware};
 
 const PW: &str = "VMware1!lab";
+/// A SHA-512 crypt of PW (`openssl passwd -6 -salt overlaysalt`).
+const HASH: &str = "$6$overlaysalt$rjAjJKuq4ehr2H/fTPF/LcTyTCbqH236HvieRlRxWx1ZTqICHVqV4K7r.DcAbOlQF5gn/0diIy9q0zL87FzXz.";
 
 fn ready() -> bool {
     fixture::available() && common::tools::require(&["isoinfo", "tar", "xorriso"])
@@ -187,10 +189,13 @@ fn overlay_module_and_files_land_as_given() {
     let ks = String::from_utf8(iso_file(&a, "/KS.CFG;1")).unwrap();
     assert!(ks.contains("echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBCDEFG lab@example' >> /etc/ssh/keys-root/authorized_keys"), "{ks}");
 
-    // Deterministic, with and without SOURCE_DATE_EPOCH.
-    build(w, &["-o", "b.iso", "--overlay", "ov"], &[]).ok();
+    // Deterministic with a pre-hashed password (without SOURCE_DATE_EPOCH a
+    // plain one gets a random salt), and with SOURCE_DATE_EPOCH.
+    let hashed = [("ESXI_ISO_ROOT_PASSWORD", HASH)];
+    build(w, &["-o", "b.iso", "--overlay", "ov"], &hashed).ok();
+    build(w, &["-o", "b2.iso", "--overlay", "ov"], &hashed).ok();
     assert!(
-        fs::read(&a).unwrap() == fs::read(w.join("b.iso")).unwrap(),
+        fs::read(w.join("b.iso")).unwrap() == fs::read(w.join("b2.iso")).unwrap(),
         "two overlay builds differ"
     );
     build(

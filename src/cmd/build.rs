@@ -11,7 +11,7 @@ use crate::cli::BuildArgs;
 use crate::esxi::bootcfg::KernelOptEdits;
 use crate::esxi::Media;
 use crate::iso::{name, IsoImage};
-use crate::kickstart::{self, Source, Vars};
+use crate::kickstart::{self, crypt::Salt, Source, Vars};
 use crate::overlay::OverlaySet;
 use crate::{progress, signals};
 
@@ -43,8 +43,10 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
     let extra = KernelOptEdits::from_args(&args.boot_opt, &args.remove_boot_opt)?;
     let source = Source::from_kickstart_arg(args.kickstart.as_deref());
     let overlay = OverlaySet::load(&args.overlay, Path::new("."))?;
+    let source_date_epoch = build::source_date_epoch()?;
     let mut vars = Vars::load(args.vars.as_deref(), &args.set)?;
     vars.set_overlay(&overlay);
+    vars.salt = Salt::for_epoch(source_date_epoch);
     let kickstart = kickstart::produce(&source, &vars)?;
     if !args.no_lint {
         super::kickstart::check_before_build(&source.label(), &kickstart)?;
@@ -71,7 +73,7 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
     Ok((
         host,
         Options {
-            source_date_epoch: build::source_date_epoch()?,
+            source_date_epoch,
             force: args.force,
             cancel: None,
         },

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::{LintArgs, RenderArgs};
-use crate::kickstart::{self, lint, vars, Source, Vars};
+use crate::kickstart::{self, crypt::Salt, lint, vars, Source, Vars};
 
 pub fn render(args: &RenderArgs) -> Result<ExitCode> {
     let source = Source::from_template_arg(&args.template)?;
-    let vars = Vars::load(args.vars.as_deref(), &args.set)?;
+    let mut vars = Vars::load(args.vars.as_deref(), &args.set)?;
+    vars.salt = Salt::for_epoch(crate::build::source_date_epoch()?);
     let text = kickstart::produce(&source, &vars)?;
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)

@@ -2,10 +2,14 @@
 //! --iscrypted` read it (Ulrich Drepper, "Unix crypt using SHA-256 and
 //! SHA-512", 2007), with the default 5000 rounds so no `rounds=` field.
 //!
-//! The salt is derived from the inputs instead of drawn at random so that
-//! the same inputs give a byte-identical ISO (see the README's Security
-//! section for what that trades). A `$6$`/`$1$` value passes through.
+//! The salt never depends on the password: a salt derived from it would be
+//! a fast, unslowed check of the password, letting anyone holding the ISO
+//! test guesses at SHA-256 speed and skip the 5000 rounds. It is random
+//! (the kernel's `getrandom`) unless the build is reproducible
+//! (`SOURCE_DATE_EPOCH`), where it is derived from non-secret inputs only.
+//! A `$6$`/`$1$` value passes through untouched.
 
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256, Sha512};
 
 const ROUNDS: usize = 5000;
@@ -16,19 +20,71 @@ pub fn is_hashed(s: &str) -> bool {
     s.starts_with("$6$") || s.starts_with("$1$")
 }
 
-/// Hashes `password` with a salt derived from `context` and the password.
-pub fn hash_password(password: &str, context: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"esxi-iso rootpw salt v1\0");
-    h.update(context.as_bytes());
-    h.update([0]);
-    h.update(password.as_bytes());
-    let seed = h.finalize();
-    let salt: String = seed[..16]
-        .iter()
-        .map(|b| B64[usize::from(b & 63)] as char)
-        .collect();
-    sha512_crypt(password.as_bytes(), salt.as_bytes())
+/// Where a `$6$` salt comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Salt {
+    /// 96 random bits from the kernel: the default.
+    #[default]
+    Random,
+    /// Reproducible builds: derived from these non-secret inputs and the
+    /// host's name, so the same inputs give the same ISO.
+    Derived(String),
+}
+
+impl Salt {
+    /// Random, or derived from the epoch when `SOURCE_DATE_EPOCH` is set.
+    pub fn for_epoch(source_date_epoch: Option<i64>) -> Salt {
+        match source_date_epoch {
+            Some(e) => Salt::Derived(format!("SOURCE_DATE_EPOCH={e}")),
+            None => Salt::Random,
+        }
+    }
+
+    /// The 16 salt characters for the host named `host` (its FQDN).
+    fn characters(&self, host: &str) -> Result<String> {
+        let mut bits = [0u8; 12];
+        match self {
+            Salt::Random => getrandom(&mut bits)?,
+            Salt::Derived(inputs) => {
+                let mut h = Sha256::new();
+                h.update(b"esxi-iso rootpw salt v2\0");
+                h.update(inputs.as_bytes());
+                h.update([0]);
+                h.update(host.as_bytes());
+                bits.copy_from_slice(&h.finalize()[..12]);
+            }
+        }
+        let mut out = String::with_capacity(16);
+        for c in bits.chunks(3) {
+            b64(&mut out, c[0], c[1], c[2], 4);
+        }
+        Ok(out)
+    }
+}
+
+/// Hashes `password` for the host named `host`, with a salt from `salt`.
+pub fn hash_password(password: &str, salt: &Salt, host: &str) -> Result<String> {
+    let salt = salt.characters(host)?;
+    Ok(sha512_crypt(password.as_bytes(), salt.as_bytes()))
+}
+
+/// Fills `buf` from the kernel's random source.
+fn getrandom(buf: &mut [u8]) -> Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: the pointer and length describe `rest`, which we own.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err).context("drawing a random salt for the root password (getrandom)");
+        }
+        filled += n as usize;
+    }
+    Ok(())
 }
 
 /// `$6$<salt>$<hash>` for a salt of up to 16 characters.
@@ -143,13 +199,36 @@ mod tests {
         );
     }
 
+    fn salt_of(hash: &str) -> &str {
+        hash.split('$').nth(2).expect("a $6$salt$hash value")
+    }
+
     #[test]
-    fn derived_salt_is_stable_and_context_bound() {
-        let a = hash_password("VMware1!", "esx01");
-        assert_eq!(a, hash_password("VMware1!", "esx01"));
-        assert_ne!(a, hash_password("VMware1!", "esx02"));
+    fn derived_salt_depends_on_inputs_and_host_never_on_the_password() {
+        let epoch = Salt::for_epoch(Some(1_700_000_000));
+        let a = hash_password("VMware1!", &epoch, "esx01").unwrap();
+        assert_eq!(a, hash_password("VMware1!", &epoch, "esx01").unwrap());
+        assert_ne!(a, hash_password("VMware1!", &epoch, "esx02").unwrap());
+        let other = hash_password("Another#Secret9", &epoch, "esx01").unwrap();
+        assert_eq!(salt_of(&a), salt_of(&other), "salt must not depend on the password");
+        assert_ne!(a, other);
+        let later = Salt::for_epoch(Some(1_700_000_001));
+        assert_ne!(salt_of(&a), salt_of(&hash_password("VMware1!", &later, "esx01").unwrap()));
         assert!(a.starts_with("$6$") && a.len() == 3 + 16 + 1 + 86, "{a}");
         assert!(!a.contains("VMware1!"));
         assert!(is_hashed(&a) && !is_hashed("VMware1!"));
+    }
+
+    #[test]
+    fn random_salts_differ_and_use_the_crypt_alphabet() {
+        let a = hash_password("VMware1!", &Salt::Random, "esx01").unwrap();
+        let b = hash_password("VMware1!", &Salt::Random, "esx01").unwrap();
+        assert_ne!(salt_of(&a), salt_of(&b));
+        for h in [&a, &b] {
+            let salt = salt_of(h);
+            assert_eq!(salt.len(), 16, "{h}");
+            assert!(salt.bytes().all(|c| B64.contains(&c)), "{h}");
+            assert_eq!(*h, sha512_crypt(b"VMware1!", salt.as_bytes()));
+        }
     }
 }

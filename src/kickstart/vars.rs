@@ -83,6 +83,9 @@ pub struct Vars {
     /// Text files of the overlays' ramdisk part, by relative path: the
     /// `overlay` template variable.
     pub overlay: BTreeMap<String, String>,
+    /// Where the root password's salt comes from: random unless the build
+    /// is reproducible.
+    pub salt: crypt::Salt,
 }
 
 impl Vars {
@@ -341,7 +344,7 @@ impl Vars {
             let hash = if crypt::is_hashed(pw) {
                 pw.to_string()
             } else {
-                crypt::hash_password(pw, &fqdn)
+                crypt::hash_password(pw, &self.salt, &fqdn)?
             };
             ctx.insert("root_password", &hash);
         }
