@@ -1,10 +1,15 @@
 //! Writing outputs safely: a temporary file in the destination directory,
 //! fsync, then a rename that refuses to clobber unless forced. A dropped
 //! [`AtomicFile`] (error, Ctrl-C) removes its temporary.
+//!
+//! Outputs get the mode any new file gets (`0666 & ~umask`, as `cp`,
+//! xorriso and genisoimage create theirs), not the temporary's 0600, so a
+//! web server or an NFS export can serve them; a file replaced with
+//! `--force` keeps the mode it had.
 
-use std::fs::File;
+use std::fs::{File, Permissions};
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -30,9 +35,11 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // The kernel applies the umask to the mode given to open(2).
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
+            .permissions(Permissions::from_mode(0o666))
             .tempfile_in(&dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
         Ok(AtomicFile {
@@ -53,6 +60,9 @@ impl AtomicFile {
     /// Flushes to disk and renames into place.
     pub fn commit(self) -> Result<()> {
         let dest = self.dest.clone();
+        if self.force {
+            self.keep_mode_of_replaced()?;
+        }
         self.tmp
             .as_file()
             .sync_all()
@@ -77,6 +87,29 @@ impl AtomicFile {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+impl AtomicFile {
+    /// Gives the temporary the permission bits of the regular file it is
+    /// about to replace (set-id bits dropped, as `cp` does for a new file).
+    fn keep_mode_of_replaced(&self) -> Result<()> {
+        let Ok(old) = std::fs::symlink_metadata(&self.dest) else {
+            return Ok(());
+        };
+        if !old.file_type().is_file() {
+            return Ok(());
+        }
+        let mode = old.mode() & 0o1777;
+        self.tmp
+            .as_file()
+            .set_permissions(Permissions::from_mode(mode))
+            .with_context(|| {
+                format!(
+                    "giving the new {} the mode {mode:o} of the file it replaces",
+                    self.dest.display()
+                )
+            })
     }
 }
 
@@ -135,6 +168,18 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out.iso"]);
+    }
+
+    #[test]
+    fn a_forced_replacement_keeps_the_mode_of_the_file_it_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("a");
+        write_atomic(&dest, b"1", false).unwrap();
+        std::fs::set_permissions(&dest, Permissions::from_mode(0o4640)).unwrap();
+        write_atomic(&dest, b"2", true).unwrap();
+        let meta = std::fs::metadata(&dest).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o640, "mode kept, set-uid dropped");
+        assert_eq!(std::fs::read(&dest).unwrap(), b"2");
     }
 
     #[test]

@@ -20,7 +20,6 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -313,29 +312,8 @@ fn write_if_changed(path: &Path, value: &Value) -> Result<bool> {
     if fs::read(path).ok().as_deref() == Some(bytes.as_slice()) {
         return Ok(false);
     }
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(parent)
-        .with_context(|| format!("creating a temporary file in {}", parent.display()))?;
-    tmp.write_all(&bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    // Web servers need to read it: tempfile creates 0600.
-    set_readable(tmp.path())?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+    crate::output::write_atomic(path, &bytes, true)?;
     Ok(true)
-}
-
-#[cfg(unix)]
-fn set_readable(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
-        .with_context(|| format!("setting permissions of {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn set_readable(_: &Path) -> Result<()> {
-    Ok(())
 }
 
 /// `urn:uuid:` of an RFC 4122 version 5 (SHA-1, name-based) UUID.

@@ -69,6 +69,24 @@ impl Run {
 /// Runs `esxi-iso ARGS` in `cwd` with `env` added (and the password
 /// variable cleared unless given).
 pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run(command(cwd, args, env), args)
+}
+
+/// Like [`run_in`], with the child's umask set to `umask`.
+pub fn run_in_umask(cwd: &Path, args: &[&str], env: &[(&str, &str)], umask: u32) -> Run {
+    use std::os::unix::process::CommandExt;
+    let mut c = command(cwd, args, env);
+    // SAFETY: umask(2) is async-signal-safe and cannot fail.
+    unsafe {
+        c.pre_exec(move || {
+            libc::umask(umask as libc::mode_t);
+            Ok(())
+        });
+    }
+    run(c, args)
+}
+
+fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args)
         .current_dir(cwd)
@@ -77,6 +95,10 @@ pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         c.env(k, v);
     }
+    c
+}
+
+fn run(mut c: Command, args: &[&str]) -> Run {
     let out = c.output().expect("running esxi-iso");
     Run {
         cmd: format!("esxi-iso {}", args.join(" ")),
