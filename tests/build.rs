@@ -230,9 +230,20 @@ fn build_is_deterministic_and_checksummed() {
     let work = work_dir("build-det");
     // SOURCE_DATE_EPOCH: byte-identical outputs, new records dated by it.
     let epoch = ("SOURCE_DATE_EPOCH", "1700000000");
-    let c = build_with_env(work.path(), "c.iso", &[("ESXI_ISO_ROOT_PASSWORD", PW), epoch]);
-    let d = build_with_env(work.path(), "d.iso", &[("ESXI_ISO_ROOT_PASSWORD", PW), epoch]);
-    assert!(fs::read(&c).unwrap() == fs::read(&d).unwrap(), "two reproducible builds differ");
+    let c = build_with_env(
+        work.path(),
+        "c.iso",
+        &[("ESXI_ISO_ROOT_PASSWORD", PW), epoch],
+    );
+    let d = build_with_env(
+        work.path(),
+        "d.iso",
+        &[("ESXI_ISO_ROOT_PASSWORD", PW), epoch],
+    );
+    assert!(
+        fs::read(&c).unwrap() == fs::read(&d).unwrap(),
+        "two reproducible builds differ"
+    );
     let l = tool("isoinfo", &["-l", "-i", c.to_str().unwrap()]);
     assert!(
         l.lines()
@@ -259,11 +270,22 @@ fn build_is_deterministic_and_checksummed() {
     // The reproducible salt comes from non-secret inputs only: another
     // password gets the same salt (and another hash).
     let other_pw = "Other#Secret9";
-    let e = build_with_env(work.path(), "e.iso", &[("ESXI_ISO_ROOT_PASSWORD", other_pw), epoch]);
+    let e = build_with_env(
+        work.path(),
+        "e.iso",
+        &[("ESXI_ISO_ROOT_PASSWORD", other_pw), epoch],
+    );
     let (hc, he) = (rootpw_hash(&c), rootpw_hash(&e));
-    assert_eq!(salt_of(&hc), salt_of(&he), "the salt depends on the password");
+    assert_eq!(
+        salt_of(&hc),
+        salt_of(&he),
+        "the salt depends on the password"
+    );
     assert_ne!(hc, he);
-    let want = tool("openssl", &["passwd", "-6", "-salt", salt_of(&he), other_pw]);
+    let want = tool(
+        "openssl",
+        &["passwd", "-6", "-salt", salt_of(&he), other_pw],
+    );
     assert_eq!(he, want.trim());
     // Without SOURCE_DATE_EPOCH the salt is random: two builds differ in it
     // and in nothing else of the kickstart.
@@ -276,7 +298,10 @@ fn build_is_deterministic_and_checksummed() {
         assert_eq!(*hash, want.trim());
         let ks = String::from_utf8(iso_file(iso, "/KS.CFG;1")).unwrap();
         let ka = String::from_utf8(iso_file(&a, "/KS.CFG;1")).unwrap();
-        assert_eq!(ks.replace(hash.as_str(), "HASH"), ka.replace(ha.as_str(), "HASH"));
+        assert_eq!(
+            ks.replace(hash.as_str(), "HASH"),
+            ka.replace(ha.as_str(), "HASH")
+        );
     }
 }
 

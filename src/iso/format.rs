@@ -9,6 +9,13 @@ pub const SECTOR_U64: u64 = SECTOR as u64;
 
 /// First volume descriptor (ECMA-119 6.2.1: system area is sectors 0-15).
 pub const FIRST_DESCRIPTOR_LBA: u32 = 16;
+/// Zero sectors kept after the last file of every output, inside the
+/// volume. CD readers read ahead near the end of a disc and fail or return
+/// garbage there (GRUB's BIOS reader through int 13h does, for a file in
+/// the last sectors); genisoimage and xorriso pad every image by 300 KB
+/// (150 sectors) for that reason, and VMware's media carry that pad.
+pub const TRAILING_PAD_SECTORS: u32 = 150;
+
 /// Sanity cap on the descriptor set: real images have 3-5.
 pub const MAX_DESCRIPTORS: u32 = 64;
 

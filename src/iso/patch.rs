@@ -11,6 +11,11 @@
 //!   record, its `.`, its children's `..`, the path tables and (for the
 //!   root) the volume descriptor follow it.
 //!
+//! - The image ends with [`TRAILING_PAD_SECTORS`] zero sectors after its
+//!   last file, inside the volume, as genisoimage and xorriso lay theirs
+//!   out: new extents go after the source and before a fresh pad, and a
+//!   source without a pad of its own gets one.
+//!
 //! The boot catalog, boot images and every untouched file keep their bytes
 //! and their LBAs, so the El Torito entries and the boot-info-table stay
 //! valid. This mirrors what a multisession "rewrite" does, at the cost of a
@@ -367,12 +372,21 @@ impl<'a> Patcher<'a> {
         for t in self.grown.clone() {
             self.rebuild_path_tables(t)?;
         }
-        // 4. Volume space size in every PVD/SVD, then the descriptors.
-        let total = self.base_end + (self.tail.len() / SECTOR) as u32;
+        // 4. No file ends in the last sectors: everything new lies in the
+        //    tail, so only an unchanged source end needs looking at.
+        let tail_end = self.base_end + (self.tail.len() / SECTOR) as u32;
+        let used_end = if self.tail.is_empty() {
+            self.used_end()
+        } else {
+            tail_end
+        };
+        let total = tail_end.max(used_end.saturating_add(TRAILING_PAD_SECTORS));
+        let pad_sectors = total - tail_end;
+        // 5. Volume space size in every PVD/SVD, then the descriptors.
         for (i, d) in self.img.descriptors.iter().enumerate() {
             let raw = &mut self.descriptors[i];
             if d.kind == VD_TYPE_PRIMARY || d.kind == VD_TYPE_SUPPLEMENTARY {
-                if !self.tail.is_empty() {
+                if total != self.img.pvd().volume_space() {
                     write_both_u32(raw, VD_VOLUME_SPACE, total);
                 }
                 if raw != &d.raw {
@@ -385,7 +399,42 @@ impl<'a> Patcher<'a> {
             base_end: u64::from(self.base_end) * SECTOR_U64,
             overrides: self.overrides,
             tail: self.tail,
+            pad: u64::from(pad_sectors) * SECTOR_U64,
         })
+    }
+
+    /// The sector after the last one anything of the image lives in: file
+    /// data, directories, path tables, the boot catalog.
+    fn used_end(&self) -> u32 {
+        let end = |extent: u32, len: u64| {
+            if len == 0 {
+                0
+            } else {
+                u64::from(extent) + sectors_for(len)
+            }
+        };
+        let mut last = u64::from(FIRST_DESCRIPTOR_LBA) + self.img.descriptors.len() as u64 + 1;
+        for tree in &self.trees {
+            for dir in &tree.dirs {
+                last = last.max(end(dir.extent, u64::from(dir.size)));
+                for r in dir.records.iter().filter(|r| !r.is_self_or_parent()) {
+                    last = last.max(end(r.extent, u64::from(r.size)));
+                }
+            }
+        }
+        for d in &self.img.descriptors {
+            if d.kind == VD_TYPE_PRIMARY || d.kind == VD_TYPE_SUPPLEMENTARY {
+                let (tables, size) = d.path_tables();
+                for t in tables.into_iter().filter(|&t| t != 0) {
+                    last = last.max(end(t, u64::from(size)));
+                }
+            }
+        }
+        // Boot images are files, so the records above cover them.
+        if let Some(boot) = &self.img.boot {
+            last = last.max(u64::from(boot.lba) + 1);
+        }
+        last.min(u64::from(u32::MAX)) as u32
     }
 
     fn relocate(&mut self, t: usize, d: usize, extent: u32, size: u32) {
@@ -688,11 +737,13 @@ pub struct Layout {
     pub base_end: u64,
     pub overrides: BTreeMap<u32, Vec<u8>>,
     pub tail: Vec<u8>,
+    /// Zero bytes after the tail: the trailing pad.
+    pub pad: u64,
 }
 
 impl Layout {
     pub fn total_len(&self) -> u64 {
-        self.base_end + self.tail.len() as u64
+        self.base_end + self.tail.len() as u64 + self.pad
     }
 
     /// The output as a sequence of source ranges and new bytes.
@@ -720,6 +771,9 @@ impl Layout {
         push_source(&mut out, pos, self.base_end);
         if !self.tail.is_empty() {
             out.push(Segment::Bytes(&self.tail));
+        }
+        if self.pad > 0 {
+            out.push(Segment::Zeros(self.pad));
         }
         out
     }
@@ -777,6 +831,7 @@ mod tests {
             base_end: 21 * SECTOR_U64,
             overrides,
             tail: vec![3u8; SECTOR],
+            pad: 3 * SECTOR_U64,
         };
         let segs = layout.segments();
         assert!(matches!(segs[0], Segment::Source { offset: 0, len } if len == 16 * SECTOR_U64));
@@ -786,6 +841,8 @@ mod tests {
             matches!(segs[3], Segment::Source { offset, len } if offset == 18 * SECTOR_U64 && len == 2 * SECTOR_U64 + 5)
         );
         assert!(matches!(segs[4], Segment::Zeros(n) if n == SECTOR_U64 - 5));
+        assert!(matches!(segs[5], Segment::Bytes(b) if b[0] == 3));
+        assert!(matches!(segs[6], Segment::Zeros(n) if n == 3 * SECTOR_U64));
         let total: u64 = segs
             .iter()
             .map(|s| match s {

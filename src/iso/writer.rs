@@ -296,6 +296,7 @@ mod tests {
             base_end: 41 * 2048,
             overrides,
             tail: vec![9u8; 4096],
+            pad: 3 * 2048,
         };
         let out = File::options()
             .read(true)
@@ -319,6 +320,7 @@ mod tests {
         want[3 * 2048..4 * 2048].fill(7);
         want.resize(41 * 2048, 0);
         want.extend(vec![9u8; 4096]);
+        want.resize(want.len() + 3 * 2048, 0);
         assert_eq!(got, want);
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(&want)));
     }
@@ -334,6 +336,7 @@ mod tests {
             base_end: 3 * CHUNK,
             overrides: BTreeMap::new(),
             tail: Vec::new(),
+            pad: 0,
         };
         let out = File::create(dir.path().join("out")).unwrap();
         let err = write_image(

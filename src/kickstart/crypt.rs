@@ -210,10 +210,17 @@ mod tests {
         assert_eq!(a, hash_password("VMware1!", &epoch, "esx01").unwrap());
         assert_ne!(a, hash_password("VMware1!", &epoch, "esx02").unwrap());
         let other = hash_password("Another#Secret9", &epoch, "esx01").unwrap();
-        assert_eq!(salt_of(&a), salt_of(&other), "salt must not depend on the password");
+        assert_eq!(
+            salt_of(&a),
+            salt_of(&other),
+            "salt must not depend on the password"
+        );
         assert_ne!(a, other);
         let later = Salt::for_epoch(Some(1_700_000_001));
-        assert_ne!(salt_of(&a), salt_of(&hash_password("VMware1!", &later, "esx01").unwrap()));
+        assert_ne!(
+            salt_of(&a),
+            salt_of(&hash_password("VMware1!", &later, "esx01").unwrap())
+        );
         assert!(a.starts_with("$6$") && a.len() == 3 + 16 + 1 + 86, "{a}");
         assert!(!a.contains("VMware1!"));
         assert!(is_hashed(&a) && !is_hashed("VMware1!"));

@@ -28,6 +28,7 @@ pub const TOOLS: &[&str] = &[
     "mcopy",
     "grub-mkstandalone",
     "/usr/lib/grub/x86_64-efi/iso9660.mod",
+    "/usr/lib/grub/i386-pc/iso9660.mod",
     "/usr/lib/ISOLINUX/isolinux.bin",
     "/usr/lib/syslinux/modules/bios/cat.c32",
 ];
@@ -38,6 +39,8 @@ pub struct Fixtures {
     pub plain: PathBuf,
     /// Rock Ridge + Joliet (`-relaxed-filenames -J -R`).
     pub rrj: PathBuf,
+    /// Plain, with GRUB (i386-pc-eltorito) as the BIOS boot image.
+    pub grub: PathBuf,
     /// The source tree (ISOLINUX.BIN unpatched, no BOOT.CAT).
     pub tree: PathBuf,
 }
@@ -54,6 +57,7 @@ pub fn fixtures() -> &'static Fixtures {
         Fixtures {
             plain: dir.join("esxi-plain.iso"),
             rrj: dir.join("esxi-rrj.iso"),
+            grub: dir.join("esxi-grub.iso"),
             tree: dir.join("tree"),
             dir,
         }

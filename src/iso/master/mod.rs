@@ -598,7 +598,10 @@ pub fn layout(vol: &Volume) -> Result<Image, IsoError> {
         next = u32::try_from(u64::from(next) + sectors)
             .map_err(|_| bad("the image would exceed 2^32 sectors".into()))?;
     }
-    let total = next;
+    // The trailing pad: streamed as zeros up to `total`.
+    let total = next
+        .checked_add(TRAILING_PAD_SECTORS)
+        .ok_or_else(|| bad("the image would exceed 2^32 sectors".into()))?;
 
     // Metadata bytes.
     let mut meta = vec![0u8; meta_end as usize * SECTOR];
@@ -844,7 +847,8 @@ mod tests {
             img.extents,
             [("A.TXT".into(), 23, 5), ("EFI/BOOT/BOOT.CFG".into(), 24, 1)]
         );
-        assert_eq!(img.sectors, 25);
+        // Files end at 25, then the trailing pad.
+        assert_eq!(img.sectors, 25 + TRAILING_PAD_SECTORS);
         let Piece::Bytes(meta) = &img.pieces[0] else {
             panic!()
         };
