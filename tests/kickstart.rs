@@ -186,6 +186,7 @@ fn kickstart_vars_are_listed_and_documented() {
         "netmask",
         "install_args",
         "network_args",
+        "dhcp_hostname",
         "overlay",
         "key",
         "s",

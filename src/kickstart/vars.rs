@@ -351,6 +351,16 @@ impl Vars {
         let net = self.network().map_err(anyhow::Error::msg)?;
         ctx.insert("fqdn", &fqdn);
         ctx.insert("network_args", &self.network_args(net, &fqdn));
+        // The installer ignores --hostname with DHCP (and warns), so a DHCP
+        // host gets its name on first boot instead.
+        let dhcp_hostname = if net.is_some() || fqdn.is_empty() {
+            String::new()
+        } else if fqdn.contains('.') {
+            format!("--fqdn={fqdn}")
+        } else {
+            format!("--host={fqdn}")
+        };
+        ctx.insert("dhcp_hostname", &dhcp_hostname);
         ctx.insert("install_args", &self.install_args());
         if let Some((addr, prefix)) = net {
             ctx.insert("ip_address", &addr.to_string());
@@ -378,7 +388,7 @@ impl Vars {
             }
             None => a.push("--bootproto=dhcp".to_string()),
         }
-        if !fqdn.is_empty() {
+        if net.is_some() && !fqdn.is_empty() {
             a.push(format!("--hostname={fqdn}"));
         }
         if let Some(v) = self.str("vlan_id") {
