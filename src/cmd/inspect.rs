@@ -98,7 +98,10 @@ fn print(r: &Report, json: bool) -> Result<()> {
     writeln!(o, "size        {} bytes ({trees})", r.size)?;
     match &r.version {
         Some(v) => writeln!(o, "release     {v}")?,
-        None => writeln!(o, "release     unknown (no build=, volume id or stock kernelopt to go by)")?,
+        None => writeln!(
+            o,
+            "release     unknown (no build=, volume id or stock kernelopt to go by)"
+        )?,
     }
     writeln!(
         o,
