@@ -173,7 +173,7 @@ fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<String>) -> Result
         diags
             .iter()
             .filter(|d| d.severity == loader::Severity::Warning)
-            .map(|d| d.render(label)),
+            .map(|d| format!("{label}:{}: {}", d.line, d.message)),
     );
     Ok(())
 }
@@ -282,9 +282,9 @@ pub fn plan_changes(
                 .with_context(|| format!("adding the overlay module to {label}"))?;
         }
         warnings.push(format!(
-            "{} adds the boot module /{name}: {SECURE_BOOT_EFFECT}, and %firstboot scripts are \
-             skipped under Secure Boot; pass --secure-boot to refuse such builds",
-            host.adds_module().unwrap_or("this build")
+            "this build adds the boot module /{name} ({}): {SECURE_BOOT_EFFECT}; and %firstboot \
+             scripts are skipped under Secure Boot. Pass --secure-boot to refuse such builds",
+            host.adds_module().unwrap_or("overlay files")
         ));
         files.push((name, module));
     }

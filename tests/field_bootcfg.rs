@@ -36,7 +36,6 @@ struct Row {
 
 const KS: &str = "ks=cdrom:/KS.CFG";
 const DUP: &str = "ignores line 6";
-const COMMENT: &str = "no inline comments";
 
 #[rustfmt::skip]
 const ROWS: &[Row] = &[

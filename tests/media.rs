@@ -65,7 +65,7 @@ fn resolve(cfg_text: &str, cfg_dir: &str, entry: &str) -> String {
     let prefix = cfg_text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("prefix="))
-        .last()
+        .next_back()
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .unwrap_or(cfg_dir);
@@ -87,8 +87,7 @@ fn resolve(cfg_text: &str, cfg_dir: &str, entry: &str) -> String {
 fn entries(cfg_text: &str) -> Vec<String> {
     let line = cfg_text
         .lines()
-        .filter(|l| l.trim_start().to_ascii_lowercase().starts_with("modules="))
-        .last()
+        .rfind(|l| l.trim_start().to_ascii_lowercase().starts_with("modules="))
         .expect("a modules= line");
     line.split_once('=')
         .unwrap()

@@ -432,10 +432,15 @@ pub fn check(text: &str) -> Vec<Diagnostic> {
                     severity: Severity::Warning,
                     line: last.number,
                     message: format!(
-                        "{} `{name}=` lines: VMware's loader uses only this last one and ignores line{} {}",
+                        "{} `{name}=` lines: VMware's loader uses only this last one and ignores line{} {}{}",
                         at.len(),
                         if earlier.len() == 1 { "" } else { "s" },
-                        earlier.join(", ")
+                        earlier.join(", "),
+                        if *name == "kernelopt" {
+                            " (esxi-iso edits only this one)"
+                        } else {
+                            ""
+                        }
                     ),
                 });
             }
