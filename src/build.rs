@@ -14,6 +14,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::esxi::bootcfg::{self, KernelOptEdits};
+use crate::esxi::loader;
 use crate::esxi::{self, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::iso::{self, IsoImage, Patcher, Watch};
 use crate::output::{self, AtomicFile};
@@ -37,9 +38,30 @@ pub struct HostBuild {
     pub ks_in_ramdisk: bool,
     /// Let overlay files replace files already on the source ISO.
     pub replace_vendor_files: bool,
+    /// The targets boot with UEFI Secure Boot: refuse any change to the
+    /// module list (see [`secure_boot_conflict`]).
+    pub secure_boot: bool,
 }
 
 impl HostBuild {
+    /// Why this build cannot boot under Secure Boot, when it adds a boot
+    /// module: `--ks-in-ramdisk` or an overlay with a `ramdisk/` part.
+    pub fn adds_module(&self) -> Option<&'static str> {
+        if self.ks_in_ramdisk {
+            Some("--ks-in-ramdisk puts the kickstart in an added boot module")
+        } else if !self.overlay.ramdisk.is_empty() {
+            Some("an overlay's ramdisk/ files go into an added boot module")
+        } else {
+            None
+        }
+    }
+
+    /// The error for a Secure Boot build that would add a module.
+    pub fn secure_boot_conflict(&self) -> Option<String> {
+        let why = self.adds_module().filter(|_| self.secure_boot)?;
+        Some(secure_boot_refusal(why))
+    }
+
     /// The `ks=` value both boot.cfg files get.
     pub fn ks_location(&self) -> String {
         if self.ks_in_ramdisk {
@@ -83,6 +105,21 @@ pub struct Summary {
     pub sha256: String,
     pub ks_path: String,
     pub kernelopt: KernelOpts,
+    /// Things the user must know (module added, boot.cfg lines the loader
+    /// reads differently than they look); commands print them on stderr.
+    pub warnings: Vec<String>,
+}
+
+/// What Secure Boot does to an added or renamed boot module.
+pub const SECURE_BOOT_EFFECT: &str = "with UEFI Secure Boot on, ESXi stops at a purple screen \
+     (\"Unexpected early boot module\"), because only the modules its signed image lists may boot";
+
+fn secure_boot_refusal(why: &str) -> String {
+    format!(
+        "--secure-boot: {why}, and {SECURE_BOOT_EFFECT}. Keep the kickstart on the CD (the \
+         default, ks=cdrom:/KS.CFG) and move ramdisk files into the kickstart (%pre/%post \
+         can write them), or build without --secure-boot for hosts that boot without it"
+    )
 }
 
 /// The kernel option edits for a kickstart at `location`, then `extra`.
@@ -113,6 +150,40 @@ pub struct Changes {
     pub efi: bootcfg::Edited,
     /// (ISO path, bytes), in placement order.
     pub files: Vec<(String, Vec<u8>)>,
+    pub warnings: Vec<String>,
+}
+
+/// Loader diagnostics of a boot.cfg about to be edited: errors stop the
+/// build (the ISO would not boot), warnings are returned.
+fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<String>) -> Result<()> {
+    let diags = loader::check(text);
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.severity == loader::Severity::Error)
+        .map(|d| d.render(label))
+        .collect();
+    if !errors.is_empty() {
+        bail!(
+            "{label} would stop VMware's boot loader; fix it in the source (or in the \
+             overlay that replaces it):\n  {}",
+            errors.join("\n  ")
+        );
+    }
+    warnings.extend(
+        diags
+            .iter()
+            .filter(|d| d.severity == loader::Severity::Warning)
+            .map(|d| format!("{label}:{}: {}", d.line, d.message)),
+    );
+    Ok(())
+}
+
+/// The module names as written, for comparing lists.
+fn module_entries(text: &str) -> Vec<String> {
+    loader::modules(text, "/")
+        .into_iter()
+        .map(|m| m.entry)
+        .collect()
 }
 
 /// Works out every file to place: both boot.cfg files (edited, and with
@@ -134,9 +205,14 @@ pub fn plan_changes(
             host.ks_path
         );
     }
+    if let Some(e) = host.secure_boot_conflict() {
+        bail!(e);
+    }
+    let (src_bios, src_efi) = (bios_text, efi_text);
     let mut bios_text = bios_text.to_string();
     let mut efi_text = efi_text.to_string();
     let mut files = Vec::new();
+    let mut warnings = Vec::new();
     for f in &host.overlay.iso {
         if exists(&f.path) && !host.replace_vendor_files {
             bail!(
@@ -162,6 +238,19 @@ pub fn plan_changes(
             efi_text = text()?;
         } else {
             files.push((f.path.clone(), f.data.clone()));
+        }
+    }
+    for (label, src, new) in [
+        ("/BOOT.CFG", src_bios, &bios_text),
+        ("/EFI/BOOT/BOOT.CFG", src_efi, &efi_text),
+    ] {
+        check_boot_cfg(label, new, &mut warnings)?;
+        if module_entries(src) != module_entries(new) {
+            let why = format!("the overlay's {label} changes the boot module list of the source's");
+            if host.secure_boot {
+                bail!(secure_boot_refusal(&why));
+            }
+            warnings.push(format!("{why}: {SECURE_BOOT_EFFECT}"));
         }
     }
     let mut module_files = host.overlay.ramdisk.clone();
@@ -192,12 +281,22 @@ pub fn plan_changes(
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("adding the overlay module to {label}"))?;
         }
+        warnings.push(format!(
+            "this build adds the boot module /{name} ({}): {SECURE_BOOT_EFFECT}; and %firstboot \
+             scripts are skipped under Secure Boot. Pass --secure-boot to refuse such builds",
+            host.adds_module().unwrap_or("overlay files")
+        ));
         files.push((name, module));
     }
     if !host.ks_in_ramdisk {
         files.push((host.ks_path.clone(), host.kickstart.clone().into_bytes()));
     }
-    Ok(Changes { bios, efi, files })
+    Ok(Changes {
+        bios,
+        efi,
+        files,
+        warnings,
+    })
 }
 
 /// `OVERLAY.TGZ`, or the first free `OVERLAYn.TGZ` when the source already
@@ -225,8 +324,12 @@ pub fn build(
 ) -> Result<Summary> {
     output::refuse_same_file(&img.path, &host.output)?;
     let exists = |p: &str| img.find(p).is_some();
-    let Changes { bios, efi, files } =
-        plan_changes(&exists, &media.bios_text, &media.efi_text, host, opts)?;
+    let Changes {
+        bios,
+        efi,
+        files,
+        warnings,
+    } = plan_changes(&exists, &media.bios_text, &media.efi_text, host, opts)?;
     let mut patch = Patcher::new(img, opts.source_date_epoch)?;
     patch
         .put_file(BIOS_BOOT_CFG, bios.text.as_bytes())
@@ -282,6 +385,7 @@ pub fn build(
             bios: bios.kernelopt,
             efi: efi.kernelopt,
         },
+        warnings,
     })
 }
 
@@ -301,9 +405,11 @@ fn check_output(src: &IsoImage, src_media: &Media, path: &Path, host: &HostBuild
     let src_runweasel = [&src_media.bios_text, &src_media.efi_text].iter().all(|t| {
         bootcfg::get(t, "kernelopt").is_some_and(|ko| bootcfg::option(ko, "runweasel").is_some())
     });
+    let src_modules_ok = verify::missing_modules(src, src_media).is_empty();
     let failures: Vec<String> = report
         .failures()
         .filter(|f| src_bit_ok || f.check != verify::Check::BootInfoTable)
+        .filter(|f| src_modules_ok || f.check != verify::Check::Modules)
         .filter(|f| src_runweasel || f.check != verify::Check::BootCfg)
         .map(|f| format!("{}: {}", f.check.label(), f.detail))
         .collect();

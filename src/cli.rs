@@ -104,6 +104,10 @@ pub struct BuildArgs {
     #[arg(long, conflicts_with = "ks_path")]
     pub ks_in_ramdisk: bool,
 
+    /// Targets boot with UEFI Secure Boot: refuse adding boot modules
+    #[arg(long)]
+    pub secure_boot: bool,
+
     /// Skip linting the kickstart before injecting it
     #[arg(long)]
     pub no_lint: bool,

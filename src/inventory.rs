@@ -13,8 +13,10 @@
 //!
 //! Keys with a meaning of their own, in `[defaults]` or a host: `template`
 //! (built-in name, or a file relative to the inventory's directory),
-//! `boot_opts` (`KEY[=VALUE]` strings), `ks_path`, `overlays`. Every other
-//! key is a template variable. Building the ISOs is `cmd::lab`'s job.
+//! `boot_opts` (`KEY[=VALUE]` strings), `ks_path`, `overlays`,
+//! `secure_boot` (true: the host boots with UEFI Secure Boot, so builds
+//! that add a boot module are refused). Every other key is a template
+//! variable. Building the ISOs is `cmd::lab`'s job.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -31,7 +33,13 @@ use crate::kickstart::{self, crypt::Salt, lint, Source, Vars, TEMPLATES};
 use crate::overlay::OverlaySet;
 
 /// Keys of `[defaults]` and host entries that are not template variables.
-const SPECIAL: &[&str] = &["template", "boot_opts", "ks_path", "overlays"];
+const SPECIAL: &[&str] = &[
+    "template",
+    "boot_opts",
+    "ks_path",
+    "overlays",
+    "secure_boot",
+];
 
 pub const SUMS_FILE: &str = "SHA256SUMS";
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -62,6 +70,8 @@ pub struct Common {
     pub overlays: Vec<String>,
     pub ks_in_ramdisk: bool,
     pub replace_vendor_files: bool,
+    /// `--secure-boot`; a host's `secure_boot` key overrides it.
+    pub secure_boot: bool,
     pub out_dir: PathBuf,
     /// Where relative template paths are looked up: the inventory's folder.
     pub base_dir: PathBuf,
@@ -146,6 +156,7 @@ fn common_from_args(args: &BuildArgs, inventory: &Path, out_dir: PathBuf) -> Res
         overlays: args.overlay.clone(),
         ks_in_ramdisk: args.ks_in_ramdisk,
         replace_vendor_files: args.replace_vendor_files,
+        secure_boot: args.secure_boot,
         out_dir,
         base_dir,
     })
@@ -325,6 +336,7 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
             Err(e) => problems.push(format!("boot_opts: {e}")),
         }
     }
+    let secure_boot = bool_key(merged, "secure_boot", &mut problems).unwrap_or(common.secure_boot);
     let overlays = string_list(merged, "overlays", &mut problems);
     // Command-line overlays load from the current directory, inventory ones
     // from the inventory's folder.
@@ -342,6 +354,15 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
         .ok()
         .unwrap_or_default();
     vars.set_overlay(&overlay);
+    let probe = HostBuild {
+        overlay: overlay.clone(),
+        ks_in_ramdisk: common.ks_in_ramdisk,
+        secure_boot,
+        ..HostBuild::default()
+    };
+    if let Some(e) = probe.secure_boot_conflict() {
+        problems.push(e);
+    }
 
     let mut warnings = Vec::new();
     let mut kickstart = None;
@@ -382,6 +403,7 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
                 overlay,
                 ks_in_ramdisk: common.ks_in_ramdisk,
                 replace_vendor_files: common.replace_vendor_files,
+                secure_boot,
             },
             hostname,
             template,
@@ -425,6 +447,25 @@ fn string_key(t: &Table, key: &str, problems: &mut Vec<String>) -> Option<String
         Value::String(_) => None,
         _ => {
             problems.push(format!("{key}: must be a string"));
+            None
+        }
+    }
+}
+
+/// true/false (CSV cells: true, false, yes, no, 1, 0).
+fn bool_key(t: &Table, key: &str, problems: &mut Vec<String>) -> Option<bool> {
+    match t.get(key)? {
+        Value::Boolean(b) => Some(*b),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Some(true),
+            "false" | "no" | "0" => Some(false),
+            _ => {
+                problems.push(format!("{key}: {s:?} is not true or false"));
+                None
+            }
+        },
+        _ => {
+            problems.push(format!("{key}: must be true or false"));
             None
         }
     }
@@ -569,6 +610,7 @@ mod tests {
             overlays: Vec::new(),
             ks_in_ramdisk: false,
             replace_vendor_files: false,
+            secure_boot: false,
             out_dir: dir.join("out"),
             base_dir: dir.to_path_buf(),
         }

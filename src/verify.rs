@@ -4,9 +4,13 @@
 //!
 //! The cheap checks ([`Depth::Cheap`], also run by `build` on its own
 //! output before renaming it into place) read metadata, the boot catalog,
-//! the BIOS boot file (for its boot-info-table), both boot.cfg files and
-//! the kickstart. The full checks add the kickstart lint and, given the
-//! source ISO, a byte comparison of every file esxi-iso does not change.
+//! the BIOS boot file (for its boot-info-table), both boot.cfg files (as
+//! VMware's loader reads them, [`loader`]), the files their kernel and
+//! modules resolve to, and the kickstart. The full checks add the
+//! kickstart lint and, given the source ISO, a comparison of the module
+//! list (Secure Boot boots only the stock one) and of the bytes of every
+//! file esxi-iso does not change. A finding is ok, a warning (passes, but
+//! the user must know, e.g. an added module) or a failure.
 //!
 //! Deliberately out of scope: booting the image (tests/boot.rs does that
 //! under QEMU) and judging the kickstart's content beyond the linter.
@@ -17,7 +21,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::esxi::{self, bootcfg, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
+use crate::esxi::{self, bootcfg, loader, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
 use crate::iso::format::{Lba, FLAG_MULTI_EXTENT};
 use crate::iso::reader::Tree;
@@ -40,6 +44,7 @@ pub enum Check {
     BootImages,
     BootInfoTable,
     BootCfg,
+    Modules,
     Kickstart,
     KickstartLint,
     Source,
@@ -55,6 +60,7 @@ impl Check {
             Check::BootImages => "boot images",
             Check::BootInfoTable => "boot-info-table",
             Check::BootCfg => "boot.cfg",
+            Check::Modules => "boot modules",
             Check::Kickstart => "kickstart",
             Check::KickstartLint => "kickstart lint",
             Check::Source => "unchanged files",
@@ -62,10 +68,21 @@ impl Check {
     }
 }
 
+/// How a check came out. `Warn` passes (`ok` stays true) but says
+/// something the user must know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub check: Check,
     pub ok: bool,
+    pub level: Level,
     pub detail: String,
 }
 
@@ -83,20 +100,30 @@ impl Report {
         self.findings.iter().filter(|f| !f.ok)
     }
 
-    fn ok(&mut self, check: Check, detail: impl Into<String>) {
+    fn push(&mut self, check: Check, level: Level, detail: impl Into<String>) {
         self.findings.push(Finding {
             check,
-            ok: true,
+            ok: level != Level::Fail,
+            level,
             detail: detail.into(),
         });
     }
 
+    fn ok(&mut self, check: Check, detail: impl Into<String>) {
+        self.push(check, Level::Ok, detail);
+    }
+
+    fn warn(&mut self, check: Check, detail: impl Into<String>) {
+        self.push(check, Level::Warn, detail);
+    }
+
     fn fail(&mut self, check: Check, detail: impl Into<String>) {
-        self.findings.push(Finding {
-            check,
-            ok: false,
-            detail: detail.into(),
-        });
+        self.push(check, Level::Fail, detail);
+    }
+
+    /// The findings that passed with a warning.
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.level == Level::Warn)
     }
 
     /// One finding for a check: ok with `ok_detail` when `problems` is
@@ -166,7 +193,15 @@ pub fn verify(img: &IsoImage, depth: Depth<'_>) -> Report {
     check_directories(img, &mut r);
     check_files(img, &mut r);
     check_boot(img, &mut r);
-    let ks = check_boot_cfg(img, &mut r);
+    let media = Media::detect(img);
+    let ks = check_boot_cfg(&media, &mut r);
+    if let Ok(media) = &media {
+        let source = match depth {
+            Depth::Full { source } => source,
+            Depth::Cheap => None,
+        };
+        check_modules(img, media, source, &mut r);
+    }
     let ks_text = check_kickstart(img, ks.as_deref(), &mut r);
     if let Depth::Full { source } = depth {
         if let Some(text) = &ks_text {
@@ -406,10 +441,11 @@ fn check_boot(img: &IsoImage, r: &mut Report) {
     }
 }
 
-/// Both boot.cfg parse and keep `runweasel`; returns the `ks=` value they
-/// agree on, if any.
-fn check_boot_cfg(img: &IsoImage, r: &mut Report) -> Option<String> {
-    let media = match Media::detect(img) {
+/// Both boot.cfg parse and keep `runweasel`, and VMware's loader reads
+/// them as they look ([`loader::check`]: errors fail, warnings warn);
+/// returns the `ks=` value they agree on, if any.
+fn check_boot_cfg(media: &anyhow::Result<Media>, r: &mut Report) -> Option<String> {
+    let media = match media {
         Ok(m) => m,
         Err(e) => {
             r.fail(Check::BootCfg, format!("{e:#}"));
@@ -443,15 +479,151 @@ fn check_boot_cfg(img: &IsoImage, r: &mut Report) -> Option<String> {
         ));
     }
     let agreed = (problems.is_empty()).then(|| ks[0].clone());
-    r.summarize(
-        Check::BootCfg,
-        &problems,
-        format!(
-            "/BOOT.CFG and /EFI/BOOT/BOOT.CFG parse, keep runweasel, ks={}",
-            ks.first().map_or("", |s| s.as_str())
-        ),
+    let mut warnings = Vec::new();
+    for (name, text) in [
+        (BIOS_BOOT_CFG, &media.bios_text),
+        (EFI_BOOT_CFG, &media.efi_text),
+    ] {
+        for d in loader::check(text) {
+            let line = d.render(&format!("/{name}"));
+            match d.severity {
+                loader::Severity::Error => problems.push(line),
+                loader::Severity::Warning => warnings.push(line),
+            }
+        }
+    }
+    let ok = format!(
+        "/BOOT.CFG and /EFI/BOOT/BOOT.CFG parse, keep runweasel, ks={}",
+        ks.first().map_or("", |s| s.as_str())
     );
+    if problems.is_empty() && !warnings.is_empty() {
+        r.warn(Check::BootCfg, format!("{ok}; {}", warnings.join("; ")));
+    } else {
+        r.summarize(Check::BootCfg, &problems, ok);
+    }
     agreed
+}
+
+/// The kernel and modules of both boot.cfg files, resolved the way the
+/// loader resolves them (prefix, config directory), that are not on the
+/// image: each would stop the boot with "Not found". URLs are skipped.
+pub fn missing_modules(img: &IsoImage, media: &Media) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, text) in [
+        (BIOS_BOOT_CFG, &media.bios_text),
+        (EFI_BOOT_CFG, &media.efi_text),
+    ] {
+        let cfg = format!("/{name}");
+        let kernel = loader::kernel(text, &cfg).map(|k| (k.clone(), k));
+        let mods = loader::modules(text, &cfg)
+            .into_iter()
+            .map(|m| (m.entry, m.path));
+        for (entry, path) in kernel.into_iter().chain(mods) {
+            if path.contains("://") {
+                continue;
+            }
+            let found = img
+                .find(path.trim_start_matches('/'))
+                .is_some_and(|e| !img.record(e).is_dir());
+            if !found {
+                problems.push(format!(
+                    "{cfg}: {entry} resolves to {path}, which is not on the ISO \
+                     (the loader stops with \"Not found\")"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Every module resolves to a file of the image, and the module list is
+/// the stock one, which Secure Boot requires: compared with the source
+/// when there is one, else checked for modules esxi-iso adds.
+fn check_modules(img: &IsoImage, media: &Media, source: Option<&IsoImage>, r: &mut Report) {
+    let problems = missing_modules(img, media);
+    if !problems.is_empty() {
+        r.summarize(Check::Modules, &problems, String::new());
+        return;
+    }
+    let entries = |t: &str| -> Vec<String> {
+        loader::modules(t, "/")
+            .into_iter()
+            .map(|m| m.entry)
+            .collect()
+    };
+    let (bios, efi) = (entries(&media.bios_text), entries(&media.efi_text));
+    let n = bios.len();
+    let mut notes = Vec::new();
+    if bios != efi {
+        notes.push("/BOOT.CFG and /EFI/BOOT/BOOT.CFG list different modules".to_string());
+    }
+    let stock = match source.map(Media::detect) {
+        Some(Ok(src)) => {
+            let theirs = entries(&src.bios_text);
+            let added: Vec<&String> = bios.iter().filter(|m| !theirs.contains(m)).collect();
+            let gone: Vec<&String> = theirs.iter().filter(|m| !bios.contains(m)).collect();
+            if bios == theirs && efi == entries(&src.efi_text) {
+                Some(format!("{n} modules, all on the ISO, the source's list as written (Secure Boot accepts it)"))
+            } else {
+                let list =
+                    |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+                let mut what = Vec::new();
+                if !added.is_empty() {
+                    what.push(format!("adds {}", list(&added)));
+                }
+                if !gone.is_empty() {
+                    what.push(format!("drops {}", list(&gone)));
+                }
+                if what.is_empty() {
+                    what.push("reorders or respells modules".into());
+                }
+                notes.push(format!(
+                    "the module list differs from the source's ({}): {}",
+                    what.join(", "),
+                    crate::build::SECURE_BOOT_EFFECT
+                ));
+                None
+            }
+        }
+        Some(Err(_)) | None => {
+            let ours: Vec<&String> = bios.iter().filter(|m| is_overlay_module(m)).collect();
+            if ours.is_empty() {
+                Some(format!(
+                    "{n} modules, all on the ISO, none added by esxi-iso (--source compares with the stock list)"
+                ))
+            } else {
+                notes.push(format!(
+                    "{} added by esxi-iso: {}",
+                    ours.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    crate::build::SECURE_BOOT_EFFECT
+                ));
+                None
+            }
+        }
+    };
+    match (stock, notes.is_empty()) {
+        (Some(ok), true) => r.ok(Check::Modules, ok),
+        (_, _) => r.warn(
+            Check::Modules,
+            format!("{n} modules, all on the ISO; {}", notes.join("; ")),
+        ),
+    }
+}
+
+/// `/OVERLAY.TGZ`, `/OVERLAY2.TGZ` ...: the names `build` gives the module
+/// it adds.
+fn is_overlay_module(entry: &str) -> bool {
+    let name = entry
+        .rsplit('/')
+        .next()
+        .unwrap_or(entry)
+        .to_ascii_lowercase();
+    name.strip_prefix("overlay")
+        .and_then(|r| r.strip_suffix(".tgz"))
+        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// For `ks=cdrom:/PATH`: the file exists under exactly that (uppercase)

@@ -606,7 +606,8 @@ fn inspect_reports_boot_setup_and_kickstart() {
         "{before}"
     );
     assert!(
-        before.contains("ESXi build  8.0.3-0.0.24022510"),
+        before.contains("release     ESXi 8.0.3 (from build=8.0.3-0.0.24022510)")
+            && before.contains("build       8.0.3-0.0.24022510"),
         "{before}"
     );
     assert!(
@@ -627,6 +628,8 @@ fn inspect_reports_boot_setup_and_kickstart() {
     .stdout();
     let v: serde_json::Value = serde_json::from_str(&j).unwrap();
     assert_eq!(v["kickstart"]["location"], "cdrom:/KS.CFG");
+    assert_eq!(v["version"]["product"], "ESXi");
+    assert_eq!(v["version"]["release"], "8.0.3");
     assert_eq!(v["kickstart"]["present"], true);
     assert_eq!(
         v["kickstart"]["size"].as_u64().unwrap() as usize,

@@ -69,7 +69,11 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
         overlay,
         ks_in_ramdisk: args.ks_in_ramdisk,
         replace_vendor_files: args.replace_vendor_files,
+        secure_boot: args.secure_boot,
     };
+    if let Some(e) = host.secure_boot_conflict() {
+        anyhow::bail!(e);
+    }
     Ok((
         host,
         Options {
@@ -95,6 +99,9 @@ fn default_output(source: &Path) -> PathBuf {
 
 fn report(s: &Summary, json: bool, quiet: bool) -> Result<()> {
     use std::io::Write;
+    for w in &s.warnings {
+        eprintln!("esxi-iso: warning: {w}");
+    }
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, s)?;

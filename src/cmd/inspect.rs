@@ -1,4 +1,5 @@
-//! `esxi-iso inspect`: what an ESXi ISO boots and whether a kickstart is
+//! `esxi-iso inspect`: which release an ESXi ISO holds (see
+//! [`crate::esxi::version`]), what it boots and whether a kickstart is
 //! injected. Reads metadata and the two boot.cfg files only.
 
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::InspectArgs;
+use crate::esxi::version::{self, Version};
 use crate::esxi::{self, bootcfg, BootReport, Media};
 
 #[derive(Debug, Serialize)]
@@ -14,6 +16,8 @@ pub struct Report {
     pub volume_id: String,
     pub size: u64,
     pub build: Option<String>,
+    /// The release, from build=, the volume id or the boot.cfg shape.
+    pub version: Option<Version>,
     pub rock_ridge: bool,
     pub joliet: bool,
     pub boot: Vec<BootReport>,
@@ -64,6 +68,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
         volume_id: img.volume_id(),
         size: img.len,
         build: bootcfg::get(&media.bios_text, "build").map(str::to_string),
+        version: version::detect(&media.bios_text, Some(&img.volume_id())),
         rock_ridge: img.rock_ridge.is_some(),
         joliet: img.joliet.is_some(),
         boot: esxi::boot_report(&img)?,
@@ -91,10 +96,21 @@ fn print(r: &Report, json: bool) -> Result<()> {
     };
     writeln!(o, "volume id   {}", r.volume_id)?;
     writeln!(o, "size        {} bytes ({trees})", r.size)?;
+    match &r.version {
+        Some(v) => writeln!(o, "release     {v}")?,
+        None => writeln!(
+            o,
+            "release     unknown (no build=, volume id or stock kernelopt to go by)"
+        )?,
+    }
     writeln!(
         o,
-        "ESXi build  {}",
-        r.build.as_deref().unwrap_or("(no build= line)")
+        "build       {}",
+        match r.build.as_deref() {
+            None => "(no build= line)",
+            Some("") => "(empty build= line)",
+            Some(b) => b,
+        }
     )?;
     for b in &r.boot {
         let bit = match b.boot_info_table_valid {

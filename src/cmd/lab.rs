@@ -81,6 +81,11 @@ pub fn run(args: &BuildArgs) -> Result<ExitCode> {
             _ => None,
         })
         .collect();
+    for (h, s) in &built {
+        for w in &s.warnings {
+            eprintln!("esxi-iso: warning: {}: {w}", h.hostname);
+        }
+    }
     let manifest = manifest(&args.source, &built);
     if !built.is_empty() {
         if let Err(e) = write_index(&lab, &manifest, args.force) {
@@ -248,6 +253,8 @@ struct ManifestHost {
     variables: std::collections::BTreeMap<String, toml::Value>,
     overlays: Vec<String>,
     kernelopt: KernelOpts,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 fn manifest(source: &Path, built: &[(&HostPlan, &Summary)]) -> Manifest {
@@ -265,6 +272,7 @@ fn manifest(source: &Path, built: &[(&HostPlan, &Summary)]) -> Manifest {
                 variables: h.vars.redacted(),
                 overlays: h.overlays.clone(),
                 kernelopt: s.kernelopt.clone(),
+                warnings: s.warnings.clone(),
             })
             .collect(),
     }

@@ -483,6 +483,7 @@ pub fn build_from_dir(
         put(&path, data)?;
     }
     let kernelopt = [changes.bios.kernelopt, changes.efi.kernelopt];
+    let warnings = changes.warnings;
     let rock_ridge = manifest.as_ref().is_some_and(|m| m.rock_ridge);
     let joliet = manifest.as_ref().is_some_and(|m| m.joliet);
     let boot = boot_spec(&root, manifest.as_ref())?;
@@ -510,6 +511,7 @@ pub fn build_from_dir(
             format!("/{}", host.ks_path)
         },
         kernelopt: build::KernelOpts { bios, efi },
+        warnings,
     })
 }
 

@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::VerifyArgs;
-use crate::verify::{self, Depth, Finding};
+use crate::verify::{self, Depth, Finding, Level};
 
 #[derive(Debug, Serialize)]
 struct JsonReport<'a> {
@@ -39,7 +39,11 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
         writeln!(o)?;
     } else {
         for f in &report.findings {
-            let state = if f.ok { "ok  " } else { "FAIL" };
+            let state = match f.level {
+                Level::Ok => "ok  ",
+                Level::Warn => "warn",
+                Level::Fail => "FAIL",
+            };
             writeln!(o, "{state} {:<16} {}", f.check.label(), f.detail)?;
         }
     }

@@ -1,13 +1,17 @@
 //! boot.cfg editing, as pure functions over text.
 //!
-//! The ESXi loader reads `key=value` lines, matching keys without regard to
-//! case and ignoring spaces around `=`; `#` starts a comment. Only the
-//! value of `kernelopt=` lines is edited; every other line, and every
-//! other byte of an edited line (spacing, line ending), is kept. Options
-//! inside kernelopt are whitespace-separated `key[=value]` tokens, matched
-//! by key without regard to case.
+//! Which line counts is decided by the loader's own rules ([`loader`],
+//! from vmware/esx-boot): only the value of the `kernelopt=` line the
+//! loader uses (the last) is edited; every other line, and every other
+//! byte of the edited line (spacing, line ending), is kept. A module is
+//! appended to the `modules=` line the loader uses, as an absolute path,
+//! without touching the existing entries. Options inside kernelopt are
+//! whitespace-separated `key[=value]` tokens, matched by key without
+//! regard to case.
 
 use serde::Serialize;
+
+use super::loader;
 
 /// The edits applied to the kernel options of both BOOT.CFG files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,29 +78,27 @@ fn validate_token(k: &str, what: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A parsed `key=value` line of boot.cfg.
-fn split_line(line: &str) -> Option<(&str, &str)> {
-    let body = line.trim_end_matches(['\r', '\n']);
-    if body.trim_start().starts_with('#') {
-        return None;
-    }
-    let (k, v) = body.split_once('=')?;
-    Some((k.trim(), v))
-}
-
-/// The value of the last line with `key` (the one the loader uses).
+/// The value of `key` on its last line (for the loader's options, the
+/// line it uses; see [`loader`]), trimmed, as a slice of `text`. Keys the
+/// loader ignores (`build`, `bootstate`) match exactly, ignoring case.
 pub fn get<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.split_inclusive('\n')
-        .filter_map(split_line)
-        .rfind(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.trim())
+    let lines = loader::lines(text);
+    let i = match loader::resolve_key(key).filter(|n| n.eq_ignore_ascii_case(key)) {
+        Some(name) => loader::effective_line(&lines, name)?,
+        None => lines.iter().rposition(|l| {
+            matches!(&l.parsed, loader::Parsed::Unknown { key: k, .. } if k.eq_ignore_ascii_case(key))
+        })?,
+    };
+    let l = &lines[i];
+    let eq = l.raw.find('=')?;
+    Some(text[l.start + eq + 1..l.start + l.raw.len()].trim())
 }
 
-/// The module paths of the `modules=` line.
+/// The `modules=` items the loader uses (`path [options]`), in order.
 pub fn modules(text: &str) -> Vec<String> {
     get(text, "modules")
         .map(|m| {
-            m.split(" --- ")
+            m.split("---")
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect()
@@ -186,42 +188,37 @@ pub struct Edited {
     pub kernelopt: String,
 }
 
-/// Edits every `kernelopt=` line of a boot.cfg (normally one). Without one,
-/// a `kernelopt=` line is added after the `kernel=` line.
+/// Edits the `kernelopt=` line the loader uses (the last one); other
+/// `kernelopt=` lines, which it ignores, stay byte for byte. Without one, a
+/// `kernelopt=` line is added after the `kernel=` line it uses.
 pub fn edit(text: &str, edits: &KernelOptEdits) -> Result<Edited, String> {
+    let lines = loader::lines(text);
     let mut out = String::with_capacity(text.len() + 64);
-    let mut found = false;
-    for line in text.split_inclusive('\n') {
-        match split_line(line) {
-            Some((k, _)) if k.eq_ignore_ascii_case("kernelopt") => {
-                found = true;
-                let eq = line.find('=').expect("split_line found '='");
-                let body_end = line.trim_end_matches(['\r', '\n']).len();
-                let (head, value, ending) =
-                    (&line[..=eq], &line[eq + 1..body_end], &line[body_end..]);
-                out.push_str(head);
-                out.push_str(&edit_kernelopt(value, edits));
-                out.push_str(ending);
+    match loader::effective_line(&lines, "kernelopt") {
+        Some(i) => {
+            let l = &lines[i];
+            let eq = l.raw.find('=').expect("an option line has '='");
+            let body_end = l.raw.trim_end_matches('\r').len();
+            out.push_str(&text[..l.start + eq + 1]);
+            out.push_str(&edit_kernelopt(&l.raw[eq + 1..body_end], edits));
+            out.push_str(&text[l.start + body_end..]);
+        }
+        None => {
+            let Some(k) = loader::effective_line(&lines, "kernel") else {
+                return Err("boot.cfg has no kernel= line: it is not an ESXi boot.cfg".into());
+            };
+            let l = &lines[k];
+            let ending = if l.raw.ends_with('\r') { "\r\n" } else { "\n" };
+            let body_end = l.start + l.raw.trim_end_matches('\r').len();
+            out.push_str(&text[..body_end]);
+            out.push_str(ending);
+            out.push_str(&format!("kernelopt={}", edit_kernelopt("", edits)));
+            // The kernel line's own line end now ends the new line.
+            match &text[body_end..] {
+                "" => out.push_str(ending),
+                rest => out.push_str(rest),
             }
-            _ => out.push_str(line),
         }
-    }
-    if !found {
-        let Some(pos) = find_line(&out, "kernel") else {
-            return Err("boot.cfg has no kernel= line: it is not an ESXi boot.cfg".into());
-        };
-        let ending = if out[..pos].ends_with("\r\n") {
-            "\r\n"
-        } else {
-            "\n"
-        };
-        let line = format!("kernelopt={}{ending}", edit_kernelopt("", edits));
-        let mut pos = pos;
-        if !out[..pos].ends_with('\n') {
-            out.insert_str(pos, ending);
-            pos += ending.len();
-        }
-        out.insert_str(pos, &line);
     }
     let kernelopt = get(&out, "kernelopt").unwrap_or_default().to_string();
     Ok(Edited {
@@ -230,47 +227,35 @@ pub fn edit(text: &str, edits: &KernelOptEdits) -> Result<Edited, String> {
     })
 }
 
-/// Appends a module to the (last) `modules=` line, written in the style of
-/// the existing entries: leading `/` or not, lowercase when they are.
+/// Appends a module to the `modules=` line the loader uses, as an
+/// absolute path, so it resolves to the ISO's root whatever `prefix=`
+/// says (a relative entry would be joined to the prefix, or on UEFI to
+/// /EFI/BOOT). Lowercase when the existing entries are. The existing
+/// entries keep every byte: their spelling and case are what Secure Boot
+/// checks.
 pub fn append_module(text: &str, module: &str) -> Result<String, String> {
-    let Some(end) = find_line(text, "modules") else {
+    let lines = loader::lines(text);
+    let Some(i) = loader::effective_line(&lines, "modules") else {
         return Err("boot.cfg has no modules= line".into());
     };
-    let line_start = text[..end]
-        .trim_end_matches(['\n', '\r'])
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
-    let line = &text[line_start..end];
-    let body_len = line.trim_end_matches(['\r', '\n']).len();
-    let value = line.split_once('=').map_or("", |(_, v)| v.trim());
-    let first = value.split(" --- ").next().unwrap_or("").trim();
-    let slash = first.starts_with('/') || first.is_empty();
-    let lower = !first.chars().any(|c| c.is_ascii_uppercase());
+    let l = &lines[i];
+    let body_end = l.start + l.raw.trim_end_matches('\r').len();
+    let value = l.raw.split_once('=').map_or("", |(_, v)| v.trim());
+    let lower = !loader::list_items(value)
+        .iter()
+        .any(|(f, _)| f.chars().any(|c| c.is_ascii_uppercase()));
     let mut name = module.trim_start_matches('/').to_string();
     if lower {
         name = name.to_ascii_lowercase();
     }
-    let entry = if slash { format!("/{name}") } else { name };
     let sep = if value.is_empty() { "" } else { " --- " };
-    let mut out = String::with_capacity(text.len() + entry.len() + 5);
-    out.push_str(&text[..line_start + body_len]);
+    let mut out = String::with_capacity(text.len() + name.len() + 6);
+    out.push_str(&text[..body_end]);
     out.push_str(sep);
-    out.push_str(&entry);
-    out.push_str(&text[line_start + body_len..]);
+    out.push('/');
+    out.push_str(&name);
+    out.push_str(&text[body_end..]);
     Ok(out)
-}
-
-/// Byte offset just past the last line with `key`.
-fn find_line(text: &str, key: &str) -> Option<usize> {
-    let mut pos = 0;
-    let mut hit = None;
-    for line in text.split_inclusive('\n') {
-        pos += line.len();
-        if split_line(line).is_some_and(|(k, _)| k.eq_ignore_ascii_case(key)) {
-            hit = Some(pos);
-        }
-    }
-    hit
 }
 
 #[cfg(test)]
@@ -348,13 +333,13 @@ mod tests {
 
     #[test]
     fn edit_keeps_other_lines_byte_for_byte() {
-        let src = "bootstate=0\r\ntitle=Loading ESXi installer\r\ntimeout=5\r\n# comment kernelopt=x\r\nprefix=\r\nkernel=/b.b00\r\nkernelopt = runweasel cdromBoot\r\nmodules=/jumpstrt.gz --- /useropts.gz\r\nbuild=8.0.3\r\nupdated=0\r\n";
+        let src = "bootstate=0\r\ntitle=Loading ESXi installer\r\ntimeout=5\r\n# comment kernelopt=x\r\nprefix=\r\nkernel=/b.b00\r\nkernelopt=  runweasel cdromBoot\r\nmodules=/jumpstrt.gz --- /useropts.gz\r\nbuild=8.0.3\r\nupdated=0\r\n";
         let out = edit(src, &edits(&["ks=cdrom:/KS.CFG"], &[])).unwrap();
         assert_eq!(
             out.text,
             src.replace(
-                "kernelopt = runweasel cdromBoot",
-                "kernelopt = runweasel cdromBoot ks=cdrom:/KS.CFG"
+                "kernelopt=  runweasel cdromBoot",
+                "kernelopt=  runweasel cdromBoot ks=cdrom:/KS.CFG"
             )
         );
         assert_eq!(out.kernelopt, "runweasel cdromBoot ks=cdrom:/KS.CFG");
@@ -400,7 +385,7 @@ mod tests {
             ),
             (
                 "modules=a.gz --- b.gz",
-                "modules=a.gz --- b.gz --- overlay.tgz",
+                "modules=a.gz --- b.gz --- /overlay.tgz",
             ),
             (
                 "modules=/A.GZ --- /B.GZ\n",

@@ -3,6 +3,8 @@
 //! UEFI: /EFI/BOOT/BOOT.CFG, read by the loader from its own directory).
 
 pub mod bootcfg;
+pub mod loader;
+pub mod version;
 
 use anyhow::{bail, Context, Result};
 

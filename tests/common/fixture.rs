@@ -43,6 +43,13 @@ pub struct Fixtures {
     pub grub: PathBuf,
     /// The source tree (ISOLINUX.BIN unpatched, no BOOT.CAT).
     pub tree: PathBuf,
+    /// Plain, modules in /ESXI, `prefix=/esxi` with relative names.
+    pub prefix: PathBuf,
+    /// Plain, ESXi 6.5-shaped vendor ISO (tboot, 183 modules, two
+    /// kernelopt lines, no final newline).
+    pub v65: PathBuf,
+    /// Plain, ESX 9.1-shaped.
+    pub v91: PathBuf,
 }
 
 /// True when the fixture script's tools are installed (see `tools::require`).
@@ -59,6 +66,9 @@ pub fn fixtures() -> &'static Fixtures {
             rrj: dir.join("esxi-rrj.iso"),
             grub: dir.join("esxi-grub.iso"),
             tree: dir.join("tree"),
+            prefix: dir.join("esxi-prefix.iso"),
+            v65: dir.join("esxi-65.iso"),
+            v91: dir.join("esxi-91.iso"),
             dir,
         }
     })
