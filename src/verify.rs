@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::esxi::{self, bootcfg, loader, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
-use crate::iso::format::{Lba, FLAG_MULTI_EXTENT};
+use crate::iso::format::{Lba, FLAG_MULTI_EXTENT, TRAILING_PAD_SECTORS};
 use crate::iso::reader::Tree;
 use crate::iso::{IsoError, IsoImage};
 use crate::kickstart::lint;
@@ -40,6 +40,7 @@ pub enum Check {
     Descriptors,
     Directories,
     Files,
+    Pad,
     BootCatalog,
     BootImages,
     BootInfoTable,
@@ -56,6 +57,7 @@ impl Check {
             Check::Descriptors => "descriptors",
             Check::Directories => "directories",
             Check::Files => "files",
+            Check::Pad => "trailing pad",
             Check::BootCatalog => "boot catalog",
             Check::BootImages => "boot images",
             Check::BootInfoTable => "boot-info-table",
@@ -192,6 +194,7 @@ pub fn verify(img: &IsoImage, depth: Depth<'_>) -> Report {
     check_descriptors(img, &mut r);
     check_directories(img, &mut r);
     check_files(img, &mut r);
+    check_pad(img, &mut r);
     check_boot(img, &mut r);
     let media = Media::detect(img);
     let ks = check_boot_cfg(&media, &mut r);
@@ -340,6 +343,30 @@ fn check_files(img: &IsoImage, r: &mut Report) {
         &problems,
         format!("{count} file records, each one contiguous extent inside the volume"),
     );
+}
+
+/// At least [`TRAILING_PAD_SECTORS`] unused sectors end the volume, as
+/// genisoimage and xorriso leave them: CD readers read ahead near the end
+/// of a disc, and GRUB's BIOS reader misreads a file in the last sectors.
+fn check_pad(img: &IsoImage, r: &mut Report) {
+    let volume = img.pvd().volume_space();
+    let data_end = img.data_end();
+    let pad = volume.saturating_sub(data_end);
+    if pad >= TRAILING_PAD_SECTORS {
+        r.ok(
+            Check::Pad,
+            format!("{pad} unused sectors after the last data (LBA {data_end})"),
+        );
+    } else {
+        r.warn(
+            Check::Pad,
+            format!(
+                "only {pad} unused sectors after the last data (LBA {data_end}), fewer than \
+                 {TRAILING_PAD_SECTORS}: readers that read ahead at the end of a disc (GRUB on \
+                 BIOS) may misread the last files; rebuild it with esxi-iso build or pack"
+            ),
+        );
+    }
 }
 
 fn check_boot(img: &IsoImage, r: &mut Report) {

@@ -608,12 +608,12 @@ fn verify_agrees_with_xorriso() {
         ]);
         let text = String::from_utf8_lossy(&v.stdout);
         assert!(v.status.success(), "{text}");
-        assert_eq!(text.lines().count(), 11, "{text}");
+        assert_eq!(text.lines().count(), 12, "{text}");
         assert!(text.lines().all(|l| l.starts_with("ok ")), "{text}");
         let j = run(&["verify".as_ref(), out.as_os_str(), "--json".as_ref()]);
         let j: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
         assert_eq!(j["ok"], true, "{j}");
-        assert_eq!(j["checks"].as_array().unwrap().len(), 10, "{j}");
+        assert_eq!(j["checks"].as_array().unwrap().len(), 11, "{j}");
         assert_eq!(j["checks"][0]["check"], "descriptors", "{j}");
         let x = xorriso_report(&out);
         assert!(

@@ -262,3 +262,59 @@ fn pack_outputs_keep_the_pad() {
         assert_padded(&w.join(out));
     }
 }
+
+#[test]
+fn verify_reports_a_missing_pad() {
+    if !ready() {
+        return;
+    }
+    let work = work_dir("end-verify");
+    let w = work.path();
+    let out = build(w, &fixtures().plain, "out.iso", &[]);
+    let old = w.join("old-layout.iso");
+    strip_pad(&out, &old);
+    let pad_finding = |iso: &Path| {
+        let run = run_in(w, &["verify", iso.to_str().unwrap(), "--json"], &[]).ok();
+        let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "pad")
+            .cloned()
+            .unwrap_or_else(|| panic!("no pad finding:\n{report:#}"))
+    };
+    let good = pad_finding(&out);
+    assert_eq!(good["level"], "ok", "{good}");
+    let bad = pad_finding(&old);
+    assert_eq!(bad["level"], "warn", "{bad}");
+    assert!(
+        bad["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only 0 unused sectors"),
+        "{bad}"
+    );
+}
+
+/// `verify --json` into a pipe nobody reads: a closed stdout is not an
+/// error (the JSON writer hides the io::Error inside its own error type).
+#[test]
+fn json_into_a_closed_pipe_is_quiet() {
+    if !ready() {
+        return;
+    }
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(common::cli::BIN)
+        .args(["verify", fixtures().plain.to_str().unwrap(), "--json"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "{:?}: {stderr}",
+        out.status
+    );
+}

@@ -372,11 +372,12 @@ impl<'a> Patcher<'a> {
         for t in self.grown.clone() {
             self.rebuild_path_tables(t)?;
         }
-        // 4. No file ends in the last sectors: everything new lies in the
-        //    tail, so only an unchanged source end needs looking at.
+        // 4. No file ends in the last sectors. Everything new lies in the
+        //    tail, and a file rewritten in place stays inside its old
+        //    sectors, so without a tail the source's own end decides.
         let tail_end = self.base_end + (self.tail.len() / SECTOR) as u32;
         let used_end = if self.tail.is_empty() {
-            self.used_end()
+            self.img.data_end()
         } else {
             tail_end
         };
@@ -401,40 +402,6 @@ impl<'a> Patcher<'a> {
             tail: self.tail,
             pad: u64::from(pad_sectors) * SECTOR_U64,
         })
-    }
-
-    /// The sector after the last one anything of the image lives in: file
-    /// data, directories, path tables, the boot catalog.
-    fn used_end(&self) -> u32 {
-        let end = |extent: u32, len: u64| {
-            if len == 0 {
-                0
-            } else {
-                u64::from(extent) + sectors_for(len)
-            }
-        };
-        let mut last = u64::from(FIRST_DESCRIPTOR_LBA) + self.img.descriptors.len() as u64 + 1;
-        for tree in &self.trees {
-            for dir in &tree.dirs {
-                last = last.max(end(dir.extent, u64::from(dir.size)));
-                for r in dir.records.iter().filter(|r| !r.is_self_or_parent()) {
-                    last = last.max(end(r.extent, u64::from(r.size)));
-                }
-            }
-        }
-        for d in &self.img.descriptors {
-            if d.kind == VD_TYPE_PRIMARY || d.kind == VD_TYPE_SUPPLEMENTARY {
-                let (tables, size) = d.path_tables();
-                for t in tables.into_iter().filter(|&t| t != 0) {
-                    last = last.max(end(t, u64::from(size)));
-                }
-            }
-        }
-        // Boot images are files, so the records above cover them.
-        if let Some(boot) = &self.img.boot {
-            last = last.max(u64::from(boot.lba) + 1);
-        }
-        last.min(u64::from(u32::MAX)) as u32
     }
 
     fn relocate(&mut self, t: usize, d: usize, extent: u32, size: u32) {

@@ -297,6 +297,40 @@ impl IsoImage {
         .read_extent(rec.extent, rec.size, "file data")
     }
 
+    /// The sector after the last one anything of the image lives in:
+    /// directories and file data of every tree, path tables, the boot
+    /// catalog (boot images are files). What lies beyond is padding.
+    pub fn data_end(&self) -> u32 {
+        let end = |extent: u32, len: u64| {
+            if len == 0 {
+                0
+            } else {
+                u64::from(extent) + sectors_for(len)
+            }
+        };
+        let mut last = u64::from(FIRST_DESCRIPTOR_LBA) + self.descriptors.len() as u64 + 1;
+        for tree in std::iter::once(&self.primary).chain(&self.joliet) {
+            for dir in &tree.dirs {
+                last = last.max(end(dir.extent, u64::from(dir.size)));
+                for r in dir.records.iter().filter(|r| !r.is_self_or_parent()) {
+                    last = last.max(end(r.extent, u64::from(r.size)));
+                }
+            }
+        }
+        for d in &self.descriptors {
+            if d.kind == VD_TYPE_PRIMARY || d.kind == VD_TYPE_SUPPLEMENTARY {
+                let (tables, size) = d.path_tables();
+                for t in tables.into_iter().filter(|&t| t != 0) {
+                    last = last.max(end(t, u64::from(size)));
+                }
+            }
+        }
+        if let Some(boot) = &self.boot {
+            last = last.max(u64::from(boot.lba) + 1);
+        }
+        last.min(u64::from(u32::MAX)) as u32
+    }
+
     /// Every file (not directory) in the primary tree, with its path.
     pub fn files(&self) -> impl Iterator<Item = (String, Entry)> + '_ {
         self.primary.dirs.iter().enumerate().flat_map(|(di, d)| {
