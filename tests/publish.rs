@@ -263,12 +263,25 @@ fn publish_library_upload_reads_back() {
         "--thumbprint",
         &tp,
     ];
-    esxi_iso(w.path(), &args, &creds())
-        .success()
-        .stderr_lacks("error");
+    // vcsim (govmomi 0.24) has no /api: the login falls back to /rest, and
+    // --verbose and --json say so.
+    let mut first = args.to_vec();
+    first.extend(["--json", "--verbose"]);
+    let run = esxi_iso(w.path(), &first, &creds());
+    run.success().stderr_lacks("error").stderr_has(&[
+        "POST /api/session -> 404",
+        "POST /rest/com/vmware/cis/session -> 200",
+        "speaks the /rest forms",
+        "PUT /rest/com/vmware/cis/data/",
+    ]);
+    let summary: Value = serde_json::from_str(&run.stdout()).expect("--json output");
+    assert_eq!(summary["api"], "/rest");
+    assert_eq!(summary["target"], "library");
 
     let rest = sim.rest();
     let item = rest.find_item(&library, "lab").expect("item lab created");
+    assert_eq!(summary["uploads"][0]["item_id"], item.as_str());
+    assert_eq!(summary["uploads"][0]["size"], 2_500_000);
     assert_eq!(rest.item(&item)["type"], "iso");
     let files = rest.item_files(&item);
     let files = files.as_array().expect("file list");
@@ -433,7 +446,7 @@ fn publish_datastore_request_shape() {
     let w = work();
     make_iso(&w.path().join("lab 1.iso"), 1_234_567, 9);
     let server = FakeServer::start(|m, _| Reply::Status(if m == "HEAD" { 404 } else { 201 }));
-    esxi_iso(
+    let run = esxi_iso(
         w.path(),
         &[
             "upload",
@@ -444,15 +457,29 @@ fn publish_datastore_request_shape() {
             "datastore1",
             "--folder",
             "/isos/",
+            "--json",
+            "--verbose",
         ],
         &[
             ("ESXI_ISO_USERNAME", "root"),
             ("ESXI_ISO_PASSWORD", "VMware1!"),
         ],
-    )
-    .success();
-    let seen = server.requests();
+    );
     let target = "/folder/isos/lab%201.iso?dcPath=ha-datacenter&dsName=datastore1";
+    run.success()
+        .stderr_has(&[
+            "through /folder with HTTP basic authentication",
+            &format!("HEAD {target} -> 404"),
+            &format!("PUT {target} -> 201"),
+        ])
+        .never_shows("VMware1!")
+        .never_shows("cm9vdDpWTXdhcmUxIQ");
+    let summary: Value = serde_json::from_str(&run.stdout()).expect("--json output");
+    assert_eq!(summary["api"], "/folder");
+    assert_eq!(summary["target"], "datastore");
+    assert_eq!(summary["uploads"][0]["path"], "[datastore1] isos/lab 1.iso");
+    assert_eq!(summary["uploads"][0]["size"], 1_234_567);
+    let seen = server.requests();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(
         (seen[0].method.as_str(), seen[0].target.as_str()),
@@ -696,6 +723,8 @@ fn publish_library_failure_cleans_up() {
         let path = t.split('?').next().unwrap();
         let value = |v: String| Reply::Json(200, format!("{{\"value\":{v}}}"));
         match (m, path) {
+            // A vCenter before 7.0U2: no /api.
+            ("POST", "/api/session") => Reply::Status(404),
             ("POST", "/rest/com/vmware/cis/session") => value("\"sid-1\"".into()),
             ("POST", "/rest/com/vmware/content/library") => value("[\"lib-1\"]".into()),
             ("POST", "/rest/com/vmware/content/library/item") if t.ends_with("find") => {
@@ -744,6 +773,7 @@ fn publish_library_failure_cleans_up() {
     assert_eq!(
         calls,
         [
+            "POST /api/session".to_string(),
             "POST /rest/com/vmware/cis/session".to_string(),
             format!("POST {cl}?~action=find"),
             format!("POST {cl}/item?~action=find"),
@@ -759,7 +789,10 @@ fn publish_library_failure_cleans_up() {
             "DELETE /rest/com/vmware/cis/session".to_string(),
         ]
     );
-    assert_eq!(seen[0].headers["authorization"], "Basic dXNlcjpwYXNz");
+    for r in &seen[..2] {
+        assert_eq!(r.headers["authorization"], "Basic dXNlcjpwYXNz");
+    }
+    let seen = &seen[1..];
     for r in &seen[1..] {
         assert_eq!(r.headers["vmware-api-session-id"], "sid-1", "{}", r.target);
         assert!(!r.headers.contains_key("authorization"), "{}", r.target);
