@@ -18,20 +18,13 @@ use md5::{Digest, Md5};
 use publish_support::*;
 use serde_json::Value;
 
-fn work() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("publish-")
-        .tempdir_in(tmp_root())
-        .unwrap()
-}
-
 #[test]
 fn publish_datastore_upload_reads_back() {
     if !vcsim_available("publish_datastore_upload_reads_back") {
         return;
     }
     let sim = Vcsim::start(VcsimOpts::default());
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab 1.iso"), 3_000_000, 1);
     make_iso(&w.path().join("lab2.iso"), 1_000_001, 2);
     let tp = sim.openssl_thumbprint();
@@ -93,7 +86,7 @@ fn publish_datastore_standalone_esxi_insecure() {
         go_builtin_cert: true,
         ..VcsimOpts::default()
     });
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 1_500_000, 7);
     // No --datacenter: ha-datacenter, as on a standalone host.
     esxi_iso(
@@ -157,7 +150,7 @@ fn publish_tls_verification_and_thumbprints() {
         return;
     }
     let sim = Vcsim::start(VcsimOpts::default());
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 10_000, 1);
     let tp = sim.openssl_thumbprint();
     let upload = |trust: &[&str]| {
@@ -208,7 +201,7 @@ fn publish_tls_ca_cert() {
     if !vcsim_available("publish_tls_ca_cert") {
         return;
     }
-    let w = work();
+    let w = work_dir("publish-");
     let (ca, cert, key) = make_ca_and_leaf(w.path());
     let sim = Vcsim::start(VcsimOpts {
         cert: Some((cert, key)),
@@ -250,7 +243,7 @@ fn publish_library_upload_reads_back() {
     }
     let sim = Vcsim::start(VcsimOpts::default());
     let library = sim.create_library("isos");
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 2_500_000, 11);
     let tp = sim.openssl_thumbprint();
     let args = [
@@ -339,7 +332,7 @@ fn publish_library_upload_reads_back() {
 #[test]
 fn publish_errors_explained() {
     const SECRET: &str = "Pw-Never-Shown-42";
-    let w = work();
+    let w = work_dir("publish-");
     // Larger than socket buffers, so an early answer cuts the upload.
     make_iso(&w.path().join("lab.iso"), 16_000_000, 1);
     type Rule = fn(&str, &str) -> Reply;
@@ -443,7 +436,7 @@ fn publish_errors_explained() {
 /// datacenter, headers, streamed body; 201 Created counts as success.
 #[test]
 fn publish_datastore_request_shape() {
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab 1.iso"), 1_234_567, 9);
     let server = FakeServer::start(|m, _| Reply::Status(if m == "HEAD" { 404 } else { 201 }));
     let run = esxi_iso(
@@ -503,7 +496,7 @@ fn publish_datastore_request_shape() {
 
 #[test]
 fn publish_credentials_come_from_env_only() {
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 1000, 1);
     let server = FakeServer::start(|_, _| Reply::Status(500));
     let base = [
@@ -582,7 +575,7 @@ fn get_json(base: &str, href: &str) -> Value {
 
 #[test]
 fn publish_vcsp_serves_and_is_stable() {
-    let w = work();
+    let w = work_dir("publish-");
     let dir = w.path().join("isos");
     fs::create_dir(&dir).unwrap();
     make_iso(&dir.join("lab 1.iso"), 200_000, 1);
@@ -684,7 +677,7 @@ fn publish_vcsp_serves_and_is_stable() {
 /// one-byte GET.
 #[test]
 fn publish_datastore_head_unsupported_falls_back_to_get() {
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 5000, 2);
     let server = FakeServer::start(|m, _| {
         Reply::Status(match m {
@@ -717,7 +710,7 @@ fn publish_datastore_head_unsupported_falls_back_to_get() {
 /// and deleted, the new item removed, and the session logged out.
 #[test]
 fn publish_library_failure_cleans_up() {
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 100_000, 4);
     let server = FakeServer::start_with_url(|m, t, base| {
         let path = t.split('?').next().unwrap();
