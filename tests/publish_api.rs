@@ -60,6 +60,9 @@ fn publish_api_only_upload_reads_back() {
             "DELETE /api/session -> 204",
         ])
         .stderr_lacks("/rest")
+        // Neither the password nor the session id (the stand-in's are
+        // sid-NNNN) is traced.
+        .stderr_lacks("sid-")
         .never_shows(SECRET);
     let summary: Value = serde_json::from_str(&run.stdout()).expect("--json output");
     assert_eq!(summary["api"], "/api");
