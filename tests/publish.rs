@@ -18,20 +18,13 @@ use md5::{Digest, Md5};
 use publish_support::*;
 use serde_json::Value;
 
-fn work() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("publish-")
-        .tempdir_in(tmp_root())
-        .unwrap()
-}
-
 #[test]
 fn publish_datastore_upload_reads_back() {
     if !vcsim_available("publish_datastore_upload_reads_back") {
         return;
     }
     let sim = Vcsim::start(VcsimOpts::default());
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab 1.iso"), 3_000_000, 1);
     make_iso(&w.path().join("lab2.iso"), 1_000_001, 2);
     let tp = sim.openssl_thumbprint();
@@ -93,7 +86,7 @@ fn publish_datastore_standalone_esxi_insecure() {
         go_builtin_cert: true,
         ..VcsimOpts::default()
     });
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 1_500_000, 7);
     // No --datacenter: ha-datacenter, as on a standalone host.
     esxi_iso(
@@ -157,7 +150,7 @@ fn publish_tls_verification_and_thumbprints() {
         return;
     }
     let sim = Vcsim::start(VcsimOpts::default());
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 10_000, 1);
     let tp = sim.openssl_thumbprint();
     let upload = |trust: &[&str]| {
@@ -208,7 +201,7 @@ fn publish_tls_ca_cert() {
     if !vcsim_available("publish_tls_ca_cert") {
         return;
     }
-    let w = work();
+    let w = work_dir("publish-");
     let (ca, cert, key) = make_ca_and_leaf(w.path());
     let sim = Vcsim::start(VcsimOpts {
         cert: Some((cert, key)),
@@ -250,7 +243,7 @@ fn publish_library_upload_reads_back() {
     }
     let sim = Vcsim::start(VcsimOpts::default());
     let library = sim.create_library("isos");
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 2_500_000, 11);
     let tp = sim.openssl_thumbprint();
     let args = [
@@ -263,12 +256,25 @@ fn publish_library_upload_reads_back() {
         "--thumbprint",
         &tp,
     ];
-    esxi_iso(w.path(), &args, &creds())
-        .success()
-        .stderr_lacks("error");
+    // vcsim (govmomi 0.24) has no /api: the login falls back to /rest, and
+    // --verbose and --json say so.
+    let mut first = args.to_vec();
+    first.extend(["--json", "--verbose"]);
+    let run = esxi_iso(w.path(), &first, &creds());
+    run.success().stderr_lacks("error").stderr_has(&[
+        "POST /api/session -> 404",
+        "POST /rest/com/vmware/cis/session -> 200",
+        "speaks the /rest forms",
+        "PUT /rest/com/vmware/cis/data/",
+    ]);
+    let summary: Value = serde_json::from_str(&run.stdout()).expect("--json output");
+    assert_eq!(summary["api"], "/rest");
+    assert_eq!(summary["target"], "library");
 
     let rest = sim.rest();
     let item = rest.find_item(&library, "lab").expect("item lab created");
+    assert_eq!(summary["uploads"][0]["item_id"], item.as_str());
+    assert_eq!(summary["uploads"][0]["size"], 2_500_000);
     assert_eq!(rest.item(&item)["type"], "iso");
     let files = rest.item_files(&item);
     let files = files.as_array().expect("file list");
@@ -326,7 +332,7 @@ fn publish_library_upload_reads_back() {
 #[test]
 fn publish_errors_explained() {
     const SECRET: &str = "Pw-Never-Shown-42";
-    let w = work();
+    let w = work_dir("publish-");
     // Larger than socket buffers, so an early answer cuts the upload.
     make_iso(&w.path().join("lab.iso"), 16_000_000, 1);
     type Rule = fn(&str, &str) -> Reply;
@@ -430,10 +436,10 @@ fn publish_errors_explained() {
 /// datacenter, headers, streamed body; 201 Created counts as success.
 #[test]
 fn publish_datastore_request_shape() {
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab 1.iso"), 1_234_567, 9);
     let server = FakeServer::start(|m, _| Reply::Status(if m == "HEAD" { 404 } else { 201 }));
-    esxi_iso(
+    let run = esxi_iso(
         w.path(),
         &[
             "upload",
@@ -444,15 +450,29 @@ fn publish_datastore_request_shape() {
             "datastore1",
             "--folder",
             "/isos/",
+            "--json",
+            "--verbose",
         ],
         &[
             ("ESXI_ISO_USERNAME", "root"),
             ("ESXI_ISO_PASSWORD", "VMware1!"),
         ],
-    )
-    .success();
-    let seen = server.requests();
+    );
     let target = "/folder/isos/lab%201.iso?dcPath=ha-datacenter&dsName=datastore1";
+    run.success()
+        .stderr_has(&[
+            "through /folder with HTTP basic authentication",
+            &format!("HEAD {target} -> 404"),
+            &format!("PUT {target} -> 201"),
+        ])
+        .never_shows("VMware1!")
+        .never_shows("cm9vdDpWTXdhcmUxIQ");
+    let summary: Value = serde_json::from_str(&run.stdout()).expect("--json output");
+    assert_eq!(summary["api"], "/folder");
+    assert_eq!(summary["target"], "datastore");
+    assert_eq!(summary["uploads"][0]["path"], "[datastore1] isos/lab 1.iso");
+    assert_eq!(summary["uploads"][0]["size"], 1_234_567);
+    let seen = server.requests();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(
         (seen[0].method.as_str(), seen[0].target.as_str()),
@@ -476,7 +496,7 @@ fn publish_datastore_request_shape() {
 
 #[test]
 fn publish_credentials_come_from_env_only() {
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 1000, 1);
     let server = FakeServer::start(|_, _| Reply::Status(500));
     let base = [
@@ -555,7 +575,7 @@ fn get_json(base: &str, href: &str) -> Value {
 
 #[test]
 fn publish_vcsp_serves_and_is_stable() {
-    let w = work();
+    let w = work_dir("publish-");
     let dir = w.path().join("isos");
     fs::create_dir(&dir).unwrap();
     make_iso(&dir.join("lab 1.iso"), 200_000, 1);
@@ -657,7 +677,7 @@ fn publish_vcsp_serves_and_is_stable() {
 /// one-byte GET.
 #[test]
 fn publish_datastore_head_unsupported_falls_back_to_get() {
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 5000, 2);
     let server = FakeServer::start(|m, _| {
         Reply::Status(match m {
@@ -690,12 +710,14 @@ fn publish_datastore_head_unsupported_falls_back_to_get() {
 /// and deleted, the new item removed, and the session logged out.
 #[test]
 fn publish_library_failure_cleans_up() {
-    let w = work();
+    let w = work_dir("publish-");
     make_iso(&w.path().join("lab.iso"), 100_000, 4);
     let server = FakeServer::start_with_url(|m, t, base| {
         let path = t.split('?').next().unwrap();
         let value = |v: String| Reply::Json(200, format!("{{\"value\":{v}}}"));
         match (m, path) {
+            // A vCenter before 7.0U2: no /api.
+            ("POST", "/api/session") => Reply::Status(404),
             ("POST", "/rest/com/vmware/cis/session") => value("\"sid-1\"".into()),
             ("POST", "/rest/com/vmware/content/library") => value("[\"lib-1\"]".into()),
             ("POST", "/rest/com/vmware/content/library/item") if t.ends_with("find") => {
@@ -744,6 +766,7 @@ fn publish_library_failure_cleans_up() {
     assert_eq!(
         calls,
         [
+            "POST /api/session".to_string(),
             "POST /rest/com/vmware/cis/session".to_string(),
             format!("POST {cl}?~action=find"),
             format!("POST {cl}/item?~action=find"),
@@ -759,7 +782,10 @@ fn publish_library_failure_cleans_up() {
             "DELETE /rest/com/vmware/cis/session".to_string(),
         ]
     );
-    assert_eq!(seen[0].headers["authorization"], "Basic dXNlcjpwYXNz");
+    for r in &seen[..2] {
+        assert_eq!(r.headers["authorization"], "Basic dXNlcjpwYXNz");
+    }
+    let seen = &seen[1..];
     for r in &seen[1..] {
         assert_eq!(r.headers["vmware-api-session-id"], "sid-1", "{}", r.target);
         assert!(!r.headers.contains_key("authorization"), "{}", r.target);

@@ -1,5 +1,13 @@
 //! Upload to a datastore through the HTTP file API that ESXi and vCenter
-//! serve at `/folder/<path>?dcPath=<datacenter>&dsName=<datastore>`.
+//! serve at `/folder/<path>?dcPath=<datacenter>&dsName=<datastore>`
+//! (vSphere Web Services SDK Programming Guide, "HTTP Access to vSphere
+//! Server Files": the same URL syntax and privileges on both; on ESXi
+//! `dcPath` is `ha-datacenter`, on vCenter the datacenter's inventory path).
+//! Every request carries HTTP basic authentication, on vCenter as on ESXi:
+//! that is what Ansible's `community.vmware.vsphere_copy`, written for
+//! vCenter, sends. govc logs in over SOAP and sends the
+//! `vmware_soap_session` cookie instead; VMware documents no case where
+//! `/folder` refuses basic authentication, so there is no SOAP login here.
 //!
 //! Every file is checked with HEAD first (a one-byte GET where HEAD is not
 //! allowed): that fails fast on bad
@@ -16,7 +24,9 @@ use ureq::SendBody;
 
 use super::auth::Credentials;
 use super::http::{body_snippet, is_connection_closed, quote, Client, Server};
-use super::{human_size, progress_bar, LocalIso, ProgressReader, UploadPlan};
+use super::report::{Destination, Report, Uploaded};
+use super::vapi::trace;
+use super::{progress_bar, LocalIso, ProgressReader, UploadPlan};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatastoreTarget {
@@ -80,10 +90,21 @@ pub fn upload(
     creds: &Credentials,
     plan: &UploadPlan,
     target: &DatastoreTarget,
+    report: &mut Report,
 ) -> Result<()> {
+    report.set_api("/folder");
+    if plan.verbose {
+        let _ = writeln!(
+            io::stderr(),
+            "esxi-iso: uploading to {} through /folder with HTTP basic authentication \
+             (datacenter {})",
+            plan.server.host,
+            target.datacenter
+        );
+    }
     let mut existing = Vec::new();
     for iso in &plan.isos {
-        if exists(client, creds, &plan.server, target, iso)? {
+        if exists(client, creds, plan, target, iso)? {
             existing.push(target.display(&iso.name));
         }
     }
@@ -97,14 +118,13 @@ pub fn upload(
     }
     for iso in &plan.isos {
         put(client, creds, plan, target, iso)?;
-        writeln!(
-            io::stdout(),
-            "uploaded {} ({}) to {} on {}",
-            iso.name,
-            human_size(iso.size),
-            target.display(&iso.name),
-            plan.server.host
-        )?;
+        report.push(Uploaded {
+            file: iso.name.clone(),
+            size: iso.size,
+            to: Destination::Datastore {
+                path: target.display(&iso.name),
+            },
+        })?;
     }
     Ok(())
 }
@@ -112,22 +132,27 @@ pub fn upload(
 fn exists(
     client: &Client,
     creds: &Credentials,
-    server: &Server,
+    plan: &UploadPlan,
     target: &DatastoreTarget,
     iso: &LocalIso,
 ) -> Result<bool> {
+    let server = &plan.server;
     let remote = target.display(&iso.name);
+    let path = target.url_path(&iso.name);
     let probe = |method: Method| -> Result<(u16, String)> {
         let mut builder = Request::builder()
             .method(method.clone())
-            .uri(server.url(&target.url_path(&iso.name)))
+            .uri(server.url(&path))
             .header(header::AUTHORIZATION, creds.basic_auth());
         if method == Method::GET {
             builder = builder.header(header::RANGE, "bytes=0-0");
         }
         match client.agent.run(builder.body(())?) {
             // The snippet also drains a ranged GET's single byte.
-            Ok(mut resp) => Ok((resp.status().as_u16(), body_snippet(&mut resp))),
+            Ok(mut resp) => {
+                trace(plan.verbose, &method, &path, resp.status().as_u16());
+                Ok((resp.status().as_u16(), body_snippet(&mut resp)))
+            }
             Err(e) => bail!(
                 "checking whether {remote} exists: {}",
                 client.explain(&e, server)
@@ -158,11 +183,12 @@ fn put(
 ) -> Result<()> {
     let server = &plan.server;
     let remote = target.display(&iso.name);
+    let path = target.url_path(&iso.name);
     let bar = progress_bar(iso.size, iso.name.clone(), plan.quiet);
     let reader = ProgressReader::open(&iso.path, bar.clone())?;
     let request = Request::builder()
         .method(Method::PUT)
-        .uri(server.url(&target.url_path(&iso.name)))
+        .uri(server.url(&path))
         .header(header::AUTHORIZATION, creds.basic_auth())
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_LENGTH, iso.size)
@@ -188,6 +214,7 @@ fn put(
         ),
     };
     let status = resp.status().as_u16();
+    trace(plan.verbose, &Method::PUT, &path, status);
     if !(200..=299).contains(&status) {
         let body = body_snippet(&mut resp);
         bail!(
@@ -245,7 +272,8 @@ pub fn explain_status(
     match status {
         401 => format!(
             "{} refused the credentials of {} (HTTP 401): check --username or \
-             ESXI_ISO_USERNAME, and ESXI_ISO_PASSWORD",
+             ESXI_ISO_USERNAME (on vCenter with its domain, e.g. \
+             administrator@vsphere.local), and ESXI_ISO_PASSWORD",
             server.host, creds.username
         ),
         403 => format!(

@@ -1,33 +1,30 @@
-//! Upload to a vCenter content library through the `/rest` API (vSphere 6.5
-//! and later): log in, find the library by name, create an item of type
-//! `iso` (or reuse it with `--force`), then an update session: add the file
-//! (PUSH, size, SHA-1), PUT the bytes to the endpoint vCenter returns,
-//! complete, and wait for the session state DONE. A failed session is
-//! cancelled and deleted, and an item created by this run is removed, so a
-//! failure leaves the library as it was.
+//! Upload to a vCenter content library through the vSphere Automation API,
+//! in the `/api` forms where the server has them and the `/rest` forms
+//! otherwise (see [`super::vapi`]): log in, find the library by name,
+//! create an item of type `iso` (or reuse it with `--force`), then an
+//! update session: add the file (PUSH, size, SHA-1), PUT the bytes to the
+//! endpoint vCenter returns (with the session header), complete, and wait
+//! for the session state DONE. A failed session is cancelled and deleted,
+//! and an item created by this run is removed, so a failure leaves the
+//! library as it was. The same steps in the same order for both forms.
 //!
-//! Not covered: the `/api` forms (7.0U2+ also serve `/rest`), OVF items,
-//! several files per item.
+//! Not covered: OVF items, several files per item.
 
-use std::io::{self, Write};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha1::{Digest, Sha1};
 use ureq::http::{header, Method, Request};
 use ureq::SendBody;
 
 use super::auth::Credentials;
-use super::http::{body_snippet, Client, Server};
-use super::{human_size, progress_bar, stream_file, LocalIso, ProgressReader, UploadPlan};
+use super::http::{body_snippet, Client};
+use super::report::{Destination, Report, Uploaded};
+use super::vapi::{trace, FileSpec, Op, Session, SESSION_HEADER};
+use super::{progress_bar, stream_file, LocalIso, ProgressReader, UploadPlan};
 
-const SESSION_HEADER: &str = "vmware-api-session-id";
-const LIBRARY: &str = "/rest/com/vmware/content/library";
-const ITEM: &str = "/rest/com/vmware/content/library/item";
-const UPDATE_SESSION: &str = "/rest/com/vmware/content/library/item/update-session";
-const UPDATE_SESSION_FILE: &str = "/rest/com/vmware/content/library/item/updatesession/file";
 /// How long vCenter may take to move a completed upload into the library.
 const COMPLETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -37,20 +34,28 @@ pub fn upload(
     plan: &UploadPlan,
     library: &str,
     item: Option<&str>,
+    report: &mut Report,
 ) -> Result<()> {
-    let rest = Rest::login(client, &plan.server, creds)?;
-    let result = upload_all(&rest, plan, library, item);
-    rest.logout();
+    let session = Session::login(client, &plan.server, creds, plan.verbose)?;
+    report.set_api(session.forms().label());
+    let result = upload_all(&session, plan, library, item, report);
+    session.logout();
     result
 }
 
-fn upload_all(rest: &Rest, plan: &UploadPlan, library: &str, item: Option<&str>) -> Result<()> {
-    let library_id = rest.find_library(library)?;
+fn upload_all(
+    session: &Session,
+    plan: &UploadPlan,
+    library: &str,
+    item: Option<&str>,
+    report: &mut Report,
+) -> Result<()> {
+    let library_id = find_library(session, library)?;
     let mut jobs = Vec::new();
     let mut existing = Vec::new();
     for iso in &plan.isos {
         let name = item.map_or_else(|| item_name(&iso.name), str::to_string);
-        let found = rest.find_item(&library_id, &name)?;
+        let found = find_item(session, &library_id, &name)?;
         if found.is_some() {
             existing.push(name.clone());
         }
@@ -64,16 +69,19 @@ fn upload_all(rest: &Rest, plan: &UploadPlan, library: &str, item: Option<&str>)
         );
     }
     for (iso, name, found) in jobs {
-        upload_one(rest, plan, &library_id, iso, &name, found).with_context(|| {
-            format!("uploading {} to library {library} as item {name}", iso.name)
+        let item_id =
+            upload_one(session, plan, &library_id, iso, &name, found).with_context(|| {
+                format!("uploading {} to library {library} as item {name}", iso.name)
+            })?;
+        report.push(Uploaded {
+            file: iso.name.clone(),
+            size: iso.size,
+            to: Destination::Library {
+                library: library.to_string(),
+                item: name,
+                item_id,
+            },
         })?;
-        writeln!(
-            io::stdout(),
-            "uploaded {} ({}) to library {library} as item {name} on {}",
-            iso.name,
-            human_size(iso.size),
-            plan.server.host
-        )?;
     }
     Ok(())
 }
@@ -88,14 +96,50 @@ pub fn item_name(file_name: &str) -> String {
     }
 }
 
+fn find_library(session: &Session, name: &str) -> Result<String> {
+    let ids = session.call(
+        &Op::FindLibrary { name },
+        &format!("looking up content library {name}"),
+    )?;
+    let ids = string_list(&ids);
+    match ids.as_slice() {
+        [id] => Ok(id.clone()),
+        [] => bail!(
+            "content library {name} not found on {}: check --library, or create \
+             it in the vSphere Client (Content Libraries > Create)",
+            session.server().host
+        ),
+        _ => bail!(
+            "{} content libraries are named {name}; rename one",
+            ids.len()
+        ),
+    }
+}
+
+fn find_item(session: &Session, library: &str, name: &str) -> Result<Option<String>> {
+    let ids = session.call(
+        &Op::FindItem { library, name },
+        &format!("looking up library item {name}"),
+    )?;
+    Ok(string_list(&ids).into_iter().next())
+}
+
+fn returned_id(v: &Value, what: &str) -> Result<String> {
+    v.as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("vCenter returned no id for {what}"))
+}
+
+/// Uploads one ISO; returns the item's id.
 fn upload_one(
-    rest: &Rest,
+    session: &Session,
     plan: &UploadPlan,
-    library_id: &str,
+    library: &str,
     iso: &LocalIso,
     name: &str,
     existing: Option<String>,
-) -> Result<()> {
+) -> Result<String> {
     let bar = progress_bar(iso.size, format!("sha1 {}", iso.name), plan.quiet);
     let mut sha1 = Sha1::new();
     stream_file(&iso.path, &bar, |chunk| sha1.update(chunk))?;
@@ -103,83 +147,116 @@ fn upload_one(
     let checksum = hex(&sha1.finalize());
 
     let created = existing.is_none();
-    let item_id = match existing {
+    let item = match existing {
         Some(id) => id,
-        None => rest.create_item(library_id, name)?,
+        None => returned_id(
+            &session.call(
+                &Op::CreateItem { library, name },
+                &format!("creating library item {name}"),
+            )?,
+            &format!("the new item {name}"),
+        )?,
     };
-    let result = rest.create_update_session(&item_id).and_then(|session| {
-        let r = transfer(rest, plan, &session, iso, &checksum);
-        if r.is_err() {
-            rest.abandon_session(&session);
-        }
-        r
-    });
+    let result = session
+        .call(
+            &Op::CreateUpdateSession { item: &item },
+            "opening an update session",
+        )
+        .and_then(|v| returned_id(&v, "the update session"))
+        .and_then(|us| {
+            let r = transfer(session, plan, &us, iso, &checksum);
+            if r.is_err() {
+                // Best effort: the session may already be gone.
+                let _ = session.call(
+                    &Op::CancelSession { session: &us },
+                    "cancelling the update session",
+                );
+                let _ = session.call(
+                    &Op::DeleteSession { session: &us },
+                    "deleting the update session",
+                );
+            }
+            r
+        });
     if result.is_err() && created {
-        rest.delete_item(&item_id);
+        let _ = session.call(
+            &Op::DeleteItem { item: &item },
+            "removing the unfinished item",
+        );
     }
-    result
+    result.map(|()| item)
 }
 
 fn transfer(
-    rest: &Rest,
+    session: &Session,
     plan: &UploadPlan,
-    session: &str,
+    us: &str,
     iso: &LocalIso,
     checksum: &str,
 ) -> Result<()> {
-    let added = rest.call(
-        Method::POST,
-        &format!("{UPDATE_SESSION_FILE}/id:{session}?~action=add"),
-        Some(json!({"file_spec": {
-            "name": iso.name,
-            "source_type": "PUSH",
-            "size": iso.size,
-            "checksum_info": {"algorithm": "SHA1", "checksum": checksum},
-        }})),
+    let file = FileSpec {
+        name: &iso.name,
+        size: iso.size,
+        sha1: checksum,
+    };
+    let added = session.call(
+        &Op::AddFile { session: us, file },
         "adding the file to the update session",
     )?;
     let uri = added
         .pointer("/upload_endpoint/uri")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("vCenter returned no upload_endpoint for {}", iso.name))?;
+    put_bytes(session, plan, uri, iso)?;
+    session.call(
+        &Op::CompleteSession { session: us },
+        "completing the update session",
+    )?;
+    wait_done(session, us)
+}
 
+/// PUT of the file to the upload endpoint, with the session header (the
+/// endpoint is on the same vCenter, `/cls/data/...` or `/rest/com/vmware/cis/data/...`).
+fn put_bytes(session: &Session, plan: &UploadPlan, uri: &str, iso: &LocalIso) -> Result<()> {
     let bar = progress_bar(iso.size, iso.name.clone(), plan.quiet);
     let reader = ProgressReader::open(&iso.path, bar.clone())?;
     let request = Request::builder()
         .method(Method::PUT)
         .uri(uri)
-        .header(SESSION_HEADER, &rest.session)
+        .header(SESSION_HEADER, session.id())
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_LENGTH, iso.size)
         .body(SendBody::from_owned_reader(reader))?;
-    let result = rest.client.agent.run(request);
+    let result = session.client().agent.run(request);
     bar.finish_and_clear();
-    let mut resp = result.map_err(|e| anyhow!("sending the file: {}", rest.explain(&e)))?;
+    let mut resp = result.map_err(|e| anyhow!("sending the file: {}", session.explain(&e)))?;
     let status = resp.status().as_u16();
+    // The path only: an endpoint's query could carry a token.
+    let path = uri
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or(uri);
+    trace(
+        session.verbose(),
+        &Method::PUT,
+        path.split('?').next().unwrap_or(path),
+        status,
+    );
     if !(200..=299).contains(&status) {
         let body = body_snippet(&mut resp);
         bail!(
             "sending the file: {} answered HTTP {status}{body}",
-            rest.server.host
+            session.server().host
         );
     }
-
-    rest.call(
-        Method::POST,
-        &format!("{UPDATE_SESSION}/id:{session}?~action=complete"),
-        None,
-        "completing the update session",
-    )?;
-    wait_done(rest, session)
+    Ok(())
 }
 
-fn wait_done(rest: &Rest, session: &str) -> Result<()> {
+fn wait_done(session: &Session, us: &str) -> Result<()> {
     let start = Instant::now();
     loop {
-        let info = rest.call(
-            Method::GET,
-            &format!("{UPDATE_SESSION}/id:{session}"),
-            None,
+        let info = session.call(
+            &Op::GetSession { session: us },
             "reading the update session state",
         )?;
         match info.get("state").and_then(Value::as_str).unwrap_or("") {
@@ -201,201 +278,6 @@ fn wait_done(rest: &Rest, session: &str) -> Result<()> {
     }
 }
 
-/// A logged-in `/rest` session.
-struct Rest<'a> {
-    client: &'a Client,
-    server: &'a Server,
-    username: String,
-    session: String,
-}
-
-impl<'a> Rest<'a> {
-    fn login(client: &'a Client, server: &'a Server, creds: &Credentials) -> Result<Rest<'a>> {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(server.url("/rest/com/vmware/cis/session"))
-            .header(header::AUTHORIZATION, creds.basic_auth())
-            .body(())?;
-        let mut resp = client.agent.run(request).map_err(|e| {
-            anyhow!(
-                "logging in to {}: {}",
-                server.host,
-                client.explain(&e, server)
-            )
-        })?;
-        let status = resp.status().as_u16();
-        match status {
-            200..=299 => {}
-            401 | 403 => bail!(
-                "{} refused the credentials of {} (HTTP {status}): check --username \
-                 or ESXI_ISO_USERNAME, and ESXI_ISO_PASSWORD",
-                server.host,
-                creds.username
-            ),
-            404 => bail!(
-                "{} has no content library API (HTTP 404 on /rest): --library needs \
-                 vCenter; for a standalone ESXi host use --datastore",
-                server.host
-            ),
-            _ => bail!(
-                "logging in to {}: HTTP {status}{}",
-                server.host,
-                creds.scrub(&body_snippet(&mut resp))
-            ),
-        }
-        let body = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| anyhow!("reading the login answer of {}: {e}", server.host))?;
-        let session = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|v| v.get("value").and_then(Value::as_str).map(str::to_string))
-            .ok_or_else(|| anyhow!("{} sent no session id at login", server.host))?;
-        Ok(Rest {
-            client,
-            server,
-            username: creds.username.clone(),
-            session,
-        })
-    }
-
-    fn logout(&self) {
-        let _ = self.call(
-            Method::DELETE,
-            "/rest/com/vmware/cis/session",
-            None,
-            "logging out",
-        );
-    }
-
-    fn explain(&self, err: &ureq::Error) -> String {
-        self.client.explain(err, self.server)
-    }
-
-    /// One JSON call; returns the `value` member (Null when absent).
-    fn call(&self, method: Method, path: &str, body: Option<Value>, doing: &str) -> Result<Value> {
-        let builder = Request::builder()
-            .method(method)
-            .uri(self.server.url(path))
-            .header(SESSION_HEADER, &self.session)
-            .header(header::ACCEPT, "application/json");
-        let result = match body {
-            Some(b) => self.client.agent.run(
-                builder
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(b.to_string())?,
-            ),
-            None => self.client.agent.run(builder.body(())?),
-        };
-        let mut resp = result.map_err(|e| anyhow!("{doing}: {}", self.explain(&e)))?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| anyhow!("{doing}: reading the answer: {e}"))?;
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !(200..=299).contains(&status) {
-            let what = vapi_error(&json);
-            bail!(
-                "{doing}: {} answered HTTP {status}{what}{}",
-                self.server.host,
-                match status {
-                    401 => "; the session expired or was refused, run again".to_string(),
-                    403 => format!(
-                        "; {} lacks content library privileges (Content library > \
-                         Add library item, Update files)",
-                        self.username
-                    ),
-                    _ => String::new(),
-                }
-            );
-        }
-        Ok(json.get("value").cloned().unwrap_or(Value::Null))
-    }
-
-    fn find_library(&self, name: &str) -> Result<String> {
-        let ids = self.call(
-            Method::POST,
-            &format!("{LIBRARY}?~action=find"),
-            Some(json!({"spec": {"name": name}})),
-            &format!("looking up content library {name}"),
-        )?;
-        let ids = string_list(&ids);
-        match ids.as_slice() {
-            [id] => Ok(id.clone()),
-            [] => bail!(
-                "content library {name} not found on {}: check --library, or create \
-                 it in the vSphere Client (Content Libraries > Create)",
-                self.server.host
-            ),
-            _ => bail!(
-                "{} content libraries are named {name}; rename one",
-                ids.len()
-            ),
-        }
-    }
-
-    fn find_item(&self, library_id: &str, name: &str) -> Result<Option<String>> {
-        let ids = self.call(
-            Method::POST,
-            &format!("{ITEM}?~action=find"),
-            Some(json!({"spec": {"library_id": library_id, "name": name}})),
-            &format!("looking up library item {name}"),
-        )?;
-        Ok(string_list(&ids).into_iter().next())
-    }
-
-    fn create_item(&self, library_id: &str, name: &str) -> Result<String> {
-        let id = self.call(
-            Method::POST,
-            ITEM,
-            Some(json!({"create_spec": {
-                "library_id": library_id,
-                "name": name,
-                "type": "iso",
-                "description": "uploaded by esxi-iso",
-            }})),
-            &format!("creating library item {name}"),
-        )?;
-        id.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("vCenter returned no id for the new item {name}"))
-    }
-
-    fn delete_item(&self, item_id: &str) {
-        let _ = self.call(
-            Method::DELETE,
-            &format!("{ITEM}/id:{item_id}"),
-            None,
-            "removing the unfinished item",
-        );
-    }
-
-    fn create_update_session(&self, item_id: &str) -> Result<String> {
-        let id = self.call(
-            Method::POST,
-            UPDATE_SESSION,
-            Some(json!({"create_spec": {"library_item_id": item_id}})),
-            "opening an update session",
-        )?;
-        id.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("vCenter returned no update session id"))
-    }
-
-    /// Best effort: the session may already be gone.
-    fn abandon_session(&self, session: &str) {
-        let path = format!("{UPDATE_SESSION}/id:{session}");
-        let _ = self.call(
-            Method::POST,
-            &format!("{path}?~action=cancel"),
-            None,
-            "cancelling the update session",
-        );
-        let _ = self.call(Method::DELETE, &path, None, "deleting the update session");
-    }
-}
-
 fn string_list(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -405,36 +287,6 @@ fn string_list(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// ` (type: message)` from a vAPI error body, or nothing.
-fn vapi_error(body: &Value) -> String {
-    let kind = body
-        .get("type")
-        .and_then(Value::as_str)
-        .map(|t| t.rsplit('.').next().unwrap_or(t));
-    let messages: Vec<&str> = body
-        .pointer("/value/messages")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| {
-                    m.get("default_message")
-                        .and_then(Value::as_str)
-                        .or(m.as_str())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    match (kind, messages.is_empty()) {
-        (None, true) => String::new(),
-        (Some(k), true) => format!(" ({k})"),
-        (k, false) => format!(
-            " ({}{})",
-            k.map(|k| format!("{k}: ")).unwrap_or_default(),
-            messages.join("; ")
-        ),
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -456,25 +308,6 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(item_name(input), want, "{input}");
-        }
-    }
-
-    #[test]
-    fn vapi_errors_are_summarised() {
-        let cases = [
-            (json!({}), ""),
-            (
-                json!({"type": "com.vmware.vapi.std.errors.already_exists"}),
-                " (already_exists)",
-            ),
-            (
-                json!({"type": "com.vmware.vapi.std.errors.not_allowed_in_current_state",
-                       "value": {"messages": [{"default_message": "checksum mismatch"}]}}),
-                " (not_allowed_in_current_state: checksum mismatch)",
-            ),
-        ];
-        for (input, want) in cases {
-            assert_eq!(vapi_error(&input), want);
         }
     }
 }

@@ -1,17 +1,22 @@
 //! Publishing ISOs: `upload` to a datastore (the `/folder` HTTP file API of
-//! ESXi and vCenter) or to a vCenter content library (the `/rest` content
-//! library API), and `vcsp`, which turns a folder of ISOs into a subscribed
+//! ESXi and vCenter) or to a vCenter content library (the vSphere
+//! Automation API, `/api` forms first and `/rest` where a vCenter predates
+//! them), and `vcsp`, which turns a folder of ISOs into a subscribed
 //! content library that any static web server can host.
 //!
 //! Layout: [`http`] (client, TLS trust, URL quoting), [`auth`]
-//! (credentials), [`datastore`], [`library`], [`vcsp`]. Not covered: the
-//! SOAP API (no session cookie login; basic auth is enough for `/folder`),
-//! the 7.0U2+ `/api` forms of the content library API, OVF/OVA items.
+//! (credentials), [`datastore`], [`vapi`] (the two URL forms, login and
+//! calls), [`library`] (the upload steps), [`report`] (text and `--json`
+//! output), [`vcsp`]. Not covered: the SOAP API (no `vmware_soap_session`
+//! cookie login: `/folder` takes HTTP basic authentication on ESXi and
+//! vCenter alike), OVF/OVA items.
 
 pub mod auth;
 pub mod datastore;
 pub mod http;
 pub mod library;
+pub mod report;
+pub mod vapi;
 pub mod vcsp;
 
 use std::collections::BTreeSet;
@@ -26,6 +31,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use self::auth::Credentials;
 use self::http::{Client, Server, Thumbprint, Trust};
+use self::report::Report;
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("target").required(true).args(["datastore", "library"])))]
@@ -90,6 +96,14 @@ pub struct UploadArgs {
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Show the API used and each request on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +144,10 @@ pub struct UploadPlan {
     pub isos: Vec<LocalIso>,
     pub force: bool,
     pub quiet: bool,
+    /// Say which API is used, and trace requests on stderr.
+    pub verbose: bool,
+    /// A JSON summary on stdout instead of one line per upload.
+    pub json: bool,
 }
 
 pub fn run_upload(args: &UploadArgs) -> Result<ExitCode> {
@@ -144,12 +162,21 @@ pub fn run_upload(args: &UploadArgs) -> Result<ExitCode> {
     }
     let client = Client::new(plan.trust.clone())?;
     let creds = Credentials::resolve(args.username.as_deref(), &plan.server.host)?;
+    let mut report = Report::new(&plan.server.host, plan.json);
     match &plan.target {
-        Target::Datastore(target) => datastore::upload(&client, &creds, &plan, target)?,
-        Target::Library { library, item } => {
-            library::upload(&client, &creds, &plan, library, item.as_deref())?
+        Target::Datastore(target) => {
+            datastore::upload(&client, &creds, &plan, target, &mut report)?
         }
+        Target::Library { library, item } => library::upload(
+            &client,
+            &creds,
+            &plan,
+            library,
+            item.as_deref(),
+            &mut report,
+        )?,
     }
+    report.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -209,6 +236,8 @@ fn plan_upload(args: &UploadArgs) -> Result<UploadPlan> {
         isos,
         force: args.force,
         quiet: args.quiet,
+        verbose: args.verbose,
+        json: args.json,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Test support for the publish tests: govmomi's simulator (vcsim) built
-//! from Debian's packages, a tiny scriptable HTTP server for the error
+//! from Debian's packages (the `/rest` forms), a strict `/api`-only vCenter
+//! stand-in ([`vapi_mock`]), a tiny scriptable HTTP server for the error
 //! paths vcsim cannot produce, a static file server for VCSP, and a runner
 //! for the `esxi-iso` binary that prints everything when a check fails.
 //!
@@ -10,6 +11,8 @@
 //! with CI=true they fail.
 
 #![allow(dead_code)]
+
+pub mod vapi_mock;
 
 use std::collections::HashMap;
 use std::fs;
@@ -68,6 +71,14 @@ pub fn vcsim_available(test: &str) -> bool {
 
 pub fn tmp_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// A scratch folder for one test under CARGO_TARGET_TMPDIR.
+pub fn work_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(tmp_root())
+        .unwrap()
 }
 
 /// Builds the launcher once per source hash; parallel tests wait on the lock.
@@ -663,7 +674,8 @@ impl FakeServer {
     }
 }
 
-fn read_head(
+/// Request line and headers (names lowercased).
+pub fn read_head(
     reader: &mut BufReader<TcpStream>,
 ) -> std::io::Result<(String, String, HashMap<String, String>)> {
     let mut line = String::new();
@@ -684,6 +696,49 @@ fn read_head(
         }
     }
     Ok((method, target, headers))
+}
+
+/// The request body, framed by Content-Length or chunked (ureq sends a
+/// POST without a body as an empty chunked one). Reading it all matters:
+/// closing a socket with unread bytes makes the kernel send a reset.
+pub fn read_body(
+    reader: &mut BufReader<TcpStream>,
+    headers: &HashMap<String, String>,
+) -> std::io::Result<Vec<u8>> {
+    let chunked = headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    if !chunked {
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body)?;
+        return Ok(body);
+    }
+    let mut body = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let size = line.trim().split(';').next().unwrap_or("");
+        let size = usize::from_str_radix(size, 16)
+            .map_err(|_| std::io::Error::other(format!("bad chunk size {line:?}")))?;
+        if size == 0 {
+            // Trailers, then the empty line.
+            loop {
+                let mut t = String::new();
+                if reader.read_line(&mut t)? == 0 || t.trim().is_empty() {
+                    return Ok(body);
+                }
+            }
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = [0u8; 2];
+        reader.read_exact(&mut crlf)?;
+    }
 }
 
 fn serve_one(
@@ -738,9 +793,7 @@ fn serve_one(
             drop(reader);
         }
         reply @ (Reply::Status(_) | Reply::Json(..)) => {
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body)?;
-            seen.body = body;
+            seen.body = read_body(&mut reader, &seen.headers)?;
             log.lock().unwrap().push(seen);
             let (code, text) = match reply {
                 Reply::Json(code, json) => (code, json),

@@ -1,0 +1,189 @@
+//! What `upload` tells the user: one line per uploaded ISO on stdout as it
+//! lands, or with `--json` one JSON object at the end (and nothing else on
+//! stdout). The object names the API that carried the upload (`/folder`,
+//! `/api` or `/rest`), so a script can tell which forms a vCenter spoke:
+//!
+//! ```json
+//! {"server": "vcenter.lab", "target": "library", "api": "/api",
+//!  "uploads": [{"file": "lab.iso", "size": 1048576, "library": "isos",
+//!               "item": "lab", "item_id": "..."}]}
+//! ```
+//!
+//! A datastore upload lists `"path": "[datastore1] isos/lab.iso"` instead of
+//! the library fields. A failed run prints no JSON: the error is on stderr
+//! and the exit status is 1.
+
+use std::io::{self, Write};
+
+use anyhow::Result;
+use serde_json::{json, Value};
+
+use super::human_size;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `[datastore] folder/file`
+    Datastore { path: String },
+    Library {
+        library: String,
+        item: String,
+        item_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    pub file: String,
+    pub size: u64,
+    pub to: Destination,
+}
+
+/// The uploads of one run, printed as they happen unless `json`.
+#[derive(Debug)]
+pub struct Report {
+    server: String,
+    json: bool,
+    api: Option<&'static str>,
+    uploads: Vec<Uploaded>,
+}
+
+impl Report {
+    pub fn new(server: &str, json: bool) -> Report {
+        Report {
+            server: server.to_string(),
+            json,
+            api: None,
+            uploads: Vec::new(),
+        }
+    }
+
+    /// Records the API the uploads go through.
+    pub fn set_api(&mut self, api: &'static str) {
+        self.api = Some(api);
+    }
+
+    pub fn push(&mut self, up: Uploaded) -> Result<()> {
+        if !self.json {
+            writeln!(io::stdout(), "{}", human_line(&up, &self.server))?;
+        }
+        self.uploads.push(up);
+        Ok(())
+    }
+
+    /// Prints the JSON summary when asked for.
+    pub fn finish(&self) -> Result<()> {
+        if self.json {
+            let mut out = io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &self.to_json())?;
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> Value {
+        let target = match self.uploads.first().map(|u| &u.to) {
+            Some(Destination::Library { .. }) => "library",
+            Some(Destination::Datastore { .. }) => "datastore",
+            None => "",
+        };
+        let uploads: Vec<Value> = self
+            .uploads
+            .iter()
+            .map(|u| {
+                let mut v = json!({"file": u.file, "size": u.size});
+                match &u.to {
+                    Destination::Datastore { path } => v["path"] = json!(path),
+                    Destination::Library {
+                        library,
+                        item,
+                        item_id,
+                    } => {
+                        v["library"] = json!(library);
+                        v["item"] = json!(item);
+                        v["item_id"] = json!(item_id);
+                    }
+                }
+                v
+            })
+            .collect();
+        json!({
+            "server": self.server,
+            "target": target,
+            "api": self.api,
+            "uploads": uploads,
+        })
+    }
+}
+
+pub fn human_line(up: &Uploaded, server: &str) -> String {
+    let to = match &up.to {
+        Destination::Datastore { path } => path.clone(),
+        Destination::Library { library, item, .. } => {
+            format!("library {library} as item {item}")
+        }
+    };
+    format!(
+        "uploaded {} ({}) to {to} on {server}",
+        up.file,
+        human_size(up.size)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn library(file: &str) -> Uploaded {
+        Uploaded {
+            file: file.into(),
+            size: 2048,
+            to: Destination::Library {
+                library: "isos".into(),
+                item: "lab".into(),
+                item_id: "it-1".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn human_lines_name_the_destination() {
+        let ds = Uploaded {
+            file: "lab 1.iso".into(),
+            size: 3_000_000,
+            to: Destination::Datastore {
+                path: "[ds1] isos/lab 1.iso".into(),
+            },
+        };
+        let cases = [
+            (
+                ds,
+                "uploaded lab 1.iso (2.86 MiB) to [ds1] isos/lab 1.iso on esx01",
+            ),
+            (
+                library("lab.iso"),
+                "uploaded lab.iso (2.00 KiB) to library isos as item lab on esx01",
+            ),
+        ];
+        for (up, want) in cases {
+            assert_eq!(human_line(&up, "esx01"), want);
+        }
+    }
+
+    #[test]
+    fn json_names_the_api_and_each_upload() {
+        let mut r = Report::new("vc:443", true);
+        r.set_api("/rest");
+        r.push(library("lab.iso")).unwrap();
+        assert_eq!(
+            r.to_json(),
+            json!({
+                "server": "vc:443", "target": "library", "api": "/rest",
+                "uploads": [{"file": "lab.iso", "size": 2048, "library": "isos",
+                             "item": "lab", "item_id": "it-1"}],
+            })
+        );
+        let empty = Report::new("h", true).to_json();
+        assert_eq!(empty["api"], Value::Null);
+        assert_eq!(empty["uploads"], json!([]));
+    }
+}
