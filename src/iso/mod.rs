@@ -9,6 +9,7 @@
 
 pub mod eltorito;
 pub mod format;
+pub mod layout;
 pub mod master;
 pub mod name;
 pub mod patch;
@@ -17,7 +18,8 @@ pub mod record;
 pub mod writer;
 
 pub use eltorito::{BootCatalog, BootEntry, BootInfoTable};
-pub use patch::{Layout, Patcher, PutOutcome};
+pub use layout::{Layout, Segment};
+pub use patch::{Patcher, PutOutcome};
 pub use reader::{Entry, IsoImage};
 pub use writer::{write_image, Watch};
 

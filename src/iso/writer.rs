@@ -13,26 +13,7 @@ use std::os::unix::fs::FileExt;
 
 use sha2::{Digest, Sha256};
 
-use super::patch::Layout;
-
-/// One piece of an output image, in order.
-#[derive(Debug, Clone, Copy)]
-pub enum Segment<'a> {
-    /// A range of the source image being edited.
-    Source {
-        offset: u64,
-        len: u64,
-    },
-    /// A range of another file (mastering from a tree).
-    File {
-        file: &'a File,
-        offset: u64,
-        len: u64,
-    },
-    Bytes(&'a [u8]),
-    /// Zeros, left as a hole.
-    Zeros(u64),
-}
+use super::layout::{Layout, Segment};
 
 /// Bytes per copy call: the unit of progress and of cancellation checks.
 const CHUNK: u64 = 8 << 20;

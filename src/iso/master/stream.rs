@@ -9,7 +9,8 @@ use std::io;
 use std::path::PathBuf;
 
 use super::super::format::*;
-use super::super::writer::{write_segments, Segment, Watch};
+use super::super::layout::Segment;
+use super::super::writer::{write_segments, Watch};
 use super::{Image, Piece};
 
 fn piece_sectors(p: &Piece) -> u64 {
