@@ -14,6 +14,7 @@
 pub mod build;
 pub mod cli;
 pub mod cmd;
+pub mod diagnostic;
 pub mod esxi;
 pub mod inventory;
 pub mod iso;

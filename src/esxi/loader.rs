@@ -38,6 +38,9 @@
 
 use serde::Serialize;
 
+use crate::diagnostic::edit_distance;
+pub use crate::diagnostic::{Diagnostic, Severity};
+
 /// How the loader treats an option's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -288,33 +291,6 @@ pub fn kernel(text: &str, cfg_path: &str) -> Option<String> {
     Some(make_path(&prefix(text, cfg_path), &k))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// The loader stops, or loads something other than intended.
-    Error,
-    /// The loader goes on, but not as the line's author meant.
-    Warning,
-}
-
-/// A finding about one line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    pub line: usize,
-    pub message: String,
-}
-
-impl Diagnostic {
-    pub fn render(&self, file: &str) -> String {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        format!("{file}:{}: {sev}: {}", self.line, self.message)
-    }
-}
-
 /// Where `#` starts an inline comment in a value: at its start or after
 /// a space (a `#` inside a word, as in a URL fragment, is not one).
 fn inline_comment(value: &str) -> Option<usize> {
@@ -331,10 +307,12 @@ pub fn check(text: &str) -> Vec<Diagnostic> {
     let relative_paths = ["kernel", "modules"].iter().any(|n| {
         value(text, n).is_some_and(|v| list_items(&v).iter().any(|(f, _)| !is_absolute(f)))
     });
-    let mut push = |severity, line: &Line<'_>, message: String| {
+    let mut push = |severity, line: &Line<'_>, code, message: String| {
         out.push(Diagnostic {
             severity,
             line: line.number,
+            code,
+            advice: false,
             message,
         })
     };
@@ -352,6 +330,7 @@ pub fn check(text: &str) -> Vec<Diagnostic> {
                     push(
                         Severity::Error,
                         l,
+                        "not-a-number",
                         format!(
                             "{name}={value}: VMware's loader takes only a number here and stops the \
                              boot with \"Configuration error while parsing\"{why}"
@@ -382,6 +361,7 @@ pub fn check(text: &str) -> Vec<Diagnostic> {
                 push(
                     severity,
                     l,
+                    "inline-comment",
                     format!(
                         "{name}= ends with `{text}`: VMware's loader has no inline comments, so {effect}; \
                          put comments on lines of their own"
@@ -407,11 +387,12 @@ pub fn check(text: &str) -> Vec<Diagnostic> {
                 } else {
                     format!("`{key}=` is not a key VMware's loader knows: it ignores this line")
                 };
-                push(Severity::Warning, l, msg);
+                push(Severity::Warning, l, "unknown-key", msg);
             }
             Parsed::NoKey => push(
                 Severity::Warning,
                 l,
+                "no-key",
                 "this line has no `=`: VMware's loader ignores it (start comments with #)".into(),
             ),
             Parsed::Blank | Parsed::Comment => {}
@@ -431,6 +412,8 @@ pub fn check(text: &str) -> Vec<Diagnostic> {
                 out.push(Diagnostic {
                     severity: Severity::Warning,
                     line: last.number,
+                    code: "repeated-option",
+                    advice: false,
                     message: format!(
                         "{} `{name}=` lines: VMware's loader uses only this last one and ignores line{} {}{}",
                         at.len(),
@@ -458,20 +441,6 @@ fn nearest_option(key: &str) -> Option<&'static str> {
         .filter(|(n, d)| key.starts_with(n) || *d <= 2)
         .min_by_key(|(_, d)| *d)
         .map(|(n, _)| n)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -34,56 +34,10 @@ mod values;
 
 use std::collections::HashMap;
 
+use crate::diagnostic::edit_distance;
+pub use crate::diagnostic::{has_errors, Diagnostic, Severity};
+
 use grammar::{Command, Detail};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Warning,
-    Error,
-}
-
-impl Severity {
-    fn label(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    /// 1-based; 0 means the whole file.
-    pub line: usize,
-    /// A stable name for the rule, e.g. `rootpw-crypted-invalid`.
-    pub code: &'static str,
-    /// esxi-iso's own advice about a runtime consequence, not something the
-    /// installer reports. Always a warning.
-    pub advice: bool,
-    pub message: String,
-}
-
-impl Diagnostic {
-    /// `file:LINE: error: MESSAGE`; a whole-file diagnostic (line 0) renders
-    /// as `file: error: MESSAGE`, as compilers do, rather than a fake line 0.
-    pub fn render(&self, file: &str) -> String {
-        let label = if self.advice {
-            "warning (esxi-iso advice)"
-        } else {
-            self.severity.label()
-        };
-        if self.line == 0 {
-            format!("{file}: {label}: {}", self.message)
-        } else {
-            format!("{file}:{}: {label}: {}", self.line, self.message)
-        }
-    }
-}
-
-pub fn has_errors(diags: &[Diagnostic]) -> bool {
-    diags.iter().any(|d| d.severity == Severity::Error)
-}
 
 /// The installer refuses a kickstart with more commands than this
 /// (`preParseCommandTokens`).
@@ -513,20 +467,6 @@ fn unknown_command(name: &str) -> String {
             }
         ),
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
