@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::esxi::bootcfg::{self, KernelOptEdits};
 use crate::esxi::loader;
-use crate::esxi::{self, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
+use crate::esxi::{self, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG, SECURE_BOOT_EFFECT};
 use crate::iso::{self, IsoImage, Patcher, Watch};
 use crate::output::{self, AtomicFile};
 use crate::overlay::{self, OverlaySet};
@@ -109,10 +109,6 @@ pub struct Summary {
     /// reads differently than they look); commands print them on stderr.
     pub warnings: Vec<String>,
 }
-
-/// What Secure Boot does to an added or renamed boot module.
-pub const SECURE_BOOT_EFFECT: &str = "with UEFI Secure Boot on, ESXi stops at a purple screen \
-     (\"Unexpected early boot module\"), because only the modules its signed image lists may boot";
 
 fn secure_boot_refusal(why: &str) -> String {
     format!(

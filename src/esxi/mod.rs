@@ -13,6 +13,11 @@ use crate::iso::{BootInfoTable, Entry, IsoImage};
 
 pub const BIOS_BOOT_CFG: &str = "BOOT.CFG";
 pub const EFI_BOOT_CFG: &str = "EFI/BOOT/BOOT.CFG";
+
+/// What Secure Boot does to an added or renamed boot module.
+pub const SECURE_BOOT_EFFECT: &str = "with UEFI Secure Boot on, ESXi stops at a purple screen \
+     (\"Unexpected early boot module\"), because only the modules its signed image lists may boot";
+
 /// boot.cfg files are a few KB; anything larger is not one.
 const BOOT_CFG_CAP: u32 = 1 << 20;
 

@@ -1,0 +1,225 @@
+//! `verify`: re-reading an ISO and checking what an ESXi installer needs of
+//! it, as a list of findings rather than a first error, so one run shows
+//! everything that is wrong.
+//!
+//! The cheap checks ([`Depth::Cheap`], also run by `build` on its own
+//! output before renaming it into place) read metadata, the boot catalog,
+//! the BIOS boot file (for its boot-info-table), both boot.cfg files (as
+//! VMware's loader reads them, [`crate::esxi::loader`]), the files their kernel and
+//! modules resolve to, and the kickstart. The full checks add the
+//! kickstart lint and, given the source ISO, a comparison of the module
+//! list (Secure Boot boots only the stock one) and of the bytes of every
+//! file esxi-iso does not change. A finding is ok, a warning (passes, but
+//! the user must know, e.g. an added module) or a failure.
+//!
+//! Deliberately out of scope: booting the image (tests/boot.rs does that
+//! under QEMU) and judging the kickstart's content beyond the linter.
+
+mod boot;
+mod contents;
+mod structure;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::esxi::Media;
+use crate::iso::reader::Tree;
+use crate::iso::{IsoError, IsoImage};
+
+pub use boot::missing_modules;
+use boot::{check_boot, check_boot_cfg, check_modules};
+use contents::{check_kickstart, check_lint, check_source};
+use structure::{check_descriptors, check_directories, check_files, check_pad};
+
+/// The checks, in the order they run and print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    Descriptors,
+    Directories,
+    Files,
+    Pad,
+    BootCatalog,
+    BootImages,
+    BootInfoTable,
+    BootCfg,
+    Modules,
+    Kickstart,
+    KickstartLint,
+    Source,
+}
+
+impl Check {
+    pub fn label(self) -> &'static str {
+        match self {
+            Check::Descriptors => "descriptors",
+            Check::Directories => "directories",
+            Check::Files => "files",
+            Check::Pad => "trailing pad",
+            Check::BootCatalog => "boot catalog",
+            Check::BootImages => "boot images",
+            Check::BootInfoTable => "boot-info-table",
+            Check::BootCfg => "boot.cfg",
+            Check::Modules => "boot modules",
+            Check::Kickstart => "kickstart",
+            Check::KickstartLint => "kickstart lint",
+            Check::Source => "unchanged files",
+        }
+    }
+}
+
+/// How a check came out. `Warn` passes (`ok` stays true) but says
+/// something the user must know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: Check,
+    pub ok: bool,
+    pub level: Level,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.findings.iter().all(|f| f.ok)
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| !f.ok)
+    }
+
+    pub(super) fn push(&mut self, check: Check, level: Level, detail: impl Into<String>) {
+        self.findings.push(Finding {
+            check,
+            ok: level != Level::Fail,
+            level,
+            detail: detail.into(),
+        });
+    }
+
+    pub(super) fn ok(&mut self, check: Check, detail: impl Into<String>) {
+        self.push(check, Level::Ok, detail);
+    }
+
+    pub(super) fn warn(&mut self, check: Check, detail: impl Into<String>) {
+        self.push(check, Level::Warn, detail);
+    }
+
+    pub(super) fn fail(&mut self, check: Check, detail: impl Into<String>) {
+        self.push(check, Level::Fail, detail);
+    }
+
+    /// The findings that passed with a warning.
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.level == Level::Warn)
+    }
+
+    /// One finding for a check: ok with `ok_detail` when `problems` is
+    /// empty, else a failure listing the first few.
+    pub(super) fn summarize(&mut self, check: Check, problems: &[String], ok_detail: String) {
+        if problems.is_empty() {
+            self.ok(check, ok_detail);
+        } else {
+            let more = match problems.len() {
+                n if n > 3 => format!(" (and {} more)", n - 3),
+                _ => String::new(),
+            };
+            self.fail(
+                check,
+                format!("{}{more}", problems[..problems.len().min(3)].join("; ")),
+            );
+        }
+    }
+}
+
+/// How much to check.
+#[derive(Debug, Clone, Copy)]
+pub enum Depth<'a> {
+    /// Metadata, boot images, boot.cfg and the kickstart's presence.
+    Cheap,
+    /// Also lint the kickstart and, with a source, compare unchanged files.
+    Full { source: Option<&'a IsoImage> },
+}
+
+/// Opens and checks `path`. An image that cannot be parsed at all yields a
+/// single failed finding naming the structure and LBA.
+pub fn verify_path(path: &Path, depth: Depth<'_>) -> Report {
+    match IsoImage::open(path) {
+        Ok(img) => verify(&img, depth),
+        Err(e) => {
+            let mut r = Report::default();
+            r.fail(open_failure_check(&e), e.to_string());
+            r
+        }
+    }
+}
+
+/// Which check an image that failed to open fails: the reader stops at the
+/// first bad structure, named at the start of its message.
+fn open_failure_check(e: &IsoError) -> Check {
+    let IsoError::Malformed { what, .. } = e else {
+        return Check::Descriptors;
+    };
+    if what.starts_with("boot catalog")
+        || what.starts_with("El Torito")
+        || what.contains("boot entry")
+    {
+        Check::BootCatalog
+    } else if what.starts_with("directory") || what.starts_with("root directory") {
+        Check::Directories
+    } else if what.starts_with("file ") {
+        Check::Files
+    } else {
+        Check::Descriptors
+    }
+}
+
+/// Checks an opened image.
+pub fn verify(img: &IsoImage, depth: Depth<'_>) -> Report {
+    let mut r = Report::default();
+    check_descriptors(img, &mut r);
+    check_directories(img, &mut r);
+    check_files(img, &mut r);
+    check_pad(img, &mut r);
+    check_boot(img, &mut r);
+    let media = Media::detect(img);
+    let ks = check_boot_cfg(&media, &mut r);
+    if let Ok(media) = &media {
+        let source = match depth {
+            Depth::Full { source } => source,
+            Depth::Cheap => None,
+        };
+        check_modules(img, media, source, &mut r);
+    }
+    let ks_text = check_kickstart(img, ks.as_deref(), &mut r);
+    if let Depth::Full { source } = depth {
+        if let Some(text) = &ks_text {
+            check_lint(text, &mut r);
+        }
+        if let Some(src) = source {
+            check_source(img, src, ks.as_deref(), &mut r);
+        }
+    }
+    r
+}
+
+pub(super) fn trees(img: &IsoImage) -> impl Iterator<Item = (&'static str, &Tree)> {
+    std::iter::once(("primary", &img.primary)).chain(img.joliet.iter().map(|t| ("Joliet", t)))
+}
+
+pub(super) fn label(path: &str) -> String {
+    format!("/{path}")
+}
