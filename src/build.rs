@@ -366,7 +366,7 @@ pub fn build(
         bail!(signals::Interrupted);
     }
     out.commit()?;
-    let sha256 = hex(&digest);
+    let sha256 = hex::encode(digest);
     write_checksum_file(&host.output, &sha256, opts.force)?;
     Ok(Summary {
         output: host.output.clone(),
@@ -455,8 +455,4 @@ pub fn write_checksum_file(output: &Path, sha256: &str, force: bool) -> Result<(
         format!("{sha256}  {name}\n").as_bytes(),
         force,
     )
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

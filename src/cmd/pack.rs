@@ -349,7 +349,7 @@ pub fn write(vol: &Volume, output: &Path, force: bool, bar: &ProgressBar) -> Res
         bail!(signals::Interrupted);
     }
     out.commit()?;
-    let sha256 = build::hex(&digest);
+    let sha256 = hex::encode(digest);
     build::write_checksum_file(output, &sha256, force)?;
     Ok(Summary {
         output: output.to_path_buf(),

@@ -144,7 +144,7 @@ fn upload_one(
     let mut sha1 = Sha1::new();
     stream_file(&iso.path, &bar, |chunk| sha1.update(chunk))?;
     bar.finish_and_clear();
-    let checksum = hex(&sha1.finalize());
+    let checksum = hex::encode(sha1.finalize());
 
     let created = existing.is_none();
     let item = match existing {
@@ -287,10 +287,6 @@ fn string_list(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

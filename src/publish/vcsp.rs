@@ -200,7 +200,7 @@ fn md5_file(path: &Path, name: &str) -> Result<(u64, String)> {
     let mut md5 = Md5::new();
     let size = stream_file(path, &bar, |chunk| md5.update(chunk))?;
     bar.finish_and_clear();
-    Ok((size, hex(&md5.finalize())))
+    Ok((size, hex::encode(md5.finalize())))
 }
 
 fn item_json(
@@ -330,7 +330,7 @@ fn uuid_v5(namespace: &[u8; 16], name: &str) -> String {
     b.copy_from_slice(&digest[..16]);
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
+    let h = hex::encode(b);
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
@@ -365,10 +365,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
