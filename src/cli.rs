@@ -1,10 +1,18 @@
-//! Command-line types (clap derive). Values are parsed into domain types
-//! here where clap can do it; cross-field validation happens in each
-//! command's plan step, before any byte is written.
+//! Command-line types (clap derive), and their translation into the
+//! library's plain requests ([`build::Request`], [`LabRequest`],
+//! [`PackRequest`], ...): the only module that knows clap. Values are
+//! parsed into domain types here where clap can do it; cross-field
+//! validation happens in each request's plan step, before any byte is
+//! written.
 
 use std::path::PathBuf;
 
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+
+use crate::build;
+use crate::lab::LabRequest;
+use crate::tree::pack::PackRequest;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -125,6 +133,50 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
+impl BuildArgs {
+    /// What to put on the ISO: the same for one build and every lab host.
+    pub fn inputs(&self) -> build::Inputs {
+        build::Inputs {
+            ks_path: self.ks_path.clone(),
+            kickstart: self.kickstart.clone(),
+            set: self.set.clone(),
+            vars: self.vars.clone(),
+            boot_opts: self.boot_opt.clone(),
+            remove_boot_opts: self.remove_boot_opt.clone(),
+            overlays: self.overlay.clone(),
+            replace_vendor_files: self.replace_vendor_files,
+            ks_in_ramdisk: self.ks_in_ramdisk,
+            secure_boot: self.secure_boot,
+            lint: !self.no_lint,
+            force: self.force,
+        }
+    }
+
+    /// One build (no `--inventory`).
+    pub fn request(&self) -> build::Request {
+        build::Request {
+            source: self.source.clone(),
+            output: self.output.clone(),
+            inputs: self.inputs(),
+        }
+    }
+
+    /// A lab (`--inventory` with `--out-dir`).
+    pub fn lab_request(&self) -> Result<LabRequest> {
+        Ok(LabRequest {
+            source: self.source.clone(),
+            inventory: self.inventory.clone().context("no --inventory given")?,
+            out_dir: self
+                .out_dir
+                .clone()
+                .context("--inventory needs --out-dir")?,
+            inputs: self.inputs(),
+            jobs: self.jobs.map(usize::from),
+            keep_going: self.keep_going,
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// ISO to inspect (metadata only is read)
@@ -196,6 +248,21 @@ pub struct PackArgs {
     /// Print a JSON summary on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+impl PackArgs {
+    pub fn request(&self) -> PackRequest {
+        PackRequest {
+            dir: self.dir.clone(),
+            output: self.output.clone(),
+            volume_id: self.volid.clone(),
+            rock_ridge: self.rock_ridge,
+            joliet: self.joliet,
+            plain: self.plain,
+            strict: self.strict,
+            force: self.force,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

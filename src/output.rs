@@ -6,6 +6,9 @@
 //! xorriso and genisoimage create theirs), not the temporary's 0600, so a
 //! web server or an NFS export can serve them; a file replaced with
 //! `--force` keeps the mode it had.
+//!
+//! Also here: the `<OUTPUT>.sha256` file written next to every ISO, and
+//! SOURCE_DATE_EPOCH, which makes outputs reproducible.
 
 use std::fs::{File, Permissions};
 use std::io::Write;
@@ -142,6 +145,38 @@ pub fn refuse_same_file(source: &Path, dest: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `<ISO>.sha256`, the checksum file written next to each output ISO.
+pub fn checksum_path(iso: &Path) -> PathBuf {
+    let mut p = iso.as_os_str().to_owned();
+    p.push(".sha256");
+    PathBuf::from(p)
+}
+
+/// Writes `<output>.sha256` in the format `sha256sum -c` reads.
+pub fn write_checksum_file(output: &Path, sha256: &str, force: bool) -> Result<()> {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write_atomic(
+        &checksum_path(output),
+        format!("{sha256}  {name}\n").as_bytes(),
+        force,
+    )
+}
+
+/// Reads SOURCE_DATE_EPOCH (seconds since 1970) if set.
+pub fn source_date_epoch() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) if !s.trim().is_empty() => {
+            s.trim().parse().map(Some).with_context(|| {
+                format!("SOURCE_DATE_EPOCH={s:?} is not a whole number of seconds")
+            })
+        }
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Progress bars on stderr (indicatif), shown only on a terminal and never
-//! with `--quiet`.
+//! with `--quiet`; and the [`Notify`] sink for warnings given while working.
 
 use std::io::IsTerminal;
 
@@ -29,3 +29,8 @@ pub fn bytes(total: u64, label: &str, show: bool) -> ProgressBar {
     bar.set_prefix(label.to_string());
     bar
 }
+
+/// Where a long operation tells what the user must know as it goes
+/// (warnings, a failed cleanup): one line each, which the command prints
+/// on stderr after `esxi-iso: `. The library never prints.
+pub type Notify<'a> = &'a dyn Fn(&str);

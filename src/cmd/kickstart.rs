@@ -7,11 +7,12 @@ use anyhow::{Context, Result};
 
 use crate::cli::{LintArgs, RenderArgs};
 use crate::kickstart::{self, crypt::Salt, lint, vars, Source, Vars};
+use crate::output;
 
 pub fn render(args: &RenderArgs) -> Result<ExitCode> {
     let source = Source::from_template_arg(&args.template)?;
     let mut vars = Vars::load(args.vars.as_deref(), &args.set)?;
-    vars.salt = Salt::for_epoch(crate::build::source_date_epoch()?);
+    vars.salt = Salt::for_epoch(output::source_date_epoch()?);
     let text = kickstart::produce(&source, &vars)?;
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
@@ -35,28 +36,6 @@ pub fn lint(args: &LintArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Lints a kickstart about to be injected: warnings go to stderr, errors
-/// stop the build before anything is written.
-pub fn check_before_build(label: &str, text: &str) -> Result<()> {
-    let diags = lint::lint(text);
-    let (errors, warnings): (Vec<_>, Vec<_>) = diags
-        .iter()
-        .partition(|d| d.severity == lint::Severity::Error);
-    for w in warnings {
-        eprintln!("esxi-iso: {}", w.render(label));
-    }
-    if !errors.is_empty() {
-        let lines: Vec<String> = errors.iter().map(|d| d.render(label)).collect();
-        anyhow::bail!(
-            "the kickstart fails lint ({} error{}); fix it or pass --no-lint:\n  {}",
-            lines.len(),
-            if lines.len() == 1 { "" } else { "s" },
-            lines.join("\n  ")
-        );
-    }
-    Ok(())
 }
 
 pub fn vars() -> Result<ExitCode> {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::VerifyArgs;
+use crate::esxi;
 use crate::verify::{self, Depth, Finding, Level};
 
 #[derive(Debug, Serialize)]
@@ -19,7 +20,7 @@ struct JsonReport<'a> {
 
 pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let source = match &args.source {
-        Some(p) => Some(super::build::open_source(p)?),
+        Some(p) => Some(esxi::open_iso(p)?),
         None => None,
     };
     let report = verify::verify_path(

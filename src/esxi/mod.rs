@@ -3,8 +3,11 @@
 //! UEFI: /EFI/BOOT/BOOT.CFG, read by the loader from its own directory).
 
 pub mod bootcfg;
+pub mod inspect;
 pub mod loader;
 pub mod version;
+
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
@@ -100,6 +103,18 @@ pub struct BootReport {
     /// `None` when the image has no boot-info-table slot (under 64 bytes)
     /// or is not a BIOS entry.
     pub boot_info_table_valid: Option<bool>,
+}
+
+/// Opens an ISO for reading; the error names the file.
+pub fn open_iso(path: &Path) -> Result<IsoImage> {
+    IsoImage::open(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Opens an ESXi installer ISO and reads its two boot.cfg files.
+pub fn open_installer(path: &Path) -> Result<(IsoImage, Media)> {
+    let img = open_iso(path)?;
+    let media = Media::detect(&img).with_context(|| format!("checking {}", path.display()))?;
+    Ok((img, media))
 }
 
 /// Describes the El Torito entries, checking BIOS boot-info-tables.

@@ -1,7 +1,6 @@
-//! Lab inventories (`build --inventory lab.toml|lab.csv`): parse the file,
-//! merge each host over the defaults and the command line, render and lint
-//! every kickstart, and check the whole lab, into one immutable plan per
-//! host. Every problem of every host is collected, one line each, so a
+//! Resolving a lab: merge each host of the inventory over the defaults and
+//! the command line, render and lint every kickstart, and check the whole
+//! lab, into one immutable plan per host. Every problem of every host is collected, one line each, so a
 //! user fixes the file in one pass; nothing is written when there is any.
 //!
 //! Variable precedence, lowest first: `--vars FILE` (and
@@ -16,20 +15,22 @@
 //! `boot_opts` (`KEY[=VALUE]` strings), `ks_path`, `overlays`,
 //! `secure_boot` (true: the host boots with UEFI Secure Boot, so builds
 //! that add a boot module are refused). Every other key is a template
-//! variable. Building the ISOs is `cmd::lab`'s job.
+//! variable. Building the ISOs is [`super::runner`]'s job.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use toml::{Table, Value};
 
-use crate::build::HostBuild;
-use crate::cli::BuildArgs;
+use super::inventory::Inventory;
+use super::{HostPlan, LabPlan, MANIFEST_FILE, SUMS_FILE};
+use crate::build::{HostBuild, Inputs};
 use crate::esxi::bootcfg::KernelOptEdits;
 use crate::iso::name;
 use crate::kickstart::{self, crypt::Salt, lint, Source, Vars, TEMPLATES};
+use crate::output;
 use crate::overlay::OverlaySet;
 
 /// Keys of `[defaults]` and host entries that are not template variables.
@@ -40,16 +41,6 @@ const SPECIAL: &[&str] = &[
     "overlays",
     "secure_boot",
 ];
-
-pub const SUMS_FILE: &str = "SHA256SUMS";
-pub const MANIFEST_FILE: &str = "manifest.json";
-
-/// The inventory as written, before merging.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Inventory {
-    pub defaults: Table,
-    pub hosts: Vec<Table>,
-}
 
 /// What the command line contributes to every host.
 #[derive(Debug, Clone)]
@@ -77,176 +68,42 @@ pub struct Common {
     pub base_dir: PathBuf,
 }
 
-/// One host, resolved and checked.
-#[derive(Debug, Clone)]
-pub struct HostPlan {
-    pub hostname: String,
-    /// The template as named in the inventory or on the command line.
-    pub template: String,
-    /// All variables after merging (secrets included: use `redacted()`).
-    pub vars: Vars,
-    pub overlays: Vec<String>,
-    pub build: HostBuild,
-}
-
-/// The whole lab, ready to build.
-#[derive(Debug, Clone)]
-pub struct LabPlan {
-    pub hosts: Vec<HostPlan>,
-    pub out_dir: PathBuf,
-    /// Lint warnings, each prefixed by its host.
-    pub warnings: Vec<String>,
-}
-
-impl LabPlan {
-    pub fn sums_path(&self) -> PathBuf {
-        self.out_dir.join(SUMS_FILE)
-    }
-
-    pub fn manifest_path(&self) -> PathBuf {
-        self.out_dir.join(MANIFEST_FILE)
-    }
-}
-
-/// Reads, resolves and checks the inventory named by `--inventory`.
-pub fn plan(args: &BuildArgs) -> Result<LabPlan> {
-    let path = args.inventory.as_deref().context("no --inventory given")?;
-    let out_dir = args
-        .out_dir
-        .clone()
-        .context("--inventory needs --out-dir")?;
-    let inv = read(path)?;
-    let common = common_from_args(args, path, out_dir)?;
-    resolve(&inv, &common).map_err(|problems| {
-        anyhow::anyhow!(
-            "{} has {} problem{}; nothing was written:\n  {}",
-            path.display(),
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("\n  ")
-        )
-    })
-}
-
-fn common_from_args(args: &BuildArgs, inventory: &Path, out_dir: PathBuf) -> Result<Common> {
-    let boot_opts = KernelOptEdits::from_args(&args.boot_opt, &args.remove_boot_opt)?;
-    // Vars::load puts the environment's password in this lowest layer, so
-    // a password (or hash) in the inventory or --set wins over it.
-    let mut base = Vars::load(args.vars.as_deref(), &[])?;
-    base.salt = Salt::for_epoch(crate::build::source_date_epoch()?);
-    let mut set = Vars::default();
-    for item in &args.set {
-        let Some((k, v)) = item.split_once('=') else {
-            bail!("--set {item:?}: expected KEY=VALUE");
-        };
-        set.insert_str(k.trim(), v)?;
-    }
-    let base_dir = match inventory.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok(Common {
-        base,
-        set,
-        source: Source::from_kickstart_arg(args.kickstart.as_deref()),
-        ks_path: args.ks_path.clone(),
-        boot_opts,
-        lint: !args.no_lint,
-        force: args.force,
-        overlays: args.overlay.clone(),
-        ks_in_ramdisk: args.ks_in_ramdisk,
-        replace_vendor_files: args.replace_vendor_files,
-        secure_boot: args.secure_boot,
-        out_dir,
-        base_dir,
-    })
-}
-
-/// Reads an inventory, choosing the format by extension.
-pub fn read(path: &Path) -> Result<Inventory> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading inventory {}", path.display()))?;
-    let parsed = match ext.as_deref() {
-        Some("toml") => parse_toml(&text),
-        Some("csv") => parse_csv(&text),
-        _ => bail!(
-            "inventory {}: name it .toml or .csv so its format is known",
-            path.display()
-        ),
-    };
-    parsed.with_context(|| format!("parsing inventory {}", path.display()))
-}
-
-/// `[defaults]` and `[[host]]` tables; nothing else at the top level.
-pub fn parse_toml(text: &str) -> Result<Inventory> {
-    let mut top: Table = text.parse()?;
-    let defaults = match top.remove("defaults") {
-        None => Table::new(),
-        Some(Value::Table(t)) => t,
-        Some(_) => bail!("defaults must be a table: [defaults]"),
-    };
-    let hosts = match top.remove("host") {
-        None => Vec::new(),
-        Some(Value::Array(a)) => a
-            .into_iter()
-            .map(|v| match v {
-                Value::Table(t) => Ok(t),
-                _ => bail!("host must be an array of tables: [[host]]"),
-            })
-            .collect::<Result<_>>()?,
-        Some(_) => bail!("host must be an array of tables: [[host]]"),
-    };
-    if let Some(k) = top.keys().next() {
-        bail!("unknown top-level key {k:?}: expected [defaults] and [[host]] entries");
-    }
-    Ok(Inventory { defaults, hosts })
-}
-
-/// A header row naming the keys, then one host per row. Empty cells are
-/// unset; list variables are comma-separated within a (quoted) cell,
-/// `boot_opts` space-separated as on a kernelopt line.
-pub fn parse_csv(text: &str) -> Result<Inventory> {
-    let mut rd = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = rd
-        .headers()
-        .context("reading the header row")?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if !header.iter().any(|h| h == "hostname") {
-        bail!("the header row has no hostname column");
-    }
-    let mut hosts = Vec::new();
-    for rec in rd.records() {
-        let rec = rec?;
-        let mut t = Table::new();
-        for (k, cell) in header.iter().zip(rec.iter()) {
-            if cell.is_empty() || k.is_empty() {
-                continue;
-            }
-            let v = match k.as_str() {
-                "boot_opts" => str_array(cell.split_whitespace()),
-                "overlays" => str_array(cell.split(',').map(str::trim).filter(|s| !s.is_empty())),
-                _ => Value::String(cell.to_string()),
+impl Common {
+    /// The command line's share of every host of the inventory at
+    /// `inventory`, whose ISOs go to `out_dir`.
+    pub fn from_inputs(inputs: &Inputs, inventory: &Path, out_dir: PathBuf) -> Result<Common> {
+        let boot_opts = KernelOptEdits::from_args(&inputs.boot_opts, &inputs.remove_boot_opts)?;
+        // Vars::load puts the environment's password in this lowest layer, so
+        // a password (or hash) in the inventory or --set wins over it.
+        let mut base = Vars::load(inputs.vars.as_deref(), &[])?;
+        base.salt = Salt::for_epoch(output::source_date_epoch()?);
+        let mut set = Vars::default();
+        for item in &inputs.set {
+            let Some((k, v)) = item.split_once('=') else {
+                bail!("--set {item:?}: expected KEY=VALUE");
             };
-            t.insert(k.clone(), v);
+            set.insert_str(k.trim(), v)?;
         }
-        hosts.push(t);
+        let base_dir = match inventory.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Ok(Common {
+            base,
+            set,
+            source: Source::from_kickstart_arg(inputs.kickstart.as_deref()),
+            ks_path: inputs.ks_path.clone(),
+            boot_opts,
+            lint: inputs.lint,
+            force: inputs.force,
+            overlays: inputs.overlays.clone(),
+            ks_in_ramdisk: inputs.ks_in_ramdisk,
+            replace_vendor_files: inputs.replace_vendor_files,
+            secure_boot: inputs.secure_boot,
+            out_dir,
+            base_dir,
+        })
     }
-    Ok(Inventory {
-        defaults: Table::new(),
-        hosts,
-    })
-}
-
-fn str_array<'a>(items: impl Iterator<Item = &'a str>) -> Value {
-    Value::Array(items.map(|s| Value::String(s.into())).collect())
 }
 
 /// Merges and checks every host; all problems, or the plans.
@@ -568,7 +425,7 @@ fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<String> {
     let mut paths: Vec<(String, PathBuf)> = Vec::new();
     for h in hosts {
         let iso = h.build.output.clone();
-        paths.push((h.hostname.clone(), sha256_path(&iso)));
+        paths.push((h.hostname.clone(), output::checksum_path(&iso)));
         paths.insert(paths.len() - 1, (h.hostname.clone(), iso));
     }
     paths.push(("lab".into(), dir.join(SUMS_FILE)));
@@ -585,15 +442,9 @@ fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<String> {
         .collect()
 }
 
-/// The per-ISO checksum file `build::build` writes next to each ISO.
-pub fn sha256_path(iso: &Path) -> PathBuf {
-    let mut p = iso.as_os_str().to_owned();
-    p.push(".sha256");
-    PathBuf::from(p)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::inventory::{parse_csv, parse_toml};
     use super::*;
 
     const HASH: &str = "$6$esxiisot$.5EMW.LHBGFWCVtjJlQeItJ/tYSOlfSuha6VPE5KAtGByezXqJ3XQ/k0hPLj46Y/2axNgak.1c0HA/1TZ9FvD.";
@@ -670,40 +521,6 @@ mod tests {
             assert_eq!(a.build.kickstart, b.build.kickstart);
         }
         assert_eq!(plan2.hosts[1].build.edits, h2.build.edits);
-    }
-
-    #[test]
-    fn csv_lists_and_empty_cells() {
-        let inv = parse_csv(
-            "hostname,ip,nameservers,vlan_id\nesx01,,\"10.0.0.2, 10.0.0.3\",\n# comment\nesx02,10.0.0.12/24,,20\n",
-        )
-        .unwrap();
-        assert_eq!(inv.hosts.len(), 2);
-        assert!(!inv.hosts[0].contains_key("ip"));
-        assert_eq!(
-            inv.hosts[0]["nameservers"].as_str(),
-            Some("10.0.0.2, 10.0.0.3")
-        );
-        let mut v = Vars::default();
-        v.insert("nameservers", inv.hosts[0]["nameservers"].clone())
-            .unwrap();
-        assert_eq!(v.values["nameservers"].as_array().unwrap().len(), 2);
-        assert!(parse_csv("ip\n10.0.0.1/24\n")
-            .unwrap_err()
-            .to_string()
-            .contains("no hostname column"));
-    }
-
-    #[test]
-    fn toml_shape_errors() {
-        for (text, want) in [
-            ("hosts = []", "unknown top-level key \"hosts\""),
-            ("defaults = 1", "defaults must be a table"),
-            ("host = 'x'", "host must be an array of tables"),
-        ] {
-            let e = parse_toml(text).unwrap_err().to_string();
-            assert!(e.contains(want), "{text}: {e}");
-        }
     }
 
     #[test]

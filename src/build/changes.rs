@@ -1,0 +1,204 @@
+//! What a build changes on the image, worked out before any byte is
+//! written: both boot.cfg files edited (`ks=`, `--boot-opt`), checked as
+//! VMware's loader reads them, overlay files placed, the ramdisk module
+//! packed and appended to `modules=`, and the kickstart's place. The same
+//! plan serves an ISO source (placed by the patcher) and a directory
+//! source (placed in the scanned tree).
+//!
+//! Secure Boot: an added or changed module list stops the boot, so it is
+//! refused with `--secure-boot` and a warning otherwise.
+
+use anyhow::{bail, Context, Result};
+
+use super::{HostBuild, Options, RAMDISK_KS};
+use crate::esxi::bootcfg::{self, KernelOptEdits};
+use crate::esxi::{loader, BIOS_BOOT_CFG, EFI_BOOT_CFG, SECURE_BOOT_EFFECT};
+use crate::overlay;
+
+pub(super) fn secure_boot_refusal(why: &str) -> String {
+    format!(
+        "--secure-boot: {why}, and {SECURE_BOOT_EFFECT}. Keep the kickstart on the CD (the \
+         default, ks=cdrom:/KS.CFG) and move ramdisk files into the kickstart (%pre/%post \
+         can write them), or build without --secure-boot for hosts that boot without it"
+    )
+}
+
+/// The kernel option edits for a kickstart at `location`, then `extra`.
+pub fn edits_for(location: &str, extra: &KernelOptEdits) -> KernelOptEdits {
+    let mut set = vec![("ks".to_string(), Some(location.to_string()))];
+    set.extend(extra.set.iter().cloned());
+    KernelOptEdits {
+        set,
+        remove: extra.remove.clone(),
+    }
+}
+
+/// The new contents of the image, computed before anything is written.
+pub struct Changes {
+    pub bios: bootcfg::Edited,
+    pub efi: bootcfg::Edited,
+    /// (ISO path, bytes), in placement order.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub warnings: Vec<String>,
+}
+
+/// Loader diagnostics of a boot.cfg about to be edited: errors stop the
+/// build (the ISO would not boot), warnings are returned.
+fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<String>) -> Result<()> {
+    let diags = loader::check(text);
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.severity == loader::Severity::Error)
+        .map(|d| d.render(label))
+        .collect();
+    if !errors.is_empty() {
+        bail!(
+            "{label} would stop VMware's boot loader; fix it in the source (or in the \
+             overlay that replaces it):\n  {}",
+            errors.join("\n  ")
+        );
+    }
+    warnings.extend(
+        diags
+            .iter()
+            .filter(|d| d.severity == loader::Severity::Warning)
+            .map(|d| format!("{label}:{}: {}", d.line, d.message)),
+    );
+    Ok(())
+}
+
+/// The module names as written, for comparing lists.
+fn module_entries(text: &str) -> Vec<String> {
+    loader::modules(text, "/")
+        .into_iter()
+        .map(|m| m.entry)
+        .collect()
+}
+
+/// Works out every file to place: both boot.cfg files (edited, and with
+/// the overlay module appended), overlay ISO files, the module, and the
+/// kickstart on the ISO unless it goes into the ramdisk. `exists` tells
+/// whether a loader-style path is on the source (an ISO or a tree).
+pub fn plan_changes(
+    exists: &dyn Fn(&str) -> bool,
+    bios_text: &str,
+    efi_text: &str,
+    host: &HostBuild,
+    opts: &Options,
+) -> Result<Changes> {
+    let is_cfg =
+        |p: &str| p.eq_ignore_ascii_case(BIOS_BOOT_CFG) || p.eq_ignore_ascii_case(EFI_BOOT_CFG);
+    if !host.ks_in_ramdisk && is_cfg(&host.ks_path) {
+        bail!(
+            "--ks-path /{} would overwrite a boot.cfg: choose another path",
+            host.ks_path
+        );
+    }
+    if let Some(e) = host.secure_boot_conflict() {
+        bail!(e);
+    }
+    let (src_bios, src_efi) = (bios_text, efi_text);
+    let mut bios_text = bios_text.to_string();
+    let mut efi_text = efi_text.to_string();
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    for f in &host.overlay.iso {
+        if exists(&f.path) && !host.replace_vendor_files {
+            bail!(
+                "overlay file {} would replace /{} from the source ISO: pass --replace-vendor-files if that is intended",
+                f.origin,
+                f.path
+            );
+        }
+        if !host.ks_in_ramdisk && f.path.eq_ignore_ascii_case(&host.ks_path) {
+            bail!(
+                "overlay file {} collides with the kickstart at /{}: choose another --ks-path",
+                f.origin,
+                host.ks_path
+            );
+        }
+        let text = || {
+            String::from_utf8(f.data.clone())
+                .with_context(|| format!("overlay file {} is not UTF-8", f.origin))
+        };
+        if f.path.eq_ignore_ascii_case(BIOS_BOOT_CFG) {
+            bios_text = text()?;
+        } else if f.path.eq_ignore_ascii_case(EFI_BOOT_CFG) {
+            efi_text = text()?;
+        } else {
+            files.push((f.path.clone(), f.data.clone()));
+        }
+    }
+    for (label, src, new) in [
+        ("/BOOT.CFG", src_bios, &bios_text),
+        ("/EFI/BOOT/BOOT.CFG", src_efi, &efi_text),
+    ] {
+        check_boot_cfg(label, new, &mut warnings)?;
+        if module_entries(src) != module_entries(new) {
+            let why = format!("the overlay's {label} changes the boot module list of the source's");
+            if host.secure_boot {
+                bail!(secure_boot_refusal(&why));
+            }
+            warnings.push(format!("{why}: {SECURE_BOOT_EFFECT}"));
+        }
+    }
+    let mut module_files = host.overlay.ramdisk.clone();
+    if host.ks_in_ramdisk {
+        if module_files.iter().any(|f| f.path == RAMDISK_KS) {
+            bail!("an overlay already provides /{RAMDISK_KS} in the ramdisk, where --ks-in-ramdisk puts the kickstart");
+        }
+        module_files.push(overlay::File {
+            path: RAMDISK_KS.into(),
+            data: host.kickstart.clone().into_bytes(),
+            executable: false,
+            origin: "the kickstart".into(),
+        });
+    }
+    let edits = edits_for(&host.ks_location(), &host.edits);
+    let mut bios = bootcfg::edit(&bios_text, &edits)
+        .map_err(anyhow::Error::msg)
+        .context("editing /BOOT.CFG")?;
+    let mut efi = bootcfg::edit(&efi_text, &edits)
+        .map_err(anyhow::Error::msg)
+        .context("editing /EFI/BOOT/BOOT.CFG")?;
+    if !module_files.is_empty() {
+        let name = module_name(exists, &files);
+        let mtime = opts.source_date_epoch.unwrap_or(0).max(0) as u64;
+        let module = overlay::pack_module(&module_files, mtime)?;
+        for (label, e) in [("/BOOT.CFG", &mut bios), ("/EFI/BOOT/BOOT.CFG", &mut efi)] {
+            e.text = bootcfg::append_module(&e.text, &format!("/{name}"))
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("adding the overlay module to {label}"))?;
+        }
+        warnings.push(format!(
+            "this build adds the boot module /{name} ({}): {SECURE_BOOT_EFFECT}; and %firstboot \
+             scripts are skipped under Secure Boot. Pass --secure-boot to refuse such builds",
+            host.adds_module().unwrap_or("overlay files")
+        ));
+        files.push((name, module));
+    }
+    if !host.ks_in_ramdisk {
+        files.push((host.ks_path.clone(), host.kickstart.clone().into_bytes()));
+    }
+    Ok(Changes {
+        bios,
+        efi,
+        files,
+        warnings,
+    })
+}
+
+/// `OVERLAY.TGZ`, or the first free `OVERLAYn.TGZ` when the source already
+/// carries one (an ISO built by esxi-iso before).
+fn module_name(exists: &dyn Fn(&str) -> bool, files: &[(String, Vec<u8>)]) -> String {
+    (1..)
+        .map(|n| {
+            if n == 1 {
+                "OVERLAY.TGZ".to_string()
+            } else {
+                format!("OVERLAY{n}.TGZ")
+            }
+        })
+        .find(|n| !exists(n) && !files.iter().any(|(p, _)| p.eq_ignore_ascii_case(n)))
+        .expect("some name is free")
+}

@@ -1,0 +1,144 @@
+//! Lab inventory files (`build --inventory lab.toml|lab.csv`) as written:
+//! `[defaults]` and `[[host]]` tables in TOML, or a header row and one host
+//! per row in CSV. Only the shape is checked here; merging each host over
+//! the defaults and the command line, and every other check, is
+//! [`super::resolve`]'s.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use toml::{Table, Value};
+
+/// The inventory as written, before merging.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    pub defaults: Table,
+    pub hosts: Vec<Table>,
+}
+
+/// Reads an inventory, choosing the format by extension.
+pub fn read(path: &Path) -> Result<Inventory> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading inventory {}", path.display()))?;
+    let parsed = match ext.as_deref() {
+        Some("toml") => parse_toml(&text),
+        Some("csv") => parse_csv(&text),
+        _ => bail!(
+            "inventory {}: name it .toml or .csv so its format is known",
+            path.display()
+        ),
+    };
+    parsed.with_context(|| format!("parsing inventory {}", path.display()))
+}
+
+/// `[defaults]` and `[[host]]` tables; nothing else at the top level.
+pub fn parse_toml(text: &str) -> Result<Inventory> {
+    let mut top: Table = text.parse()?;
+    let defaults = match top.remove("defaults") {
+        None => Table::new(),
+        Some(Value::Table(t)) => t,
+        Some(_) => bail!("defaults must be a table: [defaults]"),
+    };
+    let hosts = match top.remove("host") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .map(|v| match v {
+                Value::Table(t) => Ok(t),
+                _ => bail!("host must be an array of tables: [[host]]"),
+            })
+            .collect::<Result<_>>()?,
+        Some(_) => bail!("host must be an array of tables: [[host]]"),
+    };
+    if let Some(k) = top.keys().next() {
+        bail!("unknown top-level key {k:?}: expected [defaults] and [[host]] entries");
+    }
+    Ok(Inventory { defaults, hosts })
+}
+
+/// A header row naming the keys, then one host per row. Empty cells are
+/// unset; list variables are comma-separated within a (quoted) cell,
+/// `boot_opts` space-separated as on a kernelopt line.
+pub fn parse_csv(text: &str) -> Result<Inventory> {
+    let mut rd = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rd
+        .headers()
+        .context("reading the header row")?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if !header.iter().any(|h| h == "hostname") {
+        bail!("the header row has no hostname column");
+    }
+    let mut hosts = Vec::new();
+    for rec in rd.records() {
+        let rec = rec?;
+        let mut t = Table::new();
+        for (k, cell) in header.iter().zip(rec.iter()) {
+            if cell.is_empty() || k.is_empty() {
+                continue;
+            }
+            let v = match k.as_str() {
+                "boot_opts" => str_array(cell.split_whitespace()),
+                "overlays" => str_array(cell.split(',').map(str::trim).filter(|s| !s.is_empty())),
+                _ => Value::String(cell.to_string()),
+            };
+            t.insert(k.clone(), v);
+        }
+        hosts.push(t);
+    }
+    Ok(Inventory {
+        defaults: Table::new(),
+        hosts,
+    })
+}
+
+fn str_array<'a>(items: impl Iterator<Item = &'a str>) -> Value {
+    Value::Array(items.map(|s| Value::String(s.into())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kickstart::Vars;
+
+    #[test]
+    fn csv_lists_and_empty_cells() {
+        let inv = parse_csv(
+            "hostname,ip,nameservers,vlan_id\nesx01,,\"10.0.0.2, 10.0.0.3\",\n# comment\nesx02,10.0.0.12/24,,20\n",
+        )
+        .unwrap();
+        assert_eq!(inv.hosts.len(), 2);
+        assert!(!inv.hosts[0].contains_key("ip"));
+        assert_eq!(
+            inv.hosts[0]["nameservers"].as_str(),
+            Some("10.0.0.2, 10.0.0.3")
+        );
+        let mut v = Vars::default();
+        v.insert("nameservers", inv.hosts[0]["nameservers"].clone())
+            .unwrap();
+        assert_eq!(v.values["nameservers"].as_array().unwrap().len(), 2);
+        assert!(parse_csv("ip\n10.0.0.1/24\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no hostname column"));
+    }
+
+    #[test]
+    fn toml_shape_errors() {
+        for (text, want) in [
+            ("hosts = []", "unknown top-level key \"hosts\""),
+            ("defaults = 1", "defaults must be a table"),
+            ("host = 'x'", "host must be an array of tables"),
+        ] {
+            let e = parse_toml(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+}

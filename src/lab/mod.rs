@@ -1,0 +1,198 @@
+//! A lab: one ISO per host of an inventory (`build SOURCE --inventory
+//! lab.toml --out-dir DIR`), from a single parse of the source.
+//!
+//! - [`inventory`] reads the TOML or CSV file as written;
+//! - [`resolve`] merges each host over the defaults and the command line
+//!   into a [`HostPlan`], collecting every problem of every host; nothing
+//!   is written when there is any;
+//! - [`runner`] builds the hosts on a bounded pool of threads and removes
+//!   this run's outputs when it fails;
+//! - [`index`] writes SHA256SUMS and manifest.json for the hosts built.
+//!
+//! [`plan`] does the first two, [`run`] the others. Each host is an
+//! ordinary [`crate::build`] of one output.
+
+pub mod index;
+pub mod inventory;
+pub mod resolve;
+pub mod runner;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+
+use crate::build::{BuildSummary, HostBuild, Inputs, Options};
+use crate::kickstart::Vars;
+use crate::progress::Notify;
+use crate::{esxi, output, signals};
+use index::LabManifest;
+use runner::{build_all, Outcome, Run};
+
+pub const SUMS_FILE: &str = "SHA256SUMS";
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// What `esxi-iso build --inventory` is asked.
+#[derive(Debug, Clone)]
+pub struct LabRequest {
+    pub source: PathBuf,
+    pub inventory: PathBuf,
+    pub out_dir: PathBuf,
+    /// The command line's share of every host.
+    pub inputs: Inputs,
+    /// Hosts built at once; None: the number of CPUs.
+    pub jobs: Option<usize>,
+    /// Build the other hosts when one fails (their outputs are kept).
+    pub keep_going: bool,
+}
+
+/// One host, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct HostPlan {
+    pub hostname: String,
+    /// The template as named in the inventory or on the command line.
+    pub template: String,
+    /// All variables after merging (secrets included: use `redacted()`).
+    pub vars: Vars,
+    pub overlays: Vec<String>,
+    pub build: HostBuild,
+}
+
+/// The whole lab, ready to build.
+#[derive(Debug, Clone)]
+pub struct LabPlan {
+    pub hosts: Vec<HostPlan>,
+    pub out_dir: PathBuf,
+    /// Lint warnings, each prefixed by its host.
+    pub warnings: Vec<String>,
+}
+
+impl LabPlan {
+    pub fn sums_path(&self) -> PathBuf {
+        self.out_dir.join(SUMS_FILE)
+    }
+
+    pub fn manifest_path(&self) -> PathBuf {
+        self.out_dir.join(MANIFEST_FILE)
+    }
+}
+
+/// What a run built, and which hosts failed (with --keep-going).
+#[derive(Debug)]
+pub struct LabReport {
+    pub manifest: LabManifest,
+    /// `hostname: error`, one per failed host.
+    pub failed: Vec<String>,
+    pub hosts: usize,
+}
+
+impl LabReport {
+    /// The error to end with when some hosts failed.
+    pub fn failure(&self) -> Option<anyhow::Error> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        Some(anyhow::anyhow!(
+            "{} of {} hosts failed; the others were written:\n  {}",
+            self.failed.len(),
+            self.hosts,
+            self.failed.join("\n  ")
+        ))
+    }
+}
+
+/// Reads, resolves and checks the inventory: every problem at once.
+pub fn plan(req: &LabRequest) -> Result<LabPlan> {
+    let path = &req.inventory;
+    let inv = inventory::read(path)?;
+    let common = resolve::Common::from_inputs(&req.inputs, path, req.out_dir.clone())?;
+    resolve::resolve(&inv, &common).map_err(|problems| {
+        anyhow::anyhow!(
+            "{} has {} problem{}; nothing was written:\n  {}",
+            path.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("\n  ")
+        )
+    })
+}
+
+/// Opens the source once and builds every host of `lab`, then writes the
+/// index files. Per-host warnings and cleanup failures go to `notify`.
+pub fn run(
+    req: &LabRequest,
+    lab: &LabPlan,
+    show_progress: bool,
+    notify: Notify<'_>,
+) -> Result<LabReport> {
+    let (img, media) = esxi::open_installer(&req.source)?;
+    let run = Run::start(lab)?;
+    let opts = Options {
+        source_date_epoch: output::source_date_epoch()?,
+        force: req.inputs.force,
+        cancel: Some(Arc::new(AtomicBool::new(false))),
+    };
+    let jobs = req
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let outcomes = build_all(
+        &img,
+        &media,
+        lab,
+        &opts,
+        jobs,
+        req.keep_going,
+        show_progress,
+    );
+
+    if signals::cancelled() {
+        run.remove_outputs(notify);
+        bail!(signals::Interrupted);
+    }
+    let failed: Vec<String> = lab
+        .hosts
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(h, o)| match o {
+            Outcome::Failed(e) => Some(format!("{}: {e:#}", h.hostname)),
+            _ => None,
+        })
+        .collect();
+    if !failed.is_empty() && !req.keep_going {
+        run.remove_outputs(notify);
+        bail!(
+            "{}\nstopped the other hosts and removed this run's outputs \
+             (pass --keep-going to build the others anyway)",
+            failed.join("\n")
+        );
+    }
+    let built: Vec<(&HostPlan, &BuildSummary)> = lab
+        .hosts
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(h, o)| match o {
+            Outcome::Built(s) => Some((h, s)),
+            _ => None,
+        })
+        .collect();
+    for (h, s) in &built {
+        for w in &s.warnings {
+            notify(&format!("warning: {}: {w}", h.hostname));
+        }
+    }
+    let manifest = index::manifest(&req.source, &built);
+    if !built.is_empty() {
+        if let Err(e) = index::write_index(lab, &manifest, req.inputs.force) {
+            if !req.keep_going {
+                run.remove_outputs(notify);
+            }
+            return Err(e);
+        }
+    }
+    Ok(LabReport {
+        manifest,
+        failed,
+        hosts: lab.hosts.len(),
+    })
+}
