@@ -8,10 +8,12 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::build;
 use crate::lab::LabRequest;
+use crate::publish::http::Thumbprint;
+use crate::publish::UploadRequest;
 use crate::tree::pack::PackRequest;
 
 #[derive(Debug, Parser)]
@@ -44,9 +46,9 @@ pub enum Command {
     /// Master a new bootable ISO from a directory
     Pack(PackArgs),
     /// Upload ISOs to a datastore or a content library
-    Upload(crate::publish::UploadArgs),
+    Upload(UploadArgs),
     /// Write a subscribed content library (VCSP) index for a folder of ISOs
-    Vcsp(crate::publish::VcspArgs),
+    Vcsp(VcspArgs),
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +313,112 @@ pub struct LintArgs {
     /// Kickstart files to check
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["datastore", "library"])))]
+#[command(group(ArgGroup::new("trust").args(["thumbprint", "ca_cert", "insecure"])))]
+#[command(
+    override_usage = "esxi-iso upload [OPTIONS] --server URL --datastore NAME ISO...\n       \
+                      esxi-iso upload [OPTIONS] --server URL --library NAME ISO...",
+    after_help = "The password is read from ESXI_ISO_PASSWORD, or prompted for.\n\
+                  Thumbprints look like SHA1:AB:CD:..:EF (40 hex digits)."
+)]
+pub struct UploadArgs {
+    /// ISO files to upload
+    #[arg(value_name = "ISO", required = true)]
+    pub isos: Vec<PathBuf>,
+
+    /// ESXi host or vCenter: https://HOST[:PORT]
+    // Parsed in plan_upload, not by clap: clap's error would echo the value,
+    // and a URL can carry a password.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+
+    /// User to log in as
+    #[arg(short, long, value_name = "USER", env = "ESXI_ISO_USERNAME")]
+    pub username: Option<String>,
+
+    /// Datastore to upload to (/folder file API)
+    #[arg(long, value_name = "NAME")]
+    pub datastore: Option<String>,
+
+    /// Datacenter of the datastore
+    #[arg(long, value_name = "NAME", default_value = "ha-datacenter")]
+    pub datacenter: String,
+
+    /// Datastore folder to upload into (must exist)
+    #[arg(long, value_name = "PATH", requires = "datastore")]
+    pub folder: Option<String>,
+
+    /// vCenter content library to upload to
+    #[arg(long, value_name = "NAME")]
+    pub library: Option<String>,
+
+    /// Library item name [default: ISO name without .iso]
+    #[arg(long, value_name = "NAME", requires = "library")]
+    pub item: Option<String>,
+
+    /// Replace an existing file or library item
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// Trust the certificate with this SHA-1 thumbprint
+    #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
+    pub thumbprint: Option<Thumbprint>,
+
+    /// Trust certificates signed by the CA in this PEM file
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the certificate (prints a warning)
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Show the API used and each request on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VcspArgs {
+    /// Folder of ISOs; lib.json, items.json and <item>/item.json go there
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Library name [default: the folder's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+impl UploadArgs {
+    pub fn request(&self) -> UploadRequest {
+        UploadRequest {
+            isos: self.isos.clone(),
+            server: self.server.clone(),
+            username: self.username.clone(),
+            datastore: self.datastore.clone(),
+            datacenter: self.datacenter.clone(),
+            folder: self.folder.clone(),
+            library: self.library.clone(),
+            item: self.item.clone(),
+            force: self.force,
+            thumbprint: self.thumbprint.clone(),
+            ca_cert: self.ca_cert.clone(),
+            insecure: self.insecure,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            json: self.json,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ fn main() -> ExitCode {
         Command::Kickstart(KickstartCommand::Vars) => cmd::kickstart::vars(),
         Command::Extract(args) => cmd::extract::run(&args),
         Command::Pack(args) => cmd::pack::run(&args),
-        Command::Upload(args) => esxi_iso::publish::run_upload(&args),
-        Command::Vcsp(args) => esxi_iso::publish::run_vcsp(&args),
+        Command::Upload(args) => cmd::upload::run(&args),
+        Command::Vcsp(args) => cmd::vcsp::run(&args),
     };
     match result {
         Ok(code) => code,

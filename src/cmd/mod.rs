@@ -1,4 +1,7 @@
-//! One file per subcommand, each a short pipeline of verb-named steps.
+//! One file per subcommand: turn the parsed arguments into a request of the
+//! library (the conversions live in `cli`), call it, report the result on
+//! stdout and stderr, and choose the exit code. No command imports another,
+//! and none holds format or domain logic.
 
 pub mod build;
 pub mod extract;
@@ -6,4 +9,6 @@ pub mod inspect;
 pub mod kickstart;
 pub mod lab;
 pub mod pack;
+pub mod upload;
+pub mod vcsp;
 pub mod verify;

@@ -21,100 +21,36 @@ pub mod vcsp;
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::auth::Credentials;
 use self::http::{Client, Server, Thumbprint, Trust};
 use self::report::Report;
 
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["datastore", "library"])))]
-#[command(group(ArgGroup::new("trust").args(["thumbprint", "ca_cert", "insecure"])))]
-#[command(
-    override_usage = "esxi-iso upload [OPTIONS] --server URL --datastore NAME ISO...\n       \
-                      esxi-iso upload [OPTIONS] --server URL --library NAME ISO...",
-    after_help = "The password is read from ESXI_ISO_PASSWORD, or prompted for.\n\
-                  Thumbprints look like SHA1:AB:CD:..:EF (40 hex digits)."
-)]
-pub struct UploadArgs {
-    /// ISO files to upload
-    #[arg(value_name = "ISO", required = true)]
+/// What `esxi-iso upload` is asked, as given: checked by [`plan_upload`].
+#[derive(Debug, Clone, Default)]
+pub struct UploadRequest {
     pub isos: Vec<PathBuf>,
-
-    /// ESXi host or vCenter: https://HOST[:PORT]
-    // Parsed in plan_upload, not by clap: clap's error would echo the value,
-    // and a URL can carry a password.
-    #[arg(long, value_name = "URL")]
+    /// `https://HOST[:PORT]`, parsed by [`Server::parse`] (whose errors
+    /// never echo a password the URL may carry).
     pub server: String,
-
-    /// User to log in as
-    #[arg(short, long, value_name = "USER", env = "ESXI_ISO_USERNAME")]
     pub username: Option<String>,
-
-    /// Datastore to upload to (/folder file API)
-    #[arg(long, value_name = "NAME")]
     pub datastore: Option<String>,
-
-    /// Datacenter of the datastore
-    #[arg(long, value_name = "NAME", default_value = "ha-datacenter")]
     pub datacenter: String,
-
-    /// Datastore folder to upload into (must exist)
-    #[arg(long, value_name = "PATH", requires = "datastore")]
     pub folder: Option<String>,
-
-    /// vCenter content library to upload to
-    #[arg(long, value_name = "NAME")]
     pub library: Option<String>,
-
-    /// Library item name [default: ISO name without .iso]
-    #[arg(long, value_name = "NAME", requires = "library")]
     pub item: Option<String>,
-
-    /// Replace an existing file or library item
-    #[arg(short, long)]
     pub force: bool,
-
-    /// Trust the certificate with this SHA-1 thumbprint
-    #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
     pub thumbprint: Option<Thumbprint>,
-
-    /// Trust certificates signed by the CA in this PEM file
-    #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
-
-    /// Do not verify the certificate (prints a warning)
-    #[arg(long)]
     pub insecure: bool,
-
-    /// No progress bar
-    #[arg(short, long)]
     pub quiet: bool,
-
-    /// Show the API used and each request on stderr
-    #[arg(short, long)]
     pub verbose: bool,
-
-    /// Print a JSON summary on stdout
-    #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct VcspArgs {
-    /// Folder of ISOs; lib.json, items.json and <item>/item.json go there
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
-
-    /// Library name [default: the folder's name]
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
 }
 
 /// A local ISO to upload, checked before anything is sent.
@@ -150,55 +86,32 @@ pub struct UploadPlan {
     pub json: bool,
 }
 
-pub fn run_upload(args: &UploadArgs) -> Result<ExitCode> {
-    let plan = plan_upload(args)?;
-    if matches!(plan.trust, Trust::Insecure) {
-        let _ = writeln!(
-            io::stderr(),
-            "esxi-iso: warning: --insecure: the certificate of {} is not verified; \
-             anyone on the network path can read the password and the ISO",
-            plan.server.host
-        );
-    }
+/// Logs in (`username`, or the environment, or a prompt) and uploads every
+/// ISO of the plan, reporting each as it lands ([`report`]).
+pub fn upload(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
     let client = Client::new(plan.trust.clone())?;
-    let creds = Credentials::resolve(args.username.as_deref(), &plan.server.host)?;
+    let creds = Credentials::resolve(username, &plan.server.host)?;
     let mut report = Report::new(&plan.server.host, plan.json);
     match &plan.target {
-        Target::Datastore(target) => {
-            datastore::upload(&client, &creds, &plan, target, &mut report)?
+        Target::Datastore(target) => datastore::upload(&client, &creds, plan, target, &mut report)?,
+        Target::Library { library, item } => {
+            library::upload(&client, &creds, plan, library, item.as_deref(), &mut report)?
         }
-        Target::Library { library, item } => library::upload(
-            &client,
-            &creds,
-            &plan,
-            library,
-            item.as_deref(),
-            &mut report,
-        )?,
     }
-    report.finish()?;
-    Ok(ExitCode::SUCCESS)
+    report.finish()
 }
 
-pub fn run_vcsp(args: &VcspArgs) -> Result<ExitCode> {
-    let summary = vcsp::write_index(&args.dir, args.name.as_deref())?;
-    let mut out = io::stdout().lock();
-    for line in summary.lines() {
-        writeln!(out, "{line}")?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn plan_upload(args: &UploadArgs) -> Result<UploadPlan> {
+/// Checks everything before the first connection.
+pub fn plan_upload(req: &UploadRequest) -> Result<UploadPlan> {
     let server =
-        Server::parse(&args.server).map_err(|e| anyhow::anyhow!("invalid --server: {e}"))?;
-    let trust = match (&args.thumbprint, &args.ca_cert, args.insecure) {
+        Server::parse(&req.server).map_err(|e| anyhow::anyhow!("invalid --server: {e}"))?;
+    let trust = match (&req.thumbprint, &req.ca_cert, req.insecure) {
         (Some(t), _, _) => Trust::Pinned(t.clone()),
         (_, Some(path), _) => Trust::load_ca_file(path)?,
         (_, _, true) => Trust::Insecure,
         _ => Trust::Roots,
     };
-    let isos = args
+    let isos = req
         .isos
         .iter()
         .map(|p| check_iso(p))
@@ -212,19 +125,19 @@ fn plan_upload(args: &UploadArgs) -> Result<UploadPlan> {
             );
         }
     }
-    let target = match (&args.datastore, &args.library) {
+    let target = match (&req.datastore, &req.library) {
         (Some(ds), _) => Target::Datastore(datastore::DatastoreTarget::new(
             ds,
-            &args.datacenter,
-            args.folder.as_deref(),
+            &req.datacenter,
+            req.folder.as_deref(),
         )?),
         (None, Some(lib)) => {
-            if args.item.is_some() && isos.len() > 1 {
+            if req.item.is_some() && isos.len() > 1 {
                 bail!("--item names one library item: give one ISO per run with --item");
             }
             Target::Library {
                 library: lib.clone(),
-                item: args.item.clone(),
+                item: req.item.clone(),
             }
         }
         (None, None) => bail!("nowhere to upload: pass --datastore NAME or --library NAME"),
@@ -234,10 +147,10 @@ fn plan_upload(args: &UploadArgs) -> Result<UploadPlan> {
         trust,
         target,
         isos,
-        force: args.force,
-        quiet: args.quiet,
-        verbose: args.verbose,
-        json: args.json,
+        force: req.force,
+        quiet: req.quiet,
+        verbose: req.verbose,
+        json: req.json,
     })
 }
 
