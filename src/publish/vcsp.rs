@@ -26,7 +26,7 @@ use std::time::UNIX_EPOCH;
 use anyhow::{bail, Context, Result};
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
-use sha1::Sha1;
+use uuid::Uuid;
 
 use super::http::quote;
 use super::library::item_name;
@@ -35,10 +35,6 @@ use super::{progress_bar, stream_file};
 const LIB_JSON: &str = "lib.json";
 const ITEMS_JSON: &str = "items.json";
 const ITEM_JSON: &str = "item.json";
-/// RFC 4122 name space for URLs; our names are `esxi-iso:vcsp:...`.
-const NAMESPACE_URL: [u8; 16] = [
-    0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8,
-];
 /// vCenter's limit on item names.
 const MAX_NAME: usize = 80;
 
@@ -316,28 +312,12 @@ fn write_if_changed(path: &Path, value: &Value) -> Result<bool> {
     Ok(true)
 }
 
-/// `urn:uuid:` of an RFC 4122 version 5 (SHA-1, name-based) UUID.
+/// `urn:uuid:` of an RFC 4122 version 5 (SHA-1, name-based) UUID in the
+/// URL namespace.
 pub fn urn_uuid(name: &str) -> String {
-    format!("urn:uuid:{}", uuid_v5(&NAMESPACE_URL, name))
-}
-
-fn uuid_v5(namespace: &[u8; 16], name: &str) -> String {
-    let mut sha = Sha1::new();
-    sha.update(namespace);
-    sha.update(name.as_bytes());
-    let digest = sha.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&digest[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
     format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
+        "urn:uuid:{}",
+        Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes())
     )
 }
 
@@ -373,16 +353,22 @@ mod tests {
 
     #[test]
     fn uuid_v5_matches_rfc_vectors() {
-        const NAMESPACE_DNS: [u8; 16] = [
-            0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4,
-            0x30, 0xc8,
-        ];
         // Python: uuid.uuid5(uuid.NAMESPACE_DNS, "python.org")
         assert_eq!(
-            uuid_v5(&NAMESPACE_DNS, "python.org"),
+            Uuid::new_v5(&Uuid::NAMESPACE_DNS, b"python.org").to_string(),
             "886313e1-3b8a-5372-9b90-0c9aee199e5d"
         );
-        assert_eq!(urn_uuid("a"), urn_uuid("a"));
+        // Python: uuid.uuid5(uuid.NAMESPACE_URL, name), the ids VCSP indexes
+        // written before the uuid crate carry.
+        for (name, want) in [
+            ("a", "urn:uuid:e1407479-3136-56c0-9908-bb02fb0339e2"),
+            (
+                "esxi-iso:vcsp:library:lab",
+                "urn:uuid:98933c05-6c56-5ca6-8243-f9a4ee0b5cf8",
+            ),
+        ] {
+            assert_eq!(urn_uuid(name), want);
+        }
         assert_ne!(urn_uuid("a"), urn_uuid("b"));
     }
 
