@@ -1,6 +1,8 @@
 //! SHA-512 crypt (`$6$`), as glibc's crypt(3) and ESXi's `rootpw
 //! --iscrypted` read it (Ulrich Drepper, "Unix crypt using SHA-256 and
 //! SHA-512", 2007), with the default 5000 rounds so no `rounds=` field.
+//! The algorithm is RustCrypto's `sha-crypt`; this module adds what ESXi
+//! needs around it: that form of the string, and where the salt comes from.
 //!
 //! The salt never depends on the password: a salt derived from it would be
 //! a fast, unslowed check of the password, letting anyone holding the ISO
@@ -9,11 +11,9 @@
 //! (`SOURCE_DATE_EPOCH`), where it is derived from non-secret inputs only.
 //! A `$6$`/`$1$` value passes through untouched.
 
-use anyhow::{Context, Result};
-use sha2::{Digest, Sha256, Sha512};
-
-const ROUNDS: usize = 5000;
-const B64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+use anyhow::{anyhow, ensure, Context, Result};
+use sha2::{Digest, Sha256};
+use sha_crypt::{CustomizedPasswordHasher, Params, ShaCrypt};
 
 /// True for values already hashed in a form ESXi accepts.
 pub fn is_hashed(s: &str) -> bool {
@@ -40,8 +40,9 @@ impl Salt {
         }
     }
 
-    /// The 16 salt characters for the host named `host` (its FQDN).
-    fn characters(&self, host: &str) -> Result<String> {
+    /// The 12 salt bytes for the host named `host` (its FQDN); their crypt
+    /// base64 is the 16 salt characters.
+    fn bytes(&self, host: &str) -> Result<[u8; 12]> {
         let mut bits = [0u8; 12];
         match self {
             Salt::Random => getrandom(&mut bits)?,
@@ -54,18 +55,20 @@ impl Salt {
                 bits.copy_from_slice(&h.finalize()[..12]);
             }
         }
-        let mut out = String::with_capacity(16);
-        for c in bits.chunks(3) {
-            b64(&mut out, c[0], c[1], c[2], 4);
+        // esxi-iso first encoded each 3-byte group most significant byte
+        // first; crypt's base64 starts with the least significant one.
+        // Reversing each group keeps every derived salt, and so every
+        // reproducible build, as it was.
+        for group in bits.chunks_mut(3) {
+            group.reverse();
         }
-        Ok(out)
+        Ok(bits)
     }
 }
 
 /// Hashes `password` for the host named `host`, with a salt from `salt`.
 pub fn hash_password(password: &str, salt: &Salt, host: &str) -> Result<String> {
-    let salt = salt.characters(host)?;
-    Ok(sha512_crypt(password.as_bytes(), salt.as_bytes()))
+    sha512_crypt(password.as_bytes(), &salt.bytes(host)?)
 }
 
 /// Fills `buf` from the kernel's random source.
@@ -87,115 +90,62 @@ fn getrandom(buf: &mut [u8]) -> Result<()> {
     Ok(())
 }
 
-/// `$6$<salt>$<hash>` for a salt of up to 16 characters.
-pub fn sha512_crypt(pw: &[u8], salt: &[u8]) -> String {
-    let salt = &salt[..salt.len().min(16)];
-    let b = Sha512::new()
-        .chain_update(pw)
-        .chain_update(salt)
-        .chain_update(pw)
-        .finalize();
-    let mut a = Sha512::new().chain_update(pw).chain_update(salt);
-    a.update(repeat(&b, pw.len()));
-    let mut n = pw.len();
-    while n > 0 {
-        if n & 1 == 1 {
-            a.update(b);
-        } else {
-            a.update(pw);
-        }
-        n >>= 1;
-    }
-    let a = a.finalize();
-    let mut dp = Sha512::new();
-    for _ in 0..pw.len() {
-        dp.update(pw);
-    }
-    let p = repeat(&dp.finalize(), pw.len());
-    let mut ds = Sha512::new();
-    for _ in 0..16 + usize::from(a[0]) {
-        ds.update(salt);
-    }
-    let s = repeat(&ds.finalize(), salt.len());
-    let mut c = a;
-    for i in 0..ROUNDS {
-        let mut h = Sha512::new();
-        if i % 2 == 1 {
-            h.update(&p);
-        } else {
-            h.update(c);
-        }
-        if i % 3 != 0 {
-            h.update(&s);
-        }
-        if i % 7 != 0 {
-            h.update(&p);
-        }
-        if i % 2 == 1 {
-            h.update(c);
-        } else {
-            h.update(&p);
-        }
-        c = h.finalize();
-    }
-    let mut out = format!("$6${}$", String::from_utf8_lossy(salt));
-    const ORDER: [(usize, usize, usize); 21] = [
-        (0, 21, 42),
-        (22, 43, 1),
-        (44, 2, 23),
-        (3, 24, 45),
-        (25, 46, 4),
-        (47, 5, 26),
-        (6, 27, 48),
-        (28, 49, 7),
-        (50, 8, 29),
-        (9, 30, 51),
-        (31, 52, 10),
-        (53, 11, 32),
-        (12, 33, 54),
-        (34, 55, 13),
-        (56, 14, 35),
-        (15, 36, 57),
-        (37, 58, 16),
-        (59, 17, 38),
-        (18, 39, 60),
-        (40, 61, 19),
-        (62, 20, 41),
-    ];
-    for (x, y, z) in ORDER {
-        b64(&mut out, c[x], c[y], c[z], 4);
-    }
-    b64(&mut out, 0, 0, c[63], 2);
-    out
-}
-
-fn repeat(block: &[u8], len: usize) -> Vec<u8> {
-    block.iter().copied().cycle().take(len).collect()
-}
-
-fn b64(out: &mut String, b2: u8, b1: u8, b0: u8, n: usize) {
-    let mut w = (u32::from(b2) << 16) | (u32::from(b1) << 8) | u32::from(b0);
-    for _ in 0..n {
-        out.push(B64[(w & 0x3f) as usize] as char);
-        w >>= 6;
-    }
+/// `$6$<salt>$<hash>` at the default 5000 rounds, the salt characters
+/// being the crypt base64 of `salt` (at most 12 bytes).
+pub fn sha512_crypt(pw: &[u8], salt: &[u8]) -> Result<String> {
+    let hash = ShaCrypt::SHA512
+        .hash_password_customized(pw, salt, None, None, Params::RECOMMENDED)
+        .map_err(|e| anyhow!("hashing the root password: {e}"))?;
+    // sha-crypt always writes `rounds=`; glibc and `openssl passwd -6` leave
+    // it out at the default, and that is the form kept here.
+    let mut fields = hash.as_password_hash_ref().fields();
+    let (Some(rounds), Some(salt), Some(digest), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(anyhow!(
+            "sha-crypt returned an unexpected form: {}",
+            hash.as_str()
+        ));
+    };
+    ensure!(
+        rounds.as_str() == "rounds=5000",
+        "sha-crypt used {} instead of the default rounds",
+        rounds.as_str()
+    );
+    Ok(format!("$6${}${}", salt.as_str(), digest.as_str()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The crypt(3) base64 alphabet.
+    const B64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
     #[test]
     fn matches_reference_vectors() {
-        // From Drepper's specification (default rounds).
+        use sha_crypt::PasswordVerifier;
+        // From Drepper's specification (default rounds). Its salt is not the
+        // base64 of whole bytes, so it cannot be produced from salt bytes:
+        // the crate that hashes for us checks it.
+        ShaCrypt::SHA512
+            .verify_password(
+                b"Hello world!",
+                "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+            )
+            .unwrap();
+        // Cross-checked with `openssl passwd -6 -salt saltsalt 'VMware1!'`;
+        // these 6 bytes are what "saltsalt" decodes to.
         assert_eq!(
-            sha512_crypt(b"Hello world!", b"saltstring"),
-            "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
-        );
-        // Cross-checked with `openssl passwd -6 -salt saltsalt 'VMware1!'`.
-        assert_eq!(
-            sha512_crypt(b"VMware1!", b"saltsalt"),
+            sha512_crypt(b"VMware1!", &[0xb8, 0x19, 0xe7, 0xb8, 0x19, 0xe7]).unwrap(),
             "$6$saltsalt$b5.OgiN7s.5aanbDajYEOeqm4.ogSvtwn1qN/LqXCu2MI675qfvHFoZZyor4Ef2MSmkRmH9.sebhExB7wL.88/"
+        );
+        // A derived salt, computed outside esxi-iso (Python: the SHA-256 of
+        // the salt inputs, crypt base64 of its first 12 bytes; then `openssl
+        // passwd -6`): reproducible builds keep their bytes.
+        assert_eq!(
+            hash_password("VMware1!", &Salt::for_epoch(Some(1_700_000_000)), "esx01").unwrap(),
+            "$6$4WHwXM0iC8sCkjNM$xWxYka7UNBWTzXs0mnEqp0HmB882ZQ96UyTsJ9VjfqsjGfey7Yuv5Ucb31teYPk3Pk0syeXKs/UyZy.8kzgUi1"
         );
     }
 
@@ -235,7 +185,12 @@ mod tests {
             let salt = salt_of(h);
             assert_eq!(salt.len(), 16, "{h}");
             assert!(salt.bytes().all(|c| B64.contains(&c)), "{h}");
-            assert_eq!(*h, sha512_crypt(b"VMware1!", salt.as_bytes()));
+            sha_crypt::PasswordVerifier::verify_password(
+                &ShaCrypt::SHA512,
+                b"VMware1!",
+                h.as_str(),
+            )
+            .unwrap();
         }
     }
 }
