@@ -1,15 +1,23 @@
 //! esxi-iso: build unattended VMware ESXi installer ISOs.
 //!
-//! The library holds everything; `src/main.rs` only parses the command line
-//! and reports errors. Folders follow the domain:
-//! - [`iso`]: ISO9660 + El Torito reading and in-place patching (the only
-//!   module that knows the on-disk format);
-//! - [`esxi`]: what is specific to ESXi media (detection, boot.cfg editing);
-//! - [`kickstart`]: templates, rendering, password hashing, lint;
-//! - [`inventory`]: per-host plans from a TOML or CSV lab inventory;
-//! - [`overlay`]: extra ISO files and the ramdisk boot module;
+//! `src/main.rs` parses the command line ([`cli`]) and dispatches to
+//! [`cmd`], one thin file per subcommand that turns its arguments into a
+//! request of the library and reports the result. The library knows
+//! nothing of the command line; its folders follow the domain:
+//! - [`lab`]: one ISO per host of a TOML or CSV inventory;
+//! - [`build`]: one output ISO from an ISO or an extracted directory;
+//! - [`tree`]: the ISO <-> directory mapping (extract, pack);
 //! - [`publish`]: uploads to datastores and content libraries, VCSP indexes;
-//! - [`cmd`]: one file per subcommand.
+//! - [`verify`]: re-reading an ISO and checking what the installer needs;
+//! - [`esxi`]: what is specific to ESXi media (detection, boot.cfg as
+//!   VMware's loader reads it, release, inspect);
+//! - [`kickstart`]: templates, rendering, password hashing, lint;
+//! - [`overlay`]: extra ISO files and the ramdisk boot module;
+//! - [`iso`]: ISO9660 + El Torito reading, in-place patching, mastering
+//!   (the only module that knows the on-disk format);
+//! - [`output`], [`diagnostic`], [`progress`], [`signals`]: shared pieces.
+//!
+//! ARCHITECTURE.md at the repository root is the map.
 
 pub mod build;
 pub mod cli;

@@ -9,9 +9,9 @@
 //! The source is parsed once by the caller and shared, so a lab of hosts
 //! costs one metadata parse plus one copy per host.
 
-mod changes;
-mod dir;
-mod request;
+pub mod changes;
+pub mod dir;
+pub mod request;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,7 +51,7 @@ pub struct HostBuild {
     /// Let overlay files replace files already on the source ISO.
     pub replace_vendor_files: bool,
     /// The targets boot with UEFI Secure Boot: refuse any change to the
-    /// module list (see [`secure_boot_conflict`]).
+    /// module list (see [`HostBuild::secure_boot_conflict`]).
     pub secure_boot: bool,
 }
 
