@@ -335,7 +335,7 @@ pub fn write(vol: &Volume, output: &Path, force: bool, bar: &ProgressBar) -> Res
         if e.kind() == std::io::ErrorKind::Interrupted {
             anyhow::Error::new(signals::Interrupted)
         } else {
-            anyhow::Error::new(e).context(format!("writing {}", output.display()))
+            crate::iso::describe_write_error(e, output)
         }
     })?;
     bar.finish_and_clear();

@@ -53,9 +53,10 @@ pub fn write(image: &Image, out: &File, watch: &Watch<'_>) -> io::Result<[u8; 32
                 segments.push(Segment::Bytes(b));
                 b.len() as u64
             }
-            (Piece::File { len, .. }, Some(file)) => {
+            (Piece::File { path, len }, Some(file)) => {
                 segments.push(Segment::File {
                     file,
+                    path,
                     offset: 0,
                     len: *len,
                 });
