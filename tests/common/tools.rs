@@ -53,6 +53,15 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// A test cannot run here: prints why (the test then returns), or panics
+/// under CI.
+pub fn unavailable(why: &str) {
+    if in_ci() {
+        panic!("{why}; CI=true, so this is a failure");
+    }
+    eprintln!("skipping: {why}");
+}
+
 /// True when every tool is present. Otherwise prints why the test is
 /// skipped and returns false, or panics under CI.
 pub fn require(tools: &[&str]) -> bool {
