@@ -29,12 +29,11 @@ pub enum Segment<'a> {
         offset: u64,
         len: u64,
     },
-    /// A range of another file (mastering from a tree); `path` names it in
-    /// errors.
+    /// The whole of another file, `len` bytes (mastering from a tree).
+    /// It is opened only while it is copied, so a tree of any number of
+    /// files needs two descriptors at a time, not one per file.
     File {
-        file: &'a File,
         path: &'a Path,
-        offset: u64,
         len: u64,
     },
     Bytes(&'a [u8]),
@@ -51,9 +50,11 @@ pub struct Watch<'a> {
     pub cancelled: &'a (dyn Fn() -> bool + Sync),
 }
 
-/// What failed: reading an input, writing or flushing the output.
+/// What failed: opening or reading an input, writing or flushing the
+/// output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    Open,
     Read,
     Write,
     Flush,
@@ -63,7 +64,7 @@ pub enum Op {
 /// it returns (same kind): the operation, the input file for a read (the
 /// caller names the output), and the byte offset in that file.
 #[derive(Debug, thiserror::Error)]
-#[error("{} at offset {offset}: {source}", match op { Op::Read => "reading", Op::Write => "writing", Op::Flush => "flushing" })]
+#[error("{} at offset {offset}: {source}", match op { Op::Open => "opening", Op::Read => "reading", Op::Write => "writing", Op::Flush => "flushing" })]
 pub struct Failed {
     pub op: Op,
     pub input: Option<PathBuf>,
@@ -97,9 +98,13 @@ pub fn describe(e: io::Error, output: &Path) -> anyhow::Error {
         .into_inner()
         .and_then(|b| b.downcast::<Failed>().ok())
         .expect("checked above");
+    // Reads and opens of write_segments always name their input.
     let (verb, file) = match (f.op, &f.input) {
+        (Op::Open, Some(p)) => {
+            return anyhow::Error::new(f.source).context(format!("opening {}", p.display()))
+        }
         (Op::Read, Some(p)) => ("reading", p.as_path()),
-        (Op::Read | Op::Write, _) => ("writing", output),
+        (Op::Open | Op::Read | Op::Write, _) => ("writing", output),
         (Op::Flush, _) => ("flushing", output),
     };
     anyhow::Error::new(f.source).context(format!(
@@ -162,14 +167,49 @@ fn aborted() -> io::Error {
     io::Error::new(io::ErrorKind::Interrupted, "interrupted")
 }
 
-/// The file a data segment reads from, and its name.
-fn segment_file<'a>(
+/// A data segment's input: the source image, or a tree file opened for
+/// the time it is read (and checked to still have the size planned).
+enum Input<'a> {
+    Source(&'a File),
+    Opened(File),
+}
+
+impl std::ops::Deref for Input<'_> {
+    type Target = File;
+    fn deref(&self) -> &File {
+        match self {
+            Input::Source(f) => f,
+            Input::Opened(f) => f,
+        }
+    }
+}
+
+/// The input of a data segment, its name, and the range to read.
+fn segment_input<'a>(
     seg: &Segment<'a>,
     source: Option<(&'a File, &'a Path)>,
-) -> io::Result<(&'a File, &'a Path)> {
+) -> io::Result<(Input<'a>, &'a Path, u64, u64)> {
     match *seg {
-        Segment::File { file, path, .. } => Ok((file, path)),
-        _ => source.ok_or_else(|| io::Error::other("a source segment without a source image")),
+        Segment::File { path, len } => {
+            let f = File::open(path).map_err(|e| failed(Op::Open, Some(path), 0, e))?;
+            let now = f
+                .metadata()
+                .map_err(|e| failed(Op::Open, Some(path), 0, e))?
+                .len();
+            if now != len {
+                let e = io::Error::other(format!(
+                    "it changed size while packing ({len} bytes, now {now})"
+                ));
+                return Err(failed(Op::Open, Some(path), 0, e));
+            }
+            Ok((Input::Opened(f), path, 0, len))
+        }
+        Segment::Source { offset, len } => {
+            let (f, name) = source
+                .ok_or_else(|| io::Error::other("a source segment without a source image"))?;
+            Ok((Input::Source(f), name, offset, len))
+        }
+        Segment::Bytes(_) | Segment::Zeros(_) => unreachable!("not a data segment"),
     }
 }
 
@@ -183,8 +223,9 @@ fn copy_segments(
     let mut kernel_copy = true;
     for seg in segments {
         match *seg {
-            Segment::Source { offset, len } | Segment::File { offset, len, .. } => {
-                let (from, name) = segment_file(seg, source)?;
+            Segment::Source { .. } | Segment::File { .. } => {
+                let (from, name, offset, len) = segment_input(seg, source)?;
+                let from = &*from;
                 let mut done = 0u64;
                 while done < len {
                     let n = (len - done).min(CHUNK);
@@ -354,8 +395,9 @@ fn hash_segments(
     let zeros = vec![0u8; 1 << 16];
     for seg in segments {
         match *seg {
-            Segment::Source { offset, len } | Segment::File { offset, len, .. } => {
-                let (from, name) = segment_file(seg, source)?;
+            Segment::Source { .. } | Segment::File { .. } => {
+                let (from, name, offset, len) = segment_input(seg, source)?;
+                let from = &*from;
                 let mut done = 0u64;
                 while done < len {
                     let n = (len - done).min(buf.len() as u64) as usize;
