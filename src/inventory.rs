@@ -26,12 +26,17 @@ use toml::{Table, Value};
 use crate::build::HostBuild;
 use crate::cli::BuildArgs;
 use crate::esxi::bootcfg::KernelOptEdits;
+use crate::input;
 use crate::iso::name;
 use crate::kickstart::{self, crypt::Salt, lint, Source, Vars, TEMPLATES};
 use crate::overlay::OverlaySet;
 
 /// Keys of `[defaults]` and host entries that are not template variables.
 const SPECIAL: &[&str] = &["template", "boot_opts", "ks_path", "overlays"];
+
+/// Most hosts one run builds. Each is a whole installer ISO (hundreds of
+/// MB for real media) and a kickstart rendered and linted in memory.
+pub const MAX_HOSTS: usize = 4096;
 
 pub const SUMS_FILE: &str = "SHA256SUMS";
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -156,8 +161,7 @@ pub fn read(path: &Path) -> Result<Inventory> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading inventory {}", path.display()))?;
+    let text = input::read_text_capped(path, input::INVENTORY_MAX, "inventory")?;
     let parsed = match ext.as_deref() {
         Some("toml") => parse_toml(&text),
         Some("csv") => parse_csv(&text),
@@ -166,7 +170,16 @@ pub fn read(path: &Path) -> Result<Inventory> {
             path.display()
         ),
     };
-    parsed.with_context(|| format!("parsing inventory {}", path.display()))
+    let inv = parsed.with_context(|| format!("parsing inventory {}", path.display()))?;
+    if inv.hosts.len() > MAX_HOSTS {
+        bail!(
+            "inventory {} lists {} hosts, more than the {MAX_HOSTS} one run builds: \
+             split it into several inventories",
+            path.display(),
+            inv.hosts.len()
+        );
+    }
+    Ok(inv)
 }
 
 /// `[defaults]` and `[[host]]` tables; nothing else at the top level.

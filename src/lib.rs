@@ -9,12 +9,14 @@
 //! - [`inventory`]: per-host plans from a TOML or CSV lab inventory;
 //! - [`overlay`]: extra ISO files and the ramdisk boot module;
 //! - [`publish`]: uploads to datastores and content libraries, VCSP indexes;
+//! - [`input`]: reading the small files a user hands us, with a size cap;
 //! - [`cmd`]: one file per subcommand.
 
 pub mod build;
 pub mod cli;
 pub mod cmd;
 pub mod esxi;
+pub mod input;
 pub mod inventory;
 pub mod iso;
 pub mod kickstart;

@@ -12,7 +12,7 @@ packages=(
     xorriso genisoimage isolinux syslinux-common
     qemu-system-x86 ovmf grub-efi-amd64-bin grub-pc-bin grub-common
     mtools dosfstools p7zip-full libarchive-tools openssl
-    golang-go golang-github-vmware-govmomi-dev util-linux
+    golang-go golang-github-vmware-govmomi-dev util-linux time
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("xorriso", "xorriso"),
     ("isoinfo", "genisoimage"),
     ("openssl", "openssl"),
+    ("/usr/bin/time", "time"),
     ("mkfs.fat", "dosfstools"),
     ("mmd", "mtools"),
     ("mcopy", "mtools"),
