@@ -37,6 +37,8 @@ const SPECIAL: &[&str] = &["template", "boot_opts", "ks_path", "overlays"];
 /// Most hosts one run builds. Each is a whole installer ISO (hundreds of
 /// MB for real media) and a kickstart rendered and linted in memory.
 pub const MAX_HOSTS: usize = 4096;
+/// Most overlay bytes all the hosts of one run may hold together.
+const LAB_OVERLAY_MAX: u64 = 1 << 30;
 
 pub const SUMS_FILE: &str = "SHA256SUMS";
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -261,14 +263,26 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<String>>
     problems.extend(set_conflicts(inv, common));
     let mut hosts = Vec::new();
     let mut found = Vec::new();
+    let mut overlay_bytes = 0u64;
     for (i, entry) in inv.hosts.iter().enumerate() {
         let mut merged = inv.defaults.clone();
         merged.extend(entry.clone());
         let r = resolve_host(i, &merged, common);
         problems.extend(r.problems);
         warnings.extend(r.warnings);
+        overlay_bytes += r.plan.as_ref().map_or(0, |p| p.build.overlay.bytes());
         hosts.extend(r.plan);
         found.push((r.hostname, r.ip));
+        // Every host holds its own copy of its overlays until it is built.
+        if overlay_bytes > LAB_OVERLAY_MAX {
+            problems.push(format!(
+                "the overlays of the first {} hosts hold more than {} MiB in memory: \
+                 build fewer hosts per run, or keep large payloads out of overlays",
+                i + 1,
+                LAB_OVERLAY_MAX >> 20
+            ));
+            break;
+        }
     }
     problems.extend(duplicates(&found));
     problems.extend(existing_outputs(&hosts, common));

@@ -145,6 +145,15 @@ impl OverlaySet {
         Ok(())
     }
 
+    /// Bytes held in memory: all files' data.
+    pub fn bytes(&self) -> u64 {
+        self.iso
+            .iter()
+            .chain(&self.ramdisk)
+            .map(|f| f.data.len() as u64)
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.iso.is_empty() && self.ramdisk.is_empty()
     }
@@ -417,7 +426,10 @@ mod tests {
         }
         std::fs::create_dir_all(&deep).unwrap();
         let e = OverlaySet::load(&[".".into()], dir.path()).unwrap_err();
-        assert!(format!("{e:#}").contains("nested more than 64 levels"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("nested more than 64 levels"),
+            "{e:#}"
+        );
     }
 
     #[test]

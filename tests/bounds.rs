@@ -193,6 +193,42 @@ fn huge_kickstarts_templates_and_variables_files_are_refused_unread() {
 }
 
 #[test]
+fn kickstarts_just_under_the_cap_are_linted() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-lint");
+    let d = dir.path();
+    // Shapes that stress a line-based parser: one 1 MB line, 80,000
+    // commands, 100,000 continued lines, one command with 80,000 options.
+    let cases = [
+        (
+            "line.cfg",
+            format!("network --bootproto=dhcp {}\n", "x".repeat(1_000_000)),
+        ),
+        ("lines.cfg", "vmaccepteula\n".repeat(80_000)),
+        ("continued.cfg", "network \\\n".repeat(100_000)),
+        (
+            "options.cfg",
+            format!("install {}\n", "--firstdisk ".repeat(80_000)),
+        ),
+    ];
+    for (name, text) in cases {
+        assert!(
+            text.len() as u64 <= esxi_iso::input::KICKSTART_MAX,
+            "{name}"
+        );
+        fs::write(d.join(name), text).unwrap();
+        let m = measure(d, &["kickstart", "lint", name], None);
+        assert!(matches!(m.code, Some(0 | 1)), "{name}: {}", m.stderr);
+        assert!(!m.stderr.contains("panicked"), "{name}: {}", m.stderr);
+        // Bound: the linter keeps a few copies of the text and per-line
+        // records (measured: at most 60 MiB, for the continued lines).
+        m.under(128);
+    }
+}
+
+#[test]
 fn a_template_rendering_megabytes_is_refused() {
     if !can_measure() {
         return;
@@ -392,6 +428,29 @@ fn overlays_are_bounded() {
         ]
     };
     measure(d, &build("deep"), None).fails_with("is nested more than 64 levels deep", BARE);
+    // A lab: each host holds its own copy of a 200 MB overlay until it is
+    // built, so six of them pass the 1 GiB a run may hold. Bound: that
+    // limit plus one host's overlay (measured: 1.19 GiB).
+    fs::create_dir_all(d.join("big/ramdisk")).unwrap();
+    sparse(&d.join("big/ramdisk/blob"), 200 << 20);
+    let hosts: String = (1..=6).map(|i| format!("esx{i:02}\n")).collect();
+    fs::write(d.join("lab.csv"), format!("hostname\n{hosts}")).unwrap();
+    let lab = [
+        "build",
+        "never-read.iso",
+        "--inventory",
+        "lab.csv",
+        "--out-dir",
+        "out",
+        "--overlay",
+        "big",
+        "--set",
+        HASH,
+    ];
+    measure(d, &lab, None).fails_with(
+        "the overlays of the first 6 hosts hold more than 1024 MiB",
+        1400,
+    );
     // Refused by its size, before it is read: the bound is far below 300 MB.
     measure(d, &build("huge"), None).fails_with("overlays hold more than 256 MiB", BARE);
 }
