@@ -15,6 +15,7 @@
 //! - [`overlay`]: extra ISO files and the ramdisk boot module;
 //! - [`iso`]: ISO9660 + El Torito reading, in-place patching, mastering
 //!   (the only module that knows the on-disk format);
+//! - [`input`]: reading the small files a user hands us, with a size cap;
 //! - [`output`], [`diagnostic`], [`progress`], [`signals`]: shared pieces.
 //!
 //! ARCHITECTURE.md at the repository root is the map.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod cmd;
 pub mod diagnostic;
 pub mod esxi;
+pub mod input;
 pub mod iso;
 pub mod kickstart;
 pub mod lab;

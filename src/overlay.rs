@@ -39,6 +39,16 @@ const SHIPPED: &[(&str, &str, &[u8], u32)] = &[
 /// Cap on all overlay data for one build: overlays are configuration, not
 /// payloads, and the bytes are held in memory until written.
 const MAX_TOTAL: u64 = 256 << 20;
+/// Deepest folder nesting inside an overlay's iso/ or ramdisk/.
+const MAX_DEPTH: usize = 64;
+
+fn too_large(at: &Path) -> String {
+    format!(
+        "overlays hold more than {} MiB (reached at {}): keep large payloads out of overlays",
+        MAX_TOTAL >> 20,
+        at.display()
+    )
+}
 
 /// One file from an overlay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +145,15 @@ impl OverlaySet {
         Ok(())
     }
 
+    /// Bytes held in memory: all files' data.
+    pub fn bytes(&self) -> u64 {
+        self.iso
+            .iter()
+            .chain(&self.ramdisk)
+            .map(|f| f.data.len() as u64)
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.iso.is_empty() && self.ramdisk.is_empty()
     }
@@ -201,6 +220,7 @@ fn load_one(spec: &str, base: &Path) -> Result<(String, Vec<(Part, File)>)> {
 fn load_dir(dir: &Path) -> Result<Vec<(Part, File)>> {
     let mut out = Vec::new();
     let mut any = false;
+    let mut total = 0u64;
     for (sub, part) in [("iso", Part::Iso), ("ramdisk", Part::Ramdisk)] {
         let root = dir.join(sub);
         if !root.exists() {
@@ -228,6 +248,12 @@ fn load_dir(dir: &Path) -> Result<Vec<(Part, File)>> {
             let meta = abs
                 .metadata()
                 .with_context(|| format!("reading {}", abs.display()))?;
+            // Checked before reading: one huge file must not be read into
+            // memory first (load() checks the sum over all overlays).
+            total += meta.len();
+            if total > MAX_TOTAL {
+                bail!("{}", too_large(&abs));
+            }
             let data = std::fs::read(&abs)
                 .with_context(|| format!("reading overlay file {}", abs.display()))?;
             out.push((
@@ -273,8 +299,12 @@ fn walk(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
                     abs.display()
                 );
             } else if t.is_dir() {
-                if stack.len() + r.components().count() > 64 {
-                    bail!("overlay {} is nested too deeply", root.display());
+                if r.components().count() > MAX_DEPTH {
+                    bail!(
+                        "overlay folder {} is nested more than {MAX_DEPTH} levels deep: \
+                         flatten the overlay",
+                        abs.display()
+                    );
                 }
                 stack.push(r);
             } else if t.is_file() {
@@ -377,6 +407,30 @@ pub fn pack_module(files: &[File], mtime: u64) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_sibling_folders_are_not_depth() {
+        // The depth limit counts a folder's own depth, not how many
+        // folders are still to be walked.
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..(MAX_DEPTH + 10) {
+            let d = dir.path().join(format!("ramdisk/etc/d{i}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("f"), b"x").unwrap();
+        }
+        let set = OverlaySet::load(&[".".into()], dir.path()).unwrap();
+        assert_eq!(set.ramdisk.len(), MAX_DEPTH + 10);
+        let mut deep = dir.path().join("ramdisk");
+        for _ in 0..=MAX_DEPTH {
+            deep = deep.join("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        let e = OverlaySet::load(&[".".into()], dir.path()).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("nested more than 64 levels"),
+            "{e:#}"
+        );
+    }
 
     #[test]
     fn relative_paths() {

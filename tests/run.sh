@@ -12,7 +12,7 @@ packages=(
     xorriso genisoimage isolinux syslinux-common
     qemu-system-x86 ovmf grub-efi-amd64-bin grub-pc-bin grub-common
     mtools dosfstools p7zip-full libarchive-tools openssl
-    golang-go golang-github-vmware-govmomi-dev util-linux
+    golang-go golang-github-vmware-govmomi-dev util-linux time
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -43,12 +43,17 @@ if [ "$status" -ne 0 ]; then
 fi
 
 # The fuzz targets (own workspace under tests/fuzz) must keep building; a
-# short uninstrumented run checks they start and survive random input.
+# short uninstrumented run from a copy of the committed seeds (libFuzzer
+# adds to its corpus folder) checks they start and survive mutated input.
 if [ $# -eq 0 ]; then
     cargo build --locked --manifest-path tests/fuzz/Cargo.toml --target-dir tests/fuzz/target --bins
-    for t in iso_reader bootcfg_kickstart; do
-        tests/fuzz/target/debug/$t -runs=300 -max_len=65536 -seed=1 >/dev/null 2>&1 ||
-            { echo "fuzz target $t failed its smoke run" >&2; exit 1; }
+    for t in iso_reader:iso bootcfg_kickstart:bootcfg_kickstart build_patch:iso inventory_vars:inventory_vars; do
+        target=${t%%:*}
+        corpus=$(mktemp -d)
+        cp tests/fuzz/seeds/"${t#*:}"/* "$corpus"/
+        tests/fuzz/target/debug/$target "$corpus" -runs=300 -max_len=131072 -seed=1 >/dev/null 2>&1 ||
+            { echo "fuzz target $target failed its smoke run" >&2; rm -rf "$corpus"; exit 1; }
+        rm -rf "$corpus"
     done
     echo "fuzz targets: built, smoke runs passed"
 fi

@@ -181,13 +181,14 @@ pub fn build(
         progress: &progress,
         cancelled: &cancelled,
     };
-    let digest = iso::write_image(&img.file, &layout, out.file(), &watch).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::Interrupted {
-            anyhow::Error::new(signals::Interrupted)
-        } else {
-            anyhow::Error::new(e).context(format!("writing {}", host.output.display()))
-        }
-    })?;
+    let digest =
+        iso::write_image(&img.file, &img.path, &layout, out.file(), &watch).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                anyhow::Error::new(signals::Interrupted)
+            } else {
+                iso::describe_write_error(e, &host.output)
+            }
+        })?;
     bar.finish_and_clear();
     check_output(img, media, out.path(), host).with_context(|| {
         format!(

@@ -3,9 +3,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::{LintArgs, RenderArgs};
+use crate::input;
 use crate::kickstart::{self, crypt::Salt, lint, vars, Source, Vars};
 use crate::output;
 
@@ -23,7 +24,7 @@ pub fn lint(args: &LintArgs) -> Result<ExitCode> {
     let mut o = std::io::stdout().lock();
     for path in &args.files {
         let label = path.display().to_string();
-        let bytes = std::fs::read(path).with_context(|| format!("reading kickstart {label}"))?;
+        let bytes = input::read_capped(path, input::KICKSTART_MAX, "kickstart")?;
         let text = String::from_utf8_lossy(&bytes);
         let diags = lint::lint(&text);
         for d in &diags {

@@ -8,7 +8,7 @@
 //! other.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::path::Path;
 
 use super::format::*;
 
@@ -20,10 +20,11 @@ pub enum Segment<'a> {
         offset: u64,
         len: u64,
     },
-    /// A range of another file (mastering from a tree).
+    /// The whole of another file, `len` bytes (mastering from a tree).
+    /// It is opened only while it is copied, so a tree of any number of
+    /// files needs two descriptors at a time, not one per file.
     File {
-        file: &'a File,
-        offset: u64,
+        path: &'a Path,
         len: u64,
     },
     Bytes(&'a [u8]),

@@ -21,7 +21,7 @@ pub use eltorito::{BootCatalog, BootEntry, BootInfoTable};
 pub use layout::{Layout, Segment};
 pub use patch::{Patcher, PutOutcome};
 pub use reader::{Entry, IsoImage};
-pub use writer::{write_image, Watch};
+pub use writer::{describe as describe_write_error, write_image, Watch};
 
 /// Errors callers may match on.
 #[derive(Debug, thiserror::Error)]

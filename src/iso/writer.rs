@@ -5,11 +5,17 @@
 //! hashes the same byte stream (reading the source through the page cache
 //! and the new bytes from memory) while the kernel copies, so the SHA-256
 //! costs no second pass over the output.
+//!
+//! An I/O error says which file failed, how and where ([`Failed`]):
+//! `copy_file_range` reports one errno for both ends, so a failed kernel
+//! copy is retried with read/write, which tells a failing source disk from
+//! a failing output disk.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -24,17 +30,82 @@ pub struct Watch<'a> {
     pub cancelled: &'a (dyn Fn() -> bool + Sync),
 }
 
-/// Streams `layout` from `source` into `out` (from offset 0) and returns
-/// the SHA-256 of everything written. A cancel (Ctrl-C) ends it with
-/// [`io::ErrorKind::Interrupted`].
+/// What failed: opening or reading an input, writing or flushing the
+/// output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Open,
+    Read,
+    Write,
+    Flush,
+}
+
+/// An I/O error of [`write_segments`], as the payload of the `io::Error`
+/// it returns (same kind): the operation, the input file for a read (the
+/// caller names the output), and the byte offset in that file.
+#[derive(Debug, thiserror::Error)]
+#[error("{} at offset {offset}: {source}", match op { Op::Open => "opening", Op::Read => "reading", Op::Write => "writing", Op::Flush => "flushing" })]
+pub struct Failed {
+    pub op: Op,
+    pub input: Option<PathBuf>,
+    pub offset: u64,
+    pub source: io::Error,
+}
+
+fn failed(op: Op, input: Option<&Path>, offset: u64, e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::Interrupted || e.get_ref().is_some_and(|r| r.is::<Failed>()) {
+        return e;
+    }
+    io::Error::new(
+        e.kind(),
+        Failed {
+            op,
+            input: input.map(Path::to_path_buf),
+            offset,
+            source: e,
+        },
+    )
+}
+
+/// The message for an error of [`write_image`] or [`write_segments`]:
+/// "reading SOURCE at offset N: ..." for a failing input, "writing OUTPUT
+/// at offset N: ..." for a failing output. Cancels are the caller's.
+pub fn describe(e: io::Error, output: &Path) -> anyhow::Error {
+    if !e.get_ref().is_some_and(|r| r.is::<Failed>()) {
+        return anyhow::Error::new(e).context(format!("writing {}", output.display()));
+    }
+    let f = *e
+        .into_inner()
+        .and_then(|b| b.downcast::<Failed>().ok())
+        .expect("checked above");
+    // Reads and opens of write_segments always name their input.
+    let (verb, file) = match (f.op, &f.input) {
+        (Op::Open, Some(p)) => {
+            return anyhow::Error::new(f.source).context(format!("opening {}", p.display()))
+        }
+        (Op::Read, Some(p)) => ("reading", p.as_path()),
+        (Op::Open | Op::Read | Op::Write, _) => ("writing", output),
+        (Op::Flush, _) => ("flushing", output),
+    };
+    anyhow::Error::new(f.source).context(format!(
+        "{verb} {} at offset {}",
+        file.display(),
+        f.offset
+    ))
+}
+
+/// Streams `layout` from `source` (named `source_path` in errors) into
+/// `out` (from offset 0) and returns the SHA-256 of everything written. A
+/// cancel (Ctrl-C) ends it with [`io::ErrorKind::Interrupted`].
 pub fn write_image(
     source: &File,
+    source_path: &Path,
     layout: &Layout,
     out: &File,
     watch: &Watch<'_>,
 ) -> io::Result<[u8; 32]> {
     write_segments(
-        Some(source),
+        Some((source, source_path)),
         &layout.segments(),
         layout.total_len(),
         out,
@@ -45,7 +116,7 @@ pub fn write_image(
 /// Streams `segments` into `out` (from offset 0), `total_len` bytes in all,
 /// and returns their SHA-256; `source` backs [`Segment::Source`].
 pub fn write_segments(
-    source: Option<&File>,
+    source: Option<(&File, &Path)>,
     segments: &[Segment<'_>],
     total_len: u64,
     out: &File,
@@ -56,8 +127,14 @@ pub fn write_segments(
         // The copy usually finishes first: flushing it to disk then overlaps
         // the rest of the hashing instead of following it.
         let written = copy_segments(source, segments, out, watch)
-            .and_then(|()| out.set_len(total_len))
-            .and_then(|()| out.sync_data());
+            .and_then(|()| {
+                out.set_len(total_len)
+                    .map_err(|e| failed(Op::Write, None, total_len, e))
+            })
+            .and_then(|()| {
+                out.sync_data()
+                    .map_err(|e| failed(Op::Flush, None, total_len, e))
+            });
         let hashed = hasher
             .join()
             .map_err(|_| io::Error::other("hashing thread panicked"))?;
@@ -70,16 +147,54 @@ fn aborted() -> io::Error {
     io::Error::new(io::ErrorKind::Interrupted, "interrupted")
 }
 
-/// The file a data segment reads from.
-fn segment_file<'a>(seg: &Segment<'a>, source: Option<&'a File>) -> io::Result<&'a File> {
+/// A data segment's input: the source image, or a tree file opened for
+/// the time it is read (and checked to still have the size planned).
+enum Input<'a> {
+    Source(&'a File),
+    Opened(File),
+}
+
+impl std::ops::Deref for Input<'_> {
+    type Target = File;
+    fn deref(&self) -> &File {
+        match self {
+            Input::Source(f) => f,
+            Input::Opened(f) => f,
+        }
+    }
+}
+
+/// The input of a data segment, its name, and the range to read.
+fn segment_input<'a>(
+    seg: &Segment<'a>,
+    source: Option<(&'a File, &'a Path)>,
+) -> io::Result<(Input<'a>, &'a Path, u64, u64)> {
     match *seg {
-        Segment::File { file, .. } => Ok(file),
-        _ => source.ok_or_else(|| io::Error::other("a source segment without a source image")),
+        Segment::File { path, len } => {
+            let f = File::open(path).map_err(|e| failed(Op::Open, Some(path), 0, e))?;
+            let now = f
+                .metadata()
+                .map_err(|e| failed(Op::Open, Some(path), 0, e))?
+                .len();
+            if now != len {
+                let e = io::Error::other(format!(
+                    "it changed size while packing ({len} bytes, now {now})"
+                ));
+                return Err(failed(Op::Open, Some(path), 0, e));
+            }
+            Ok((Input::Opened(f), path, 0, len))
+        }
+        Segment::Source { offset, len } => {
+            let (f, name) = source
+                .ok_or_else(|| io::Error::other("a source segment without a source image"))?;
+            Ok((Input::Source(f), name, offset, len))
+        }
+        Segment::Bytes(_) | Segment::Zeros(_) => unreachable!("not a data segment"),
     }
 }
 
 fn copy_segments(
-    source: Option<&File>,
+    source: Option<(&File, &Path)>,
     segments: &[Segment<'_>],
     out: &File,
     watch: &Watch<'_>,
@@ -88,22 +203,28 @@ fn copy_segments(
     let mut kernel_copy = true;
     for seg in segments {
         match *seg {
-            Segment::Source { offset, len } | Segment::File { offset, len, .. } => {
-                let from = segment_file(seg, source)?;
+            Segment::Source { .. } | Segment::File { .. } => {
+                let (from, name, offset, len) = segment_input(seg, source)?;
+                let from = &*from;
                 let mut done = 0u64;
                 while done < len {
                     let n = (len - done).min(CHUNK);
+                    let userspace =
+                        || copy_range_userspace(from, Some(name), offset + done, out, pos, n);
                     if kernel_copy {
                         match copy_range(from, offset + done, out, pos, n) {
                             Ok(()) => {}
-                            Err(e) if is_unsupported(&e) => {
-                                kernel_copy = false;
-                                copy_range_userspace(from, offset + done, out, pos, n)?;
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+                            Err(e) => {
+                                // Unsupported: read/write from now on. Any
+                                // other error: read/write this chunk, which
+                                // fails again on the side that is failing.
+                                kernel_copy = !is_unsupported(&e);
+                                userspace()?;
                             }
-                            Err(e) => return Err(e),
                         }
                     } else {
-                        copy_range_userspace(from, offset + done, out, pos, n)?;
+                        userspace()?;
                     }
                     start_writeback(out, pos, n);
                     done += n;
@@ -115,7 +236,8 @@ fn copy_segments(
                 }
             }
             Segment::Bytes(b) => {
-                out.write_all_at(b, pos)?;
+                out.write_all_at(b, pos)
+                    .map_err(|e| failed(Op::Write, None, pos, e))?;
                 pos += b.len() as u64;
                 (watch.progress)(pos);
                 if (watch.cancelled)() {
@@ -148,7 +270,7 @@ pub(crate) fn start_writeback(out: &File, offset: u64, len: u64) {
 /// Copies `len` bytes between files, by the kernel when it can.
 pub fn copy_extent(src: &File, off_in: u64, dst: &File, off_out: u64, len: u64) -> io::Result<()> {
     match copy_range(src, off_in, dst, off_out, len) {
-        Err(e) if is_unsupported(&e) => copy_range_userspace(src, off_in, dst, off_out, len),
+        Err(e) if is_unsupported(&e) => copy_range_userspace(src, None, off_in, dst, off_out, len),
         other => other,
     }
 }
@@ -201,8 +323,11 @@ pub(super) fn copy_range(
     Ok(())
 }
 
-pub(super) fn copy_range_userspace(
+/// Copies with read and write; errors say which side failed (`name`
+/// names the input, when known).
+fn copy_range_userspace(
     src: &File,
+    name: Option<&Path>,
     off_in: u64,
     dst: &File,
     off_out: u64,
@@ -212,15 +337,35 @@ pub(super) fn copy_range_userspace(
     let mut done = 0u64;
     while done < len {
         let n = (len - done).min(buf.len() as u64) as usize;
-        src.read_exact_at(&mut buf[..n], off_in + done)?;
-        dst.write_all_at(&buf[..n], off_out + done)?;
+        read_exact_at(src, name, &mut buf[..n], off_in + done)?;
+        dst.write_all_at(&buf[..n], off_out + done)
+            .map_err(|e| failed(Op::Write, None, off_out + done, e))?;
         done += n as u64;
     }
     Ok(())
 }
 
+/// `read_exact_at`, its error naming the input and the first offset that
+/// could not be read.
+fn read_exact_at(src: &File, name: Option<&Path>, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        let at = offset + got as u64;
+        match src.read_at(&mut buf[got..], at) {
+            Ok(0) => {
+                let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the file ended early");
+                return Err(failed(Op::Read, name, at, e));
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(failed(Op::Read, name, at, e)),
+        }
+    }
+    Ok(())
+}
+
 fn hash_segments(
-    source: Option<&File>,
+    source: Option<(&File, &Path)>,
     segments: &[Segment<'_>],
     watch: &Watch<'_>,
 ) -> io::Result<[u8; 32]> {
@@ -230,12 +375,13 @@ fn hash_segments(
     let zeros = vec![0u8; 1 << 16];
     for seg in segments {
         match *seg {
-            Segment::Source { offset, len } | Segment::File { offset, len, .. } => {
-                let from = segment_file(seg, source)?;
+            Segment::Source { .. } | Segment::File { .. } => {
+                let (from, name, offset, len) = segment_input(seg, source)?;
+                let from = &*from;
                 let mut done = 0u64;
                 while done < len {
                     let n = (len - done).min(buf.len() as u64) as usize;
-                    from.read_exact_at(&mut buf[..n], offset + done)?;
+                    read_exact_at(from, Some(name), &mut buf[..n], offset + done)?;
                     h.update(&buf[..n]);
                     done += n as u64;
                     if done % (4 << 20) == 0 && (watch.cancelled)() {
@@ -288,6 +434,7 @@ mod tests {
             .unwrap();
         let digest = write_image(
             &src,
+            &src_path,
             &layout,
             &out,
             &Watch {
@@ -307,6 +454,41 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_failing_file_operation_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let src_path = dir.path().join("src.iso");
+        std::fs::write(&src_path, vec![1u8; 3 * 2048]).unwrap();
+        let out_path = dir.path().join("out.iso");
+        std::fs::write(&out_path, b"").unwrap();
+        let layout = Layout {
+            source_len: 3 * 2048,
+            base_end: 3 * 2048,
+            overrides: BTreeMap::new(),
+            tail: vec![2u8; 2048],
+            pad: 0,
+        };
+        let watch = Watch {
+            progress: &|_| {},
+            cancelled: &|| false,
+        };
+        let readable = File::open(&src_path).unwrap();
+        let write_only = File::options().write(true).open(&src_path).unwrap();
+        let read_only_out = File::open(&out_path).unwrap();
+        let writable_out = File::options().write(true).open(&out_path).unwrap();
+        // (source, output, message): EBADF stands in for EIO on either side.
+        let cases = [
+            (&write_only, &writable_out, "reading SRC at offset 0: "),
+            (&readable, &read_only_out, "writing OUT at offset 0: "),
+        ];
+        for (src, out, want) in cases {
+            let e = write_image(src, Path::new("SRC"), &layout, out, &watch).unwrap_err();
+            let msg = format!("{:#}", describe(e, Path::new("OUT")));
+            assert!(msg.starts_with(want), "{msg}");
+            assert!(msg.contains("Bad file descriptor"), "{msg}");
+        }
+    }
+
+    #[test]
     fn abort_stops_the_copy() {
         let dir = tempfile::tempdir().unwrap();
         let src_path = dir.path().join("src");
@@ -322,6 +504,7 @@ mod tests {
         let out = File::create(dir.path().join("out")).unwrap();
         let err = write_image(
             &src,
+            &src_path,
             &layout,
             &out,
             &Watch {

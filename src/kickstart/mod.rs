@@ -11,7 +11,9 @@ pub mod vars;
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+
+use crate::input;
 
 pub use vars::Vars;
 
@@ -84,16 +86,12 @@ impl Source {
 pub fn produce(source: &Source, vars: &Vars) -> Result<String> {
     let (name, text) = match source {
         Source::Verbatim(p) => {
-            let bytes =
-                std::fs::read(p).with_context(|| format!("reading kickstart {}", p.display()))?;
-            return String::from_utf8(bytes)
-                .map_err(|_| anyhow::anyhow!("kickstart {} is not UTF-8 text", p.display()));
+            return input::read_text_capped(p, input::KICKSTART_MAX, "kickstart");
         }
         Source::Builtin(n) => (n.to_string(), builtin(n).to_string()),
         Source::TemplateFile(p) => (
             p.display().to_string(),
-            std::fs::read_to_string(p)
-                .with_context(|| format!("reading template {}", p.display()))?,
+            input::read_text_capped(p, input::TEMPLATE_MAX, "template")?,
         ),
     };
     render(&name, &text, vars)
@@ -121,7 +119,16 @@ pub fn render(name: &str, text: &str, vars: &Vars) -> Result<String> {
     tera.autoescape_on(vec![]);
     tera.add_raw_template(name, text)
         .map_err(|e| tera_error(e, name))?;
-    tera.render(name, &ctx).map_err(|e| tera_error(e, name))
+    let ks = tera.render(name, &ctx).map_err(|e| tera_error(e, name))?;
+    if ks.len() as u64 > input::KICKSTART_MAX {
+        bail!(
+            "template {name} renders to {} bytes, more than the {} a kickstart may have: \
+             check the variables for a value that does not belong there",
+            ks.len(),
+            input::size_label(input::KICKSTART_MAX)
+        );
+    }
+    Ok(ks)
 }
 
 fn tera_error(e: tera::Error, name: &str) -> anyhow::Error {

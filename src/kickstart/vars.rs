@@ -94,8 +94,8 @@ impl Vars {
     pub fn load(vars_file: Option<&Path>, set: &[String]) -> Result<Vars> {
         let mut v = Vars::default();
         if let Some(path) = vars_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading variables file {}", path.display()))?;
+            let text =
+                crate::input::read_text_capped(path, crate::input::VARS_MAX, "variables file")?;
             let table: toml::Table = text
                 .parse()
                 .with_context(|| format!("parsing variables file {}", path.display()))?;

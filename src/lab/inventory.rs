@@ -9,6 +9,10 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use toml::{Table, Value};
 
+/// Most hosts one run builds. Each is a whole installer ISO (hundreds of
+/// MB for real media) and a kickstart rendered and linted in memory.
+pub const MAX_HOSTS: usize = 4096;
+
 /// The inventory as written, before merging.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
@@ -21,8 +25,7 @@ pub fn read(path: &Path) -> Result<Inventory> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading inventory {}", path.display()))?;
+    let text = crate::input::read_text_capped(path, crate::input::INVENTORY_MAX, "inventory")?;
     let parsed = match ext.as_deref() {
         Some("toml") => parse_toml(&text),
         Some("csv") => parse_csv(&text),
@@ -31,7 +34,16 @@ pub fn read(path: &Path) -> Result<Inventory> {
             path.display()
         ),
     };
-    parsed.with_context(|| format!("parsing inventory {}", path.display()))
+    let inv = parsed.with_context(|| format!("parsing inventory {}", path.display()))?;
+    if inv.hosts.len() > MAX_HOSTS {
+        bail!(
+            "inventory {} lists {} hosts, more than the {MAX_HOSTS} one run builds: \
+             split it into several inventories",
+            path.display(),
+            inv.hosts.len()
+        );
+    }
+    Ok(inv)
 }
 
 /// `[defaults]` and `[[host]]` tables; nothing else at the top level.

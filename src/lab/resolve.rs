@@ -42,6 +42,9 @@ const SPECIAL: &[&str] = &[
     "secure_boot",
 ];
 
+/// Most overlay bytes all the hosts of one run may hold together.
+const LAB_OVERLAY_MAX: u64 = 1 << 30;
+
 /// What the command line contributes to every host.
 #[derive(Debug, Clone)]
 pub struct Common {
@@ -116,14 +119,26 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<String>>
     problems.extend(set_conflicts(inv, common));
     let mut hosts = Vec::new();
     let mut found = Vec::new();
+    let mut overlay_bytes = 0u64;
     for (i, entry) in inv.hosts.iter().enumerate() {
         let mut merged = inv.defaults.clone();
         merged.extend(entry.clone());
         let r = resolve_host(i, &merged, common);
         problems.extend(r.problems);
         warnings.extend(r.warnings);
+        overlay_bytes += r.plan.as_ref().map_or(0, |p| p.build.overlay.bytes());
         hosts.extend(r.plan);
         found.push((r.hostname, r.ip));
+        // Every host holds its own copy of its overlays until it is built.
+        if overlay_bytes > LAB_OVERLAY_MAX {
+            problems.push(format!(
+                "the overlays of the first {} hosts hold more than {} MiB in memory: \
+                 build fewer hosts per run, or keep large payloads out of overlays",
+                i + 1,
+                LAB_OVERLAY_MAX >> 20
+            ));
+            break;
+        }
     }
     problems.extend(duplicates(&found));
     problems.extend(existing_outputs(&hosts, common));

@@ -11,7 +11,6 @@
 pub mod extract;
 pub mod pack;
 
-use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -66,15 +65,17 @@ pub struct BootEntry {
     pub no_emulation: bool,
 }
 
+/// The extract record is a few hundred bytes.
+const MANIFEST_MAX: u64 = 1 << 20;
+
 impl TreeManifest {
     /// Reads DIR/.esxi-iso.toml if it exists.
     pub fn load(dir: &Path) -> Result<Option<TreeManifest>> {
         let path = dir.join(MANIFEST);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = crate::input::read_text_capped(&path, MANIFEST_MAX, "extract record")?;
         toml::from_str(&text)
             .map(Some)
             .with_context(|| format!("parsing {}", path.display()))

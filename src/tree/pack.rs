@@ -34,6 +34,9 @@ pub const DEFAULT_EPOCH: i64 = 315_532_800;
 pub const DEFAULT_VOLUME_ID: &str = "ESXI";
 /// boot.cfg files are a few KB.
 const BOOT_CFG_CAP: u64 = 1 << 20;
+/// Most files and folders in a tree: ESXi media hold a few hundred, and
+/// the tree and its directory records take about 1 KB each in memory.
+pub const MAX_ENTRIES: usize = 100_000;
 
 /// What `esxi-iso pack` is asked.
 #[derive(Debug, Clone, Default)]
@@ -96,7 +99,7 @@ pub struct PackSummary {
 pub fn scan(dir: &Path) -> Result<Dir> {
     let meta = fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
     ensure!(meta.is_dir(), "{} is not a directory", dir.display());
-    scan_dir(dir, true)
+    scan_dir(dir, 1, &mut 0)
 }
 
 /// Leaves an earlier output (and its .sha256) written into DIR itself out
@@ -116,7 +119,9 @@ pub fn skip_output(root: &mut Dir, dir: &Path, output: &Path) {
     }
 }
 
-fn scan_dir(dir: &Path, top: bool) -> Result<Dir> {
+/// `depth`: 1 for DIR itself. Deeper folders than ISO9660 allows are
+/// refused here, before a deep tree is walked to its bottom.
+fn scan_dir(dir: &Path, depth: usize, count: &mut usize) -> Result<Dir> {
     let mut out = Dir::default();
     for entry in
         fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?
@@ -126,9 +131,16 @@ fn scan_dir(dir: &Path, top: bool) -> Result<Dir> {
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             bail!("{}: the name is not UTF-8", path.display());
         };
-        if top && name == MANIFEST {
+        if depth == 1 && name == MANIFEST {
             continue;
         }
+        *count += 1;
+        ensure!(
+            *count <= MAX_ENTRIES,
+            "{} holds more than {MAX_ENTRIES} files and folders: pack is for installer \
+             media (a few hundred files); remove what does not belong on the ISO",
+            dir.display()
+        );
         let ft = entry
             .file_type()
             .with_context(|| format!("reading {}", path.display()))?;
@@ -138,7 +150,13 @@ fn scan_dir(dir: &Path, top: bool) -> Result<Dir> {
                 path.display()
             );
         } else if ft.is_dir() {
-            Node::Dir(scan_dir(&path, false)?)
+            ensure!(
+                depth < master::MAX_DEPTH,
+                "{}: directories nest deeper than ISO9660's {} levels",
+                path.display(),
+                master::MAX_DEPTH
+            );
+            Node::Dir(scan_dir(&path, depth + 1, count)?)
         } else if ft.is_file() {
             let len = entry
                 .metadata()
@@ -372,7 +390,7 @@ pub fn write_volume(
         if e.kind() == std::io::ErrorKind::Interrupted {
             anyhow::Error::new(signals::Interrupted)
         } else {
-            anyhow::Error::new(e).context(format!("writing {}", output.display()))
+            crate::iso::describe_write_error(e, output)
         }
     })?;
     bar.finish_and_clear();

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod faultfs;
 pub mod fixture;
 pub mod oracle;
 pub mod qemu;
+pub mod scene;
 pub mod tools;

@@ -52,6 +52,9 @@ pub use stream::write;
 pub const MAX_BIT_IMAGE: u64 = 16 << 20;
 /// Deepest directory nesting of the primary tree (ECMA-119 6.8.2.1).
 pub const MAX_DEPTH: usize = 8;
+/// Most directories in one tree, the root included: path table records
+/// name their parent by a 16-bit number (ECMA-119 9.4.4).
+pub const MAX_DIRS: usize = u16::MAX as usize;
 /// Joliet names are at most 64 UCS-2 characters.
 pub const MAX_JOLIET_NAME: usize = 64;
 
@@ -380,6 +383,12 @@ fn flatten(vol: &Volume) -> Result<Flat<'_>, IsoError> {
                     if depth >= MAX_DEPTH {
                         return Err(bad(format!(
                             "/{path}: directories nest deeper than ISO9660's {MAX_DEPTH} levels"
+                        )));
+                    }
+                    if dirs.len() >= MAX_DIRS {
+                        return Err(bad(format!(
+                            "/{path}: more than {MAX_DIRS} directories; ISO9660 path tables \
+                             number directories with 16 bits: put fewer folders in the tree"
                         )));
                     }
                     let idx = dirs.len();

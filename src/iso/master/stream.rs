@@ -2,11 +2,11 @@
 //! by the kernel (`copy_file_range`, read/write where refused) from each
 //! source file, while a second thread hashes the same bytes (reading the
 //! files again through the page cache), so the SHA-256 costs no second pass
-//! over the output.
+//! over the output. Each file is opened only while it is read, so a tree
+//! of thousands of files stays under the open-file limit (often 1024).
 
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
 
 use super::super::format::*;
 use super::super::layout::Segment;
@@ -20,49 +20,23 @@ fn piece_sectors(p: &Piece) -> u64 {
     }
 }
 
-fn open_checked(path: &PathBuf, len: u64) -> io::Result<File> {
-    let f = File::open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("opening {}: {e}", path.display())))?;
-    let now = f.metadata()?.len();
-    if now != len {
-        return Err(io::Error::other(format!(
-            "{} changed size while packing ({len} bytes, now {now})",
-            path.display()
-        )));
-    }
-    Ok(f)
-}
-
 /// Streams `image` into `out` from offset 0 and returns its SHA-256, with
 /// the same writer as `build` uses: file data copied by the kernel, hashed
 /// on a second thread, written back as it goes. A cancel ends it with
 /// [`io::ErrorKind::Interrupted`].
 pub fn write(image: &Image, out: &File, watch: &Watch<'_>) -> io::Result<[u8; 32]> {
-    let files: Vec<Option<File>> = image
-        .pieces
-        .iter()
-        .map(|p| match p {
-            Piece::File { path, len } => open_checked(path, *len).map(Some),
-            Piece::Bytes(_) => Ok(None),
-        })
-        .collect::<io::Result<_>>()?;
     let mut segments = Vec::with_capacity(image.pieces.len() * 2);
     let mut pos = 0u64;
-    for (p, f) in image.pieces.iter().zip(&files) {
-        let len = match (p, f) {
-            (Piece::Bytes(b), _) => {
+    for p in &image.pieces {
+        let len = match p {
+            Piece::Bytes(b) => {
                 segments.push(Segment::Bytes(b));
                 b.len() as u64
             }
-            (Piece::File { len, .. }, Some(file)) => {
-                segments.push(Segment::File {
-                    file,
-                    offset: 0,
-                    len: *len,
-                });
+            Piece::File { path, len } => {
+                segments.push(Segment::File { path, len: *len });
                 *len
             }
-            (Piece::File { .. }, None) => unreachable!("files were opened above"),
         };
         // Padding to the sector boundary stays a hole (zeros).
         let padded = piece_sectors(p) * SECTOR_U64;

@@ -3,40 +3,19 @@
 //! The input is put in a memfd, so no disk is touched. The memfd is then
 //! extended (sparsely, with zeros) to the volume size the input's PVD
 //! claims, up to 64 MiB, so a seed can be just the metadata at the start
-//! of an image (the fixture ISOs cut to their first 128 KiB).
+//! of an image (seeds/iso: small ESXi-shaped images cut after their last
+//! data sector).
 #![no_main]
 
-use std::ffi::CString;
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::path::PathBuf;
+mod common;
 
 use esxi_iso::esxi::{self, bootcfg, Media};
 use esxi_iso::iso::{IsoImage, Patcher};
 use esxi_iso::verify::{self, Depth};
 use libfuzzer_sys::fuzz_target;
 
-fn memfd(data: &[u8]) -> (File, PathBuf) {
-    let name = CString::new("iso").unwrap();
-    // SAFETY: memfd_create with a valid name; the fd is owned by the File.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
-    assert!(fd >= 0, "memfd_create failed");
-    let mut f = unsafe { File::from_raw_fd(fd) };
-    f.write_all(data).unwrap();
-    const VOLUME_SPACE: usize = 16 * 2048 + 80;
-    if let Some(b) = data.get(VOLUME_SPACE..VOLUME_SPACE + 4) {
-        let claimed = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])) * 2048;
-        if claimed > data.len() as u64 && claimed <= 64 << 20 {
-            f.set_len(claimed).unwrap();
-        }
-    }
-    let path = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
-    (f, path)
-}
-
 fuzz_target!(|data: &[u8]| {
-    let (_keep, path) = memfd(data);
+    let (_keep, path) = common::memfd_iso(data, 64 << 20);
     let Ok(img) = IsoImage::open(&path) else {
         return;
     };

@@ -1,0 +1,456 @@
+//! Everything a user can hand esxi-iso is bounded: a kickstart, template
+//! or variables file of hundreds of megabytes (and one that reports no
+//! size, /dev/zero), an inventory of 100,000 hosts or with a 10 MB line, a
+//! template that renders megabytes, a tree too large or too deep for
+//! `pack`, deeply nested or oversized overlays. Each ends in an error that
+//! names the file and the limit, or finishes; none panics or hangs, and the
+//! child's peak memory (its own rusage from wait4) stays under a bound.
+//!
+//! The huge inputs are generated here (sparse where the size alone must
+//! be refused), never committed. Bounds are fixed, with the reason next to
+//! each; peaks are measured by GNU time (Debian's `time`).
+
+mod common;
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::fixture::work_dir;
+use common::scene::{BIN, LIMIT};
+
+/// What a run printed, how it ended, and its peak resident set in KiB.
+struct Measured {
+    code: Option<i32>,
+    stderr: String,
+    max_rss_kib: i64,
+}
+
+impl Measured {
+    /// Exit 1 with `want` in an `esxi-iso: error:` message, no panic,
+    /// under `max_mib` of memory.
+    fn fails_with(&self, want: &str, max_mib: i64) {
+        let ctx = format!(
+            "code {:?}, peak {} KiB\nstderr: {}",
+            self.code, self.max_rss_kib, self.stderr
+        );
+        assert_eq!(self.code, Some(1), "{ctx}");
+        assert!(
+            self.stderr
+                .lines()
+                .any(|l| l.starts_with("esxi-iso: error:")),
+            "{ctx}"
+        );
+        assert!(!self.stderr.contains("panicked"), "{ctx}");
+        assert!(self.stderr.contains(want), "want {want:?}\n{ctx}");
+        self.under(max_mib);
+    }
+
+    fn under(&self, max_mib: i64) {
+        assert!(
+            self.max_rss_kib < max_mib << 10,
+            "peak memory {} KiB, bound {max_mib} MiB\nstderr: {}",
+            self.max_rss_kib,
+            self.stderr
+        );
+    }
+}
+
+/// Runs esxi-iso with `args` in `cwd` under GNU time, which reports the
+/// child's own peak resident set. (The test's own wait4 or getrusage would
+/// not do: Linux folds the forking process's peak into the child's at
+/// exec, so they would report this test binary's memory.)
+fn measure(cwd: &Path, args: &[&str], nofile: Option<u64>) -> Measured {
+    let rss_file = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "%M", "-o"])
+        .arg(rss_file.path())
+        .arg(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("ESXI_ISO_ROOT_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if let Some(n) = nofile {
+        // SAFETY: only async-signal-safe setrlimit between fork and exec;
+        // esxi-iso inherits the limit from time.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    // A hang guard, not a timing assertion.
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > LIMIT {
+            // SAFETY: killing the process group we created.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            panic!("esxi-iso {args:?} did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let report = fs::read_to_string(rss_file.path()).unwrap();
+    let max_rss_kib = report
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no peak memory in time's report: {report:?}"));
+    eprintln!("esxi-iso {args:?}: peak {max_rss_kib} KiB");
+    Measured {
+        code: status.code(),
+        stderr: reader.join().unwrap(),
+        max_rss_kib,
+    }
+}
+
+/// GNU time is there to measure with (skip, or fail under CI, if not).
+fn can_measure() -> bool {
+    common::tools::require(&["/usr/bin/time"])
+}
+
+/// Peak for a refusal before anything large is read: the binary and its
+/// libraries (about 10 MiB for a debug build) and a 1 MiB read buffer.
+const BARE: i64 = 32;
+
+const HASH: &str = "root_password=$6$esxiisot$.5EMW.LHBGFWCVtjJlQeItJ/tYSOlfSuha6VPE5KAtGByezXqJ3XQ/k0hPLj46Y/2axNgak.1c0HA/1TZ9FvD.";
+
+/// A sparse file of `len` bytes: its size is refused before a byte is read.
+fn sparse(path: &Path, len: u64) {
+    fs::File::create(path).unwrap().set_len(len).unwrap();
+}
+
+#[test]
+fn huge_kickstarts_templates_and_variables_files_are_refused_unread() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-files");
+    let d = dir.path();
+    sparse(&d.join("big.cfg"), 300 << 20);
+    sparse(&d.join("big.ks.tera"), 300 << 20);
+    sparse(&d.join("big.toml"), 300 << 20);
+    // The source is never opened: every input is read and checked first.
+    let src = "never-read.iso";
+    // (args, message), each refused before anything large is read.
+    let cases: [(Vec<&str>, &str); 6] = [
+        (
+            vec!["build", src, "-k", "big.cfg", "-o", "o.iso"],
+            "kickstart big.cfg is larger than 1 MiB",
+        ),
+        (
+            vec!["build", src, "-k", "/dev/zero", "-o", "o.iso"],
+            "kickstart /dev/zero is larger than 1 MiB",
+        ),
+        (
+            vec!["build", src, "-k", "big.ks.tera", "-o", "o.iso"],
+            "template big.ks.tera is larger than 1 MiB",
+        ),
+        (
+            vec!["build", src, "--vars", "big.toml", "-o", "o.iso"],
+            "variables file big.toml is larger than 1 MiB",
+        ),
+        (
+            vec!["kickstart", "lint", "big.cfg"],
+            "kickstart big.cfg is larger than 1 MiB",
+        ),
+        (
+            vec![
+                "kickstart",
+                "render",
+                "--template",
+                "big.ks.tera",
+                "--set",
+                HASH,
+            ],
+            "template big.ks.tera is larger than 1 MiB",
+        ),
+    ];
+    for (args, want) in cases {
+        measure(d, &args, None).fails_with(want, BARE);
+    }
+}
+
+#[test]
+fn kickstarts_just_under_the_cap_are_linted() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-lint");
+    let d = dir.path();
+    // Shapes that stress a line-based parser: one 1 MB line, 80,000
+    // commands, 100,000 continued lines, one command with 80,000 options.
+    let cases = [
+        (
+            "line.cfg",
+            format!("network --bootproto=dhcp {}\n", "x".repeat(1_000_000)),
+        ),
+        ("lines.cfg", "vmaccepteula\n".repeat(80_000)),
+        ("continued.cfg", "network \\\n".repeat(100_000)),
+        (
+            "options.cfg",
+            format!("install {}\n", "--firstdisk ".repeat(80_000)),
+        ),
+    ];
+    for (name, text) in cases {
+        assert!(
+            text.len() as u64 <= esxi_iso::input::KICKSTART_MAX,
+            "{name}"
+        );
+        fs::write(d.join(name), text).unwrap();
+        let m = measure(d, &["kickstart", "lint", name], None);
+        assert!(matches!(m.code, Some(0 | 1)), "{name}: {}", m.stderr);
+        assert!(!m.stderr.contains("panicked"), "{name}: {}", m.stderr);
+        // Bound: the linter keeps a few copies of the text and per-line
+        // records (measured: at most 60 MiB, for the continued lines).
+        m.under(128);
+    }
+}
+
+#[test]
+fn a_template_rendering_megabytes_is_refused() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-render");
+    let d = dir.path();
+    // 3 MB from a 70-byte template.
+    fs::write(
+        d.join("loop.ks.tera"),
+        "{% for i in range(end=300000) %}0123456789{% endfor %}\n",
+    )
+    .unwrap();
+    let m = measure(
+        d,
+        &[
+            "build",
+            "never-read.iso",
+            "-k",
+            "loop.ks.tera",
+            "-o",
+            "o.iso",
+        ],
+        None,
+    );
+    // Bound: Tera's range (300,000 values) and the 3 MB result, a few
+    // times over (measured: 27 MiB).
+    m.fails_with("template loop.ks.tera renders to 3000001 bytes", 64);
+}
+
+#[test]
+fn huge_inventories_are_refused() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-inventory");
+    let d = dir.path();
+    let mut csv = String::from("hostname\n");
+    for i in 0..100_000 {
+        csv.push_str(&format!("esx{i:06}\n"));
+    }
+    fs::write(d.join("hosts.csv"), csv).unwrap();
+    let line = "x".repeat(10 << 20);
+    fs::write(
+        d.join("line.csv"),
+        format!("hostname,syslog\nesx01,{line}\n"),
+    )
+    .unwrap();
+    fs::write(
+        d.join("line.toml"),
+        format!("[[host]]\nhostname = \"esx01\"\nsyslog = \"{line}\"\n"),
+    )
+    .unwrap();
+    sparse(&d.join("big.toml"), 300 << 20);
+    let lab = |inv: &'static str| {
+        vec![
+            "build",
+            "never-read.iso",
+            "--inventory",
+            inv,
+            "--out-dir",
+            "out",
+            "--set",
+            HASH,
+        ]
+    };
+    // 100,000 hosts (1 MB of CSV): refused after parsing, before any
+    // kickstart is rendered. Bound: the parsed tables, under 1 KB a host
+    // (measured: 85 MiB).
+    measure(d, &lab("hosts.csv"), None).fails_with(
+        "inventory hosts.csv lists 100000 hosts, more than the 4096 one run builds",
+        128,
+    );
+    // A 10 MB value goes into the kickstart, which may not exceed 1 MiB.
+    // Bound: the line held by the parser, the variables and the render, a
+    // few copies of 10 MB each (measured: 88 MiB).
+    for inv in ["line.csv", "line.toml"] {
+        measure(d, &lab(inv), None)
+            .fails_with("bytes, more than the 1 MiB a kickstart may have", 192);
+    }
+    measure(d, &lab("big.toml"), None).fails_with("inventory big.toml is larger than 16 MiB", BARE);
+}
+
+/// `n` empty files (or folders) named F000000... in `dir`.
+fn many(dir: &Path, n: usize, folders: bool) {
+    fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let p = dir.join(format!("F{i:06}"));
+        if folders {
+            fs::create_dir(p).unwrap();
+        } else {
+            fs::File::create(p).unwrap();
+        }
+    }
+}
+
+/// The fixture's tree, copied (small: about 4 MB).
+fn esxi_tree(to: &Path) -> bool {
+    if !common::fixture::available() {
+        return false;
+    }
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&common::fixture::fixtures().tree)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    true
+}
+
+#[test]
+fn pack_bounds_its_trees() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-pack");
+    let d = dir.path();
+    // Thousands of files under an open-file limit of 256: each file is
+    // opened only while it is copied. xorriso counts what was packed.
+    if !esxi_tree(&d.join("wide")) {
+        return;
+    }
+    many(&d.join("wide/MANY"), 3000, false);
+    let m = measure(
+        d,
+        &["pack", "-q", "--rock-ridge", "wide", "-o", "wide.iso"],
+        Some(256),
+    );
+    assert_eq!(m.code, Some(0), "{}", m.stderr);
+    // Bound: ~1 KB of tree and records per file (measured: 17 MiB).
+    m.under(48);
+    if common::tools::require(&["xorriso"]) {
+        let listed = common::cli::tool(
+            "xorriso",
+            &[
+                "-indev",
+                &d.join("wide.iso").display().to_string(),
+                "-find",
+                "/MANY",
+                "-type",
+                "f",
+            ],
+        );
+        assert_eq!(
+            listed.lines().filter(|l| l.contains("/MANY/")).count(),
+            3000
+        );
+    }
+    // More entries than pack takes: refused while scanning, so a tree of a
+    // million files ends the same way, at its 100,001st entry (measured:
+    // 25 MiB; creating a million files would take minutes and inodes).
+    many(&d.join("huge"), 100_001, false);
+    measure(d, &["pack", "-q", "huge", "-o", "huge.iso"], None)
+        .fails_with("huge holds more than 100000 files and folders", 64);
+    // More folders than ISO9660 path tables can number (measured: 50 MiB).
+    many(&d.join("dirs"), 65_536, true);
+    measure(d, &["pack", "-q", "dirs", "-o", "dirs.iso"], None)
+        .fails_with("more than 65535 directories", 128);
+    // A deep tree: refused at the ninth level, not walked to its bottom.
+    let mut deep = d.join("deep");
+    for _ in 0..500 {
+        deep = deep.join("D");
+    }
+    fs::create_dir_all(&deep).unwrap();
+    measure(d, &["pack", "-q", "deep", "-o", "deep.iso"], None)
+        .fails_with("directories nest deeper than ISO9660's 8 levels", BARE);
+    for out in ["huge.iso", "dirs.iso", "deep.iso"] {
+        assert!(!d.join(out).exists(), "{out}");
+    }
+}
+
+#[test]
+fn overlays_are_bounded() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-overlay");
+    let d = dir.path();
+    let mut deep = d.join("deep/ramdisk");
+    for _ in 0..100 {
+        deep = deep.join("d");
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("f"), b"x").unwrap();
+    fs::create_dir_all(d.join("huge/ramdisk")).unwrap();
+    sparse(&d.join("huge/ramdisk/blob"), 300 << 20);
+    let build = |overlay: &'static str| {
+        vec![
+            "build",
+            "never-read.iso",
+            "--overlay",
+            overlay,
+            "-o",
+            "o.iso",
+            "--set",
+            HASH,
+        ]
+    };
+    measure(d, &build("deep"), None).fails_with("is nested more than 64 levels deep", BARE);
+    // A lab: each host holds its own copy of a 200 MB overlay until it is
+    // built, so six of them pass the 1 GiB a run may hold. Bound: that
+    // limit plus one host's overlay (measured: 1.19 GiB).
+    fs::create_dir_all(d.join("big/ramdisk")).unwrap();
+    sparse(&d.join("big/ramdisk/blob"), 200 << 20);
+    let hosts: String = (1..=6).map(|i| format!("esx{i:02}\n")).collect();
+    fs::write(d.join("lab.csv"), format!("hostname\n{hosts}")).unwrap();
+    let lab = [
+        "build",
+        "never-read.iso",
+        "--inventory",
+        "lab.csv",
+        "--out-dir",
+        "out",
+        "--overlay",
+        "big",
+        "--set",
+        HASH,
+    ];
+    measure(d, &lab, None).fails_with(
+        "the overlays of the first 6 hosts hold more than 1024 MiB",
+        1400,
+    );
+    // Refused by its size, before it is read: the bound is far below 300 MB.
+    measure(d, &build("huge"), None).fails_with("overlays hold more than 256 MiB", BARE);
+}
