@@ -238,7 +238,12 @@ fn a_template_rendering_megabytes_is_refused() {
     // 3 MB from a 70-byte template.
     fs::write(
         d.join("loop.ks.tera"),
-        "{% for i in range(end=300000) %}0123456789{% endfor %}\n",
+        "{% for i in range(end=30000) %}{{ i }}{% for j in range(end=10) %}0123456789{% endfor %}{% endfor %}\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("bomb.ks.tera"),
+        "{% for i in range(end=100000000) %}{% endfor %}x\n",
     )
     .unwrap();
     let m = measure(
@@ -253,9 +258,23 @@ fn a_template_rendering_megabytes_is_refused() {
         ],
         None,
     );
-    // Bound: Tera's range (300,000 values) and the 3 MB result, a few
-    // times over (measured: 27 MiB).
-    m.fails_with("template loop.ks.tera renders to 3000001 bytes", 64);
+    // Bound: the 1 MiB the output may reach, and Tera's range of 30,000
+    // values.
+    m.fails_with("template loop.ks.tera renders to more than 1 MiB", BARE);
+    // A 50-byte template asking Tera for a list of 10^8 numbers (4 GB).
+    let m = measure(
+        d,
+        &[
+            "build",
+            "never-read.iso",
+            "-k",
+            "bomb.ks.tera",
+            "-o",
+            "o.iso",
+        ],
+        None,
+    );
+    m.fails_with("a template's range may make at most 65536", BARE);
 }
 
 #[test]
