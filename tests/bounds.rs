@@ -238,7 +238,12 @@ fn a_template_rendering_megabytes_is_refused() {
     // 3 MB from a 70-byte template.
     fs::write(
         d.join("loop.ks.tera"),
-        "{% for i in range(end=300000) %}0123456789{% endfor %}\n",
+        "{% for i in range(end=30000) %}{{ i }}{% for j in range(end=10) %}0123456789{% endfor %}{% endfor %}\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("bomb.ks.tera"),
+        "{% for i in range(end=100000000) %}{% endfor %}x\n",
     )
     .unwrap();
     let m = measure(
@@ -253,9 +258,23 @@ fn a_template_rendering_megabytes_is_refused() {
         ],
         None,
     );
-    // Bound: Tera's range (300,000 values) and the 3 MB result, a few
-    // times over (measured: 27 MiB).
-    m.fails_with("template loop.ks.tera renders to 3000001 bytes", 64);
+    // Bound: the 1 MiB the output may reach, and Tera's range of 30,000
+    // values.
+    m.fails_with("template loop.ks.tera renders to more than 1 MiB", BARE);
+    // A 50-byte template asking Tera for a list of 10^8 numbers (4 GB).
+    let m = measure(
+        d,
+        &[
+            "build",
+            "never-read.iso",
+            "-k",
+            "bomb.ks.tera",
+            "-o",
+            "o.iso",
+        ],
+        None,
+    );
+    m.fails_with("a template's range may make at most 65536", BARE);
 }
 
 #[test]
@@ -305,8 +324,7 @@ fn huge_inventories_are_refused() {
     // Bound: the line held by the parser, the variables and the render, a
     // few copies of 10 MB each (measured: 88 MiB).
     for inv in ["line.csv", "line.toml"] {
-        measure(d, &lab(inv), None)
-            .fails_with("bytes, more than the 1 MiB a kickstart may have", 192);
+        measure(d, &lab(inv), None).fails_with("renders to more than 1 MiB", 192);
     }
     measure(d, &lab("big.toml"), None).fails_with("inventory big.toml is larger than 16 MiB", BARE);
 }

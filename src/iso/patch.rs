@@ -566,9 +566,21 @@ impl<'a> Patcher<'a> {
             VD_M_PATH_TABLE,
             VD_M_PATH_TABLE_OPT,
         ];
+        // Only the descriptor says where the old tables are (readers use
+        // the directories), so check it before writing over that place.
+        let first_data = self.img.descriptors.last().map_or(16, |d| d.lba) + 2;
+        let old_end = |lba: u32| u64::from(lba) + sectors_for(u64::from(old_size));
         for (i, &lba) in tables.iter().enumerate() {
             if lba == 0 {
                 continue;
+            }
+            if lba < first_data || old_end(lba) > u64::from(self.base_end) {
+                return Err(IsoError::Malformed {
+                    what: format!(
+                        "path table at LBA {lba} ({old_size} bytes) lies outside the image's data area"
+                    ),
+                    lba: self.img.descriptors[desc].lba,
+                });
             }
             let big = i >= 2;
             let at = if fits {

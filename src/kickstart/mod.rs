@@ -9,6 +9,7 @@ pub mod crypt;
 pub mod lint;
 pub mod vars;
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Result};
@@ -117,18 +118,91 @@ pub fn render(name: &str, text: &str, vars: &Vars) -> Result<String> {
     let ctx = vars.context()?;
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
+    tera.register_function("range", bounded_range);
     tera.add_raw_template(name, text)
         .map_err(|e| tera_error(e, name))?;
-    let ks = tera.render(name, &ctx).map_err(|e| tera_error(e, name))?;
-    if ks.len() as u64 > input::KICKSTART_MAX {
-        bail!(
-            "template {name} renders to {} bytes, more than the {} a kickstart may have: \
-             check the variables for a value that does not belong there",
-            ks.len(),
-            input::size_label(input::KICKSTART_MAX)
-        );
+    // Rendered into a capped buffer, so a loop cannot grow it without end.
+    let mut out = Capped {
+        buf: Vec::new(),
+        cap: input::KICKSTART_MAX as usize,
+        exceeded: false,
+    };
+    if let Err(e) = tera.render_to(name, &ctx, &mut out) {
+        if out.exceeded {
+            bail!(
+                "template {name} renders to more than {}, the most a kickstart may have: \
+                 check its loops and the variables for a value that does not belong there",
+                input::size_label(input::KICKSTART_MAX)
+            );
+        }
+        return Err(tera_error(e, name));
     }
-    Ok(ks)
+    String::from_utf8(out.buf)
+        .map_err(|_| anyhow::anyhow!("template {name} rendered invalid UTF-8"))
+}
+
+/// A rendering buffer that refuses to grow past `cap` bytes.
+struct Capped {
+    buf: Vec<u8>,
+    cap: usize,
+    exceeded: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + b.len() > self.cap {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the kickstart is too large"));
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Most items a template's `range` may make. Tera's own builds the whole
+/// list first, so `range(end=100000000)` in a 50-byte template took 4 GB.
+const RANGE_MAX: u64 = 65_536;
+
+/// Tera's `range(end, start=0, step_by=1)`, refusing more than
+/// [`RANGE_MAX`] items.
+fn bounded_range(args: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let num = |key: &str, default: Option<u64>| match (args.get(key), default) {
+        (Some(v), _) => v
+            .as_u64()
+            .ok_or_else(|| tera::Error::msg(format!("range: {key}={v} is not a whole number"))),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(tera::Error::msg(format!("range: {key} is missing"))),
+    };
+    let (start, end, step) = (
+        num("start", Some(0))?,
+        num("end", None)?,
+        num("step_by", Some(1))?,
+    );
+    if step == 0 {
+        return Err(tera::Error::msg("range: step_by must be at least 1"));
+    }
+    if start > end {
+        return Err(tera::Error::msg(format!(
+            "range: start={start} is past end={end}"
+        )));
+    }
+    let items = (end - start).div_ceil(step);
+    if items > RANGE_MAX {
+        return Err(tera::Error::msg(format!(
+            "range(start={start}, end={end}, step_by={step}) makes {items} items; \
+             a template's range may make at most {RANGE_MAX}"
+        )));
+    }
+    Ok(tera::Value::Array(
+        (start..end)
+            .step_by(step as usize)
+            .map(tera::Value::from)
+            .collect(),
+    ))
 }
 
 fn tera_error(e: tera::Error, name: &str) -> anyhow::Error {
@@ -152,6 +226,29 @@ fn tera_error(e: tera::Error, name: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_is_bounded() {
+        let password = "$6$esxiisot$.5EMW.LHBGFWCVtjJlQeItJ/tYSOlfSuha6VPE5KAtGByezXqJ3XQ/k0hPLj46Y/2axNgak.1c0HA/1TZ9FvD.";
+        let mut v = Vars::default();
+        v.insert_str("root_password", password).unwrap();
+        // (template, Ok output or a piece of the error)
+        let cases: [(&str, Result<&str, &str>); 6] = [
+            ("{% for i in range(end=3) %}{{ i }}{% endfor %}", Ok("012")),
+            ("{% for i in range(start=2, end=9, step_by=3) %}{{ i }}{% endfor %}", Ok("258")),
+            ("{% for i in range(end=65536) %}{% endfor %}", Ok("")),
+            ("{% for i in range(end=100000000) %}{% endfor %}", Err("makes 100000000 items; a template's range may make at most 65536")),
+            ("{% for i in range(end=3, step_by=0) %}{% endfor %}", Err("step_by must be at least 1")),
+            ("{% for i in range(end=60000) %}{{ i }}{% for j in range(end=60) %}xx{% endfor %}{% endfor %}", Err("renders to more than 1 MiB")),
+        ];
+        for (text, want) in cases {
+            match (render("t", text, &v), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w, "{text}"),
+                (Err(e), Err(w)) => assert!(format!("{e:#}").contains(w), "{text}: {e:#}"),
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 
     #[test]
     fn undefined_variable_is_reported() {

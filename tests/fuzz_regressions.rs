@@ -1,0 +1,65 @@
+//! Regression tests for what the fuzz targets (tests/fuzz) found, each
+//! crash rebuilt from the plain fixture as the smallest edit that reaches
+//! the same code, and run through the binary: exit 1 with an error, never
+//! a panic, nothing written.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use esxi_iso::iso::format::VD_L_PATH_TABLE;
+use esxi_iso::iso::IsoImage;
+
+use common::fixture::{self, work_dir};
+use common::scene::{run, KICKSTART};
+
+/// build_patch, 2026-11-26: a PVD whose L path table LBA points past the
+/// end of the image, and a build that adds a directory (a kickstart at
+/// /KS/HOST.CFG), so the path tables are rebuilt in place of the old ones:
+/// the patcher indexed its tail with that LBA and panicked. Readers never
+/// look at path tables, so nothing had checked the location before.
+#[test]
+fn path_table_past_the_image_when_adding_a_directory() {
+    if !fixture::available() {
+        return;
+    }
+    let dir = work_dir("fuzz-path-table");
+    let d = dir.path();
+    let mut bytes = fs::read(&fixture::fixtures().plain).unwrap();
+    let pvd = IsoImage::open(&fixture::fixtures().plain)
+        .unwrap()
+        .pvd()
+        .lba as usize
+        * 2048;
+    let bogus: u32 = 0x00ff_fff0;
+    bytes[pvd + VD_L_PATH_TABLE..pvd + VD_L_PATH_TABLE + 4].copy_from_slice(&bogus.to_le_bytes());
+    fs::write(d.join("src.iso"), &bytes).unwrap();
+    fs::write(d.join("ks.cfg"), KICKSTART).unwrap();
+    let mut cmd = Command::new(common::scene::BIN);
+    cmd.current_dir(d).args([
+        "build",
+        "-q",
+        "src.iso",
+        "-k",
+        "ks.cfg",
+        "--ks-path",
+        "/KS/HOST.CFG",
+        "-o",
+        "out.iso",
+    ]);
+    let out = run(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("path table at LBA {bogus}")),
+        "{stderr}"
+    );
+    let mut left: Vec<String> = fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["ks.cfg", "src.iso"]);
+}
