@@ -9,6 +9,8 @@
 //! - [`inventory`]: per-host plans from a TOML or CSV lab inventory;
 //! - [`overlay`]: extra ISO files and the ramdisk boot module;
 //! - [`publish`]: uploads to datastores and content libraries, VCSP indexes;
+//! - [`report`]: install reports: tokens, kickstart lines;
+//! - [`serve`]: the lab's HTTP server, event log and status;
 //! - [`cmd`]: one file per subcommand.
 
 pub mod build;
@@ -22,5 +24,7 @@ pub mod output;
 pub mod overlay;
 pub mod progress;
 pub mod publish;
+pub mod report;
+pub mod serve;
 pub mod signals;
 pub mod verify;

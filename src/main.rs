@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         Command::Pack(args) => cmd::pack::run(&args),
         Command::Upload(args) => esxi_iso::publish::run_upload(&args),
         Command::Vcsp(args) => esxi_iso::publish::run_vcsp(&args),
+        Command::Serve(args) => cmd::serve::run(&args),
+        Command::Status(args) => cmd::status::run(&args),
     };
     match result {
         Ok(code) => code,

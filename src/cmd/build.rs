@@ -13,6 +13,7 @@ use crate::esxi::Media;
 use crate::iso::{name, IsoImage};
 use crate::kickstart::{self, crypt::Salt, Source, Vars};
 use crate::overlay::OverlaySet;
+use crate::report::{self, Reporter};
 use crate::{progress, signals};
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
@@ -20,7 +21,10 @@ pub fn run(args: &BuildArgs) -> Result<ExitCode> {
         return super::lab::run(args);
     }
     signals::install();
-    let (host, opts) = plan(args)?;
+    let (host, opts, reporter) = plan(args)?;
+    if let Some(r) = &reporter {
+        r.persist()?;
+    }
     if args.source.is_dir() {
         let bar = progress::bytes(0, "building", progress::enabled(args.quiet));
         let summary = super::pack::build_from_dir(&args.source, &host, &opts, &bar)?;
@@ -37,7 +41,7 @@ pub fn run(args: &BuildArgs) -> Result<ExitCode> {
 }
 
 /// Everything checked before the source is even opened.
-fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
+fn plan(args: &BuildArgs) -> Result<(HostBuild, Options, Option<Reporter>)> {
     let ks_path = name::validate_path(&args.ks_path)
         .map_err(|e| anyhow::anyhow!("invalid --ks-path: {e}"))?;
     let extra = KernelOptEdits::from_args(&args.boot_opt, &args.remove_boot_opt)?;
@@ -47,7 +51,21 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
     let mut vars = Vars::load(args.vars.as_deref(), &args.set)?;
     vars.set_overlay(&overlay);
     vars.salt = Salt::for_epoch(source_date_epoch);
+    let output = match &args.output {
+        Some(o) => o.clone(),
+        None => default_output(&args.source),
+    };
+    let reporter = match &args.report_to {
+        Some(url) => Some(Reporter::open(url, output_dir(&output))?),
+        None => None,
+    };
+    if let Some(r) = &reporter {
+        vars.report = Some(r.for_host(&report::host_name(&vars, &output)?));
+    }
     let kickstart = kickstart::produce(&source, &vars)?;
+    if let Some(m) = report::missing_lines(vars.report.as_ref(), &kickstart) {
+        eprintln!("esxi-iso: warning: {}: {m}", source.label());
+    }
     if !args.no_lint {
         super::kickstart::check_before_build(&source.label(), &kickstart)?;
     }
@@ -57,10 +75,6 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
     };
     var_opts.set.extend(extra.set);
     var_opts.remove = extra.remove;
-    let output = match &args.output {
-        Some(o) => o.clone(),
-        None => default_output(&args.source),
-    };
     let host = HostBuild {
         output,
         edits: var_opts,
@@ -81,7 +95,16 @@ fn plan(args: &BuildArgs) -> Result<(HostBuild, Options)> {
             force: args.force,
             cancel: None,
         },
+        reporter,
     ))
+}
+
+/// The folder an output goes to (its state folder holds the secret).
+fn output_dir(output: &Path) -> &Path {
+    match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }
 
 pub fn open_source(path: &Path) -> Result<IsoImage> {

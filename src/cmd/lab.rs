@@ -39,6 +39,9 @@ pub fn run(args: &BuildArgs) -> Result<ExitCode> {
     let media =
         Media::detect(&img).with_context(|| format!("checking {}", args.source.display()))?;
     let run = Run::start(&lab)?;
+    if let Some(r) = &lab.report {
+        r.persist()?;
+    }
     let opts = Options {
         source_date_epoch: build::source_date_epoch()?,
         force: args.force,

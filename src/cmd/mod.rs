@@ -6,4 +6,6 @@ pub mod inspect;
 pub mod kickstart;
 pub mod lab;
 pub mod pack;
+pub mod serve;
+pub mod status;
 pub mod verify;
