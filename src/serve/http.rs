@@ -37,7 +37,9 @@ const STATUS_PATH: &str = "/.esxi-iso/status.json";
 pub struct App {
     /// The served directory, canonical.
     pub root: PathBuf,
-    pub secret: Option<Secret>,
+    /// Loaded at start, or at the first report after `build` made it.
+    pub secret: std::sync::OnceLock<Secret>,
+    pub state_dir: PathBuf,
     pub log: EventLog,
     /// Every record since the log began (small: a few per host).
     pub records: Mutex<Vec<Record>>,
@@ -101,7 +103,7 @@ impl App {
         else {
             return text(StatusCode::BAD_REQUEST, "need host, event and token\n");
         };
-        let Some(secret) = &self.secret else {
+        let Some(secret) = self.secret() else {
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "reports are off: this directory has no report secret\n",
@@ -130,6 +132,20 @@ impl App {
             Err(e) => {
                 eprintln!("esxi-iso: warning: {e:#}");
                 text(StatusCode::INTERNAL_SERVER_ERROR, "could not record the event\n")
+            }
+        }
+    }
+
+    fn secret(&self) -> Option<&Secret> {
+        if let Some(s) = self.secret.get() {
+            return Some(s);
+        }
+        match Secret::load(&self.state_dir) {
+            Ok(Some(s)) => Some(self.secret.get_or_init(|| s)),
+            Ok(None) => None,
+            Err(e) => {
+                eprintln!("esxi-iso: warning: {e:#}");
+                None
             }
         }
     }

@@ -106,11 +106,12 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(&str)) -> Result<()> {
         say(&format!("  {host:<16} {scheme}://{bound}/{file}"));
     }
     if secret.is_none() {
-        say("  install reports are off: no report secret (build with --report-to first)");
+        say("  no report secret yet: reports are refused until `build --report-to` makes one");
     }
     let app = Arc::new(http::App {
         root,
-        secret,
+        secret: secret.map(std::sync::OnceLock::from).unwrap_or_default(),
+        state_dir: state,
         log,
         records: Mutex::new(records),
         quiet: cfg.quiet,

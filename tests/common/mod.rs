@@ -6,4 +6,5 @@ pub mod cli;
 pub mod fixture;
 pub mod oracle;
 pub mod qemu;
+pub mod server;
 pub mod tools;
