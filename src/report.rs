@@ -17,9 +17,11 @@
 //! installer when it exits non-zero, and a report to a server that is down
 //! or a black hole must not hang it. Debian's busybox 1.35 `wget` has no
 //! `-T` (and crashes on it), and ESXi's is not documented, so the lines
-//! bound the time themselves: wget runs in the background, a watchdog kills
-//! it after [`WATCHDOG_SECS`], and `wait ... || true` keeps the status 0.
-//! Only `-q` and `-O`, which every busybox wget has, are used.
+//! bound the time themselves: wget runs in the background, a watchdog
+//! subshell kills it after [`WATCHDOG_SECS`], `wait ... || true` keeps the
+//! status 0, and the watchdog is killed as soon as wget is done (so it
+//! never signals a reused PID). Only `-q` and `-O`, which every busybox
+//! wget has, are used.
 //!
 //! Out of scope: HTTPS certificate checks by the installer (busybox wget
 //! may not verify); the events themselves and the server are `serve`'s.
@@ -141,13 +143,15 @@ impl Secret {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let bytes = from_hex(text.trim()).filter(|b| b.len() == 32).with_context(|| {
-            format!(
-                "{} is not 64 hex digits: remove it and rebuild the ISOs (their tokens \
+        let bytes = from_hex(text.trim())
+            .filter(|b| b.len() == 32)
+            .with_context(|| {
+                format!(
+                    "{} is not 64 hex digits: remove it and rebuild the ISOs (their tokens \
                  come from it)",
-                path.display()
-            )
-        })?;
+                    path.display()
+                )
+            })?;
         let mut b = [0u8; 32];
         b.copy_from_slice(&bytes);
         Ok(Some(Secret(b)))
@@ -310,7 +314,8 @@ impl HostReport {
         format!(
             "# esxi-iso: report \"{}\" to {} (bounded, never fails the install)\n\
              {prefix}wget -q -O /dev/null \"{url}\" >/dev/null 2>&1 & p=$!; \
-             (sleep {WATCHDOG_SECS}; kill $p) >/dev/null 2>&1 & wait $p || true",
+             (sleep {WATCHDOG_SECS}; kill $p) >/dev/null 2>&1 & w=$!; \
+             wait $p || true; kill $w 2>/dev/null || true",
             event.name(),
             self.base
         )
@@ -512,7 +517,9 @@ mod tests {
 
     #[test]
     fn find_table() {
-        let cases: &[(&str, Option<(bool, bool, bool)>)] = &[
+        // (has_token, bounded, cannot_fail), None: not a report line.
+        type Flags = Option<(bool, bool, bool)>;
+        let cases: &[(&str, Flags)] = &[
             ("wget -q -O /dev/null http://a/.esxi-iso/report?host=h&event=booted&token=1 || true", Some((true, false, true))),
             ("wget -T 5 -q -O /dev/null 'http://a/.esxi-iso/report?host=h&token=1' || :", Some((true, true, true))),
             ("wget http://a/.esxi-iso/report?host=h", Some((false, false, false))),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::cli::run_in;
 use common::qemu::{self, Firmware, OVMF_CODE, OVMF_VARS, QEMU};
-use common::server::Server;
+use common::server::{self, Server};
 use common::{fixture, tools};
 
 const HASH: &str = "$6$esxiisot$.5EMW.LHBGFWCVtjJlQeItJ/tYSOlfSuha6VPE5KAtGByezXqJ3XQ/k0hPLj46Y/2axNgak.1c0HA/1TZ9FvD.";
@@ -32,21 +32,9 @@ fn ovmf_boots_the_served_iso_over_http() {
     let server = Server::start(&lab, &[]);
     // The URL as the VM sees the server.
     let guest_url = format!("http://10.0.2.2:{}", server.port);
-    fs::write(
-        work.path().join("lab.toml"),
-        format!("[[host]]\nhostname = 'esx01'\ntemplate = 'minimal'\nroot_password = '{HASH}'\n"),
-    )
-    .unwrap();
-    let src = fixture::fixtures().plain.to_str().unwrap().to_string();
-    run_in(
-        work.path(),
-        &[
-            "build", &src, "--inventory", "lab.toml", "--out-dir", "lab", "--report-to", &guest_url,
-            "-q",
-        ],
-        &[],
-    )
-    .ok();
+    let inv =
+        format!("[[host]]\nhostname = 'esx01'\ntemplate = 'minimal'\nroot_password = '{HASH}'\n");
+    server::build_lab(work.path(), &fixture::fixtures().plain, &inv, &guest_url);
 
     let vars = work.path().join("vars.fd");
     let iso_url = format!("{guest_url}/esx01.iso");
@@ -56,17 +44,33 @@ fn ovmf_boots_the_served_iso_over_http() {
         .args(["--set-boot-uri", &iso_url])
         .output()
         .expect("running virt-fw-vars");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut cmd = Command::new(QEMU);
-    cmd.args(["-accel", "tcg", "-machine", "q35", "-m", "512", "-serial", "stdio"])
-        .args(["-display", "none", "-monitor", "none", "-no-reboot"])
-        .arg("-drive")
-        .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"))
-        .arg("-drive")
-        .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()))
-        // No iPXE option ROM: the firmware's own HTTP boot is under test.
-        .args(["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile="]);
+    cmd.args([
+        "-accel", "tcg", "-machine", "q35", "-m", "512", "-serial", "stdio",
+    ])
+    .args(["-display", "none", "-monitor", "none", "-no-reboot"])
+    .arg("-drive")
+    .arg(format!(
+        "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+    ))
+    .arg("-drive")
+    .arg(format!(
+        "if=pflash,format=raw,unit=1,file={}",
+        vars.display()
+    ))
+    // No iPXE option ROM: the firmware's own HTTP boot is under test.
+    .args([
+        "-netdev",
+        "user,id=n0",
+        "-device",
+        "virtio-net-pci,netdev=n0,romfile=",
+    ]);
     let report_line = "/.esxi-iso/report?host=esx01&event=installing&token=";
     let log = qemu::watch(
         cmd,

@@ -16,7 +16,7 @@ use std::process::Command;
 
 use common::cli::run_in;
 use common::fixture;
-use common::server::{fetch, Server};
+use common::server::{self, fetch, Server};
 use common::tools;
 
 const HASH: &str = "$6$esxiisot$.5EMW.LHBGFWCVtjJlQeItJ/tYSOlfSuha6VPE5KAtGByezXqJ3XQ/k0hPLj46Y/2axNgak.1c0HA/1TZ9FvD.";
@@ -28,25 +28,13 @@ fn can_run() -> bool {
 /// A two-host lab (one per built-in template) built with reports to
 /// `url`, into `work/lab`.
 fn build_lab(work: &Path, url: &str) -> PathBuf {
-    let inv = work.join("lab.toml");
-    fs::write(
-        &inv,
-        format!(
-            "[defaults]\nroot_password = '{HASH}'\n\n\
-             [[host]]\nhostname = 'esx01'\ntemplate = 'nested-lab'\nip = '10.0.0.11/24'\ngateway = '10.0.0.1'\nnameservers = '10.0.0.1'\n\n\
-             [[host]]\nhostname = 'esx02'\ntemplate = 'minimal'\n"
-        ),
-    )
-    .unwrap();
-    let src = fixture::fixtures().plain.to_str().unwrap().to_string();
-    let r = run_in(
-        work,
-        &[
-            "build", &src, "--inventory", "lab.toml", "--out-dir", "lab", "--report-to", url, "-q",
-        ],
-        &[],
-    )
-    .ok();
+    let inv = format!(
+        "[defaults]\nroot_password = '{HASH}'\n\n\
+         [[host]]\nhostname = 'esx01'\ntemplate = 'nested-lab'\nip = '10.0.0.11/24'\n\
+         gateway = '10.0.0.1'\nnameservers = '10.0.0.1'\n\n\
+         [[host]]\nhostname = 'esx02'\ntemplate = 'minimal'\n"
+    );
+    let r = server::build_lab(work, &fixture::fixtures().plain, &inv, url);
     assert!(!r.stderr().contains("warning"), "{}", r.describe());
     work.join("lab")
 }
@@ -148,7 +136,10 @@ fn kickstart_reports_reach_the_server_through_busybox_wget() {
     assert_eq!(secret.len(), 64);
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!((mode(&state_dir), mode(&state_dir.join("secret"))), (0o700, 0o600));
+    assert_eq!(
+        (mode(&state_dir), mode(&state_dir.join("secret"))),
+        (0o700, 0o600)
+    );
     for f in ["esx01.iso", "esx02.iso", "manifest.json", "SHA256SUMS"] {
         let bytes = fs::read(lab.join(f)).unwrap();
         assert!(
@@ -163,10 +154,22 @@ fn kickstart_reports_reach_the_server_through_busybox_wget() {
         // Lint: clean, and it says where each line reports.
         let path = work.path().join(format!("{host}.cfg"));
         fs::write(&path, ks).unwrap();
-        let r = run_in(work.path(), &["kickstart", "lint", path.to_str().unwrap()], &[]).ok();
+        let r = run_in(
+            work.path(),
+            &["kickstart", "lint", path.to_str().unwrap()],
+            &[],
+        )
+        .ok();
         let out = r.stdout();
-        for (section, event) in [("%pre", "installing"), ("%post", "installed"), ("%firstboot", "booted")] {
-            let want = format!("note: {section} reports \"{event}\" for host {host} to {}", server.url);
+        for (section, event) in [
+            ("%pre", "installing"),
+            ("%post", "installed"),
+            ("%firstboot", "booted"),
+        ] {
+            let want = format!(
+                "note: {section} reports \"{event}\" for host {host} to {}",
+                server.url
+            );
             assert!(out.contains(&want), "{want:?} not in\n{out}");
         }
         assert!(!out.contains("warning") && !out.contains("error"), "{out}");
@@ -174,12 +177,20 @@ fn kickstart_reports_reach_the_server_through_busybox_wget() {
 
     // esx01 runs its three sections in install order.
     assert_eq!(state(&lab, "esx01"), "waiting");
-    for (section, want) in [("%pre", "installing"), ("%post", "installed"), ("%firstboot", "booted")] {
+    for (section, want) in [
+        ("%pre", "installing"),
+        ("%post", "installed"),
+        ("%firstboot", "booted"),
+    ] {
         let (code, out) = busybox(&body(&ks1, section));
         assert_eq!((code, out.trim()), (0, "script-ran"), "{section}");
         assert_eq!(state(&lab, "esx01"), want, "after {section}");
     }
-    assert_eq!(state(&lab, "esx02"), "waiting", "one host cannot move another");
+    assert_eq!(
+        state(&lab, "esx02"),
+        "waiting",
+        "one host cannot move another"
+    );
 
     // esx01's token for esx02, and a changed token: refused, and the
     // script still succeeds.
@@ -204,13 +215,22 @@ fn kickstart_reports_reach_the_server_through_busybox_wget() {
     for section in ["%pre", "%post", "%firstboot"] {
         assert_eq!(busybox(&body(&ks2, section)).0, 0, "{section}");
     }
-    run_in(&lab, &["status", ".", "--wait", "booted", "--timeout", "5"], &[]).ok();
+    run_in(
+        &lab,
+        &["status", ".", "--wait", "booted", "--timeout", "5"],
+        &[],
+    )
+    .ok();
 
     // The server down: every section still exits 0.
     assert_eq!(server.stop(), Some(0));
     for section in ["%pre", "%post", "%firstboot"] {
         let (code, out) = busybox(&body(&ks1, section));
-        assert_eq!((code, out.trim()), (0, "script-ran"), "{section} with the server down");
+        assert_eq!(
+            (code, out.trim()),
+            (0, "script-ran"),
+            "{section} with the server down"
+        );
     }
 
     // A server that accepts and never answers: the watchdog ends wget.
@@ -219,14 +239,21 @@ fn kickstart_reports_reach_the_server_through_busybox_wget() {
     let script = body(&ks1, "%post").replace(&server.url, &hole_url);
     assert!(script.contains(&hole_url));
     let (code, out) = busybox(&script);
-    assert_eq!((code, out.trim()), (0, "script-ran"), "against a black hole");
+    assert_eq!(
+        (code, out.trim()),
+        (0, "script-ran"),
+        "against a black hole"
+    );
     drop(hole);
 
     // Events were logged with the peer address; tokens never were.
     let log = fs::read_to_string(state_dir.join("events.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 6, "{log}");
     assert!(log.contains("\"peer\":\"127.0.0.1\""), "{log}");
-    assert!(log.contains("\"addr\":\"10.0.0.11\""), "vmk0's address: {log}");
+    assert!(
+        log.contains("\"addr\":\"10.0.0.11\""),
+        "vmk0's address: {log}"
+    );
     assert!(!log.contains(&token1) && !log.contains(&token2));
 }
 
@@ -250,12 +277,24 @@ fn report_to_checks_its_url_and_warns_without_report_lines() {
     ] {
         run_in(
             work.path(),
-            &["build", &src, "-o", "a.iso", "--set", "hostname=esx09", "--report-to", url],
+            &[
+                "build",
+                &src,
+                "-o",
+                "a.iso",
+                "--set",
+                "hostname=esx09",
+                "--report-to",
+                url,
+            ],
             &[pw],
         )
         .fails_with(want);
     }
-    assert!(!work.path().join(".esxi-iso").exists(), "nothing written on a bad URL");
+    assert!(
+        !work.path().join(".esxi-iso").exists(),
+        "nothing written on a bad URL"
+    );
 
     // A verbatim kickstart gets no lines: built, with a warning.
     let ks = work.path().join("ks.cfg");
@@ -266,18 +305,43 @@ fn report_to_checks_its_url_and_warns_without_report_lines() {
     .unwrap();
     let r = run_in(
         work.path(),
-        &["build", &src, "-o", "v.iso", "-k", "ks.cfg", "--report-to", "http://10.0.0.5:8080", "-q"],
+        &[
+            "build",
+            &src,
+            "-o",
+            "v.iso",
+            "-k",
+            "ks.cfg",
+            "--report-to",
+            "http://10.0.0.5:8080",
+            "-q",
+        ],
         &[],
     )
     .ok();
-    assert!(r.stderr().contains("has no effect: the kickstart has no report lines"), "{}", r.describe());
+    assert!(
+        r.stderr()
+            .contains("has no effect: the kickstart has no report lines"),
+        "{}",
+        r.describe()
+    );
 
     // A single build: the secret lands next to the output, and the host
     // reports under its hostname.
     fs::create_dir(work.path().join("out")).unwrap();
     let r = run_in(
         work.path(),
-        &["build", &src, "-o", "out/one.iso", "--set", "hostname=esx07", "--report-to", "http://10.0.0.5:8080/", "-q"],
+        &[
+            "build",
+            &src,
+            "-o",
+            "out/one.iso",
+            "--set",
+            "hostname=esx07",
+            "--report-to",
+            "http://10.0.0.5:8080/",
+            "-q",
+        ],
         &[pw],
     )
     .ok();
@@ -285,13 +349,26 @@ fn report_to_checks_its_url_and_warns_without_report_lines() {
     let secret = work.path().join("out/.esxi-iso/secret");
     assert!(secret.is_file());
     let ks = ks_of(&work.path().join("out/one.iso"));
-    assert!(ks.contains("http://10.0.0.5:8080/.esxi-iso/report?host=esx07&event=installing&token="), "{ks}");
+    assert!(
+        ks.contains("http://10.0.0.5:8080/.esxi-iso/report?host=esx07&event=installing&token="),
+        "{ks}"
+    );
     // A second build in the same folder keeps the secret (and so the
     // first ISO's token).
     let before = fs::read(&secret).unwrap();
     run_in(
         work.path(),
-        &["build", &src, "-o", "out/two.iso", "--set", "hostname=esx08", "--report-to", "http://10.0.0.5:8080", "-q"],
+        &[
+            "build",
+            &src,
+            "-o",
+            "out/two.iso",
+            "--set",
+            "hostname=esx08",
+            "--report-to",
+            "http://10.0.0.5:8080",
+            "-q",
+        ],
         &[pw],
     )
     .ok();

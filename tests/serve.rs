@@ -42,7 +42,10 @@ fn sha256sum(path: &Path) -> String {
 }
 
 fn sha(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// A lab folder: an ISO, a sibling file, a hidden file, the state folder
@@ -86,10 +89,15 @@ fn files_as_curl_sees_them() {
     assert_eq!(st, 200);
     assert!(body.is_empty());
     assert_eq!(header(&h, "content-length"), Some("3000001"));
-    assert_eq!(header(&h, "content-type"), Some("application/x-iso9660-image"));
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("application/x-iso9660-image")
+    );
     assert_eq!(header(&h, "accept-ranges"), Some("bytes"));
     let etag = header(&h, "etag").expect("etag").to_string();
-    let modified = header(&h, "last-modified").expect("last-modified").to_string();
+    let modified = header(&h, "last-modified")
+        .expect("last-modified")
+        .to_string();
 
     let (st, _, body) = fetch(&[&url]);
     assert_eq!((st, sha(&body)), (200, sha(&iso)));
@@ -109,7 +117,10 @@ fn files_as_curl_sees_them() {
         assert_eq!(header(&h, "content-range"), Some(want.as_str()), "{r}");
     }
     let (st, h, body) = fetch(&["-r", "3000001-", &url]);
-    assert_eq!((st, header(&h, "content-range")), (416, Some("bytes */3000001")));
+    assert_eq!(
+        (st, header(&h, "content-range")),
+        (416, Some("bytes */3000001"))
+    );
     assert!(body.is_empty());
     // Several ranges: the whole file, which RFC 9110 allows.
     let (st, _, body) = fetch(&["-r", "0-1,10-11", &url]);
@@ -140,9 +151,15 @@ fn files_as_curl_sees_them() {
 
     // Other files keep their types; a HEAD of the page works too.
     let (st, h, _) = fetch(&[&format!("{}/SHA256SUMS", s.url)]);
-    assert_eq!((st, header(&h, "content-type")), (200, Some("text/plain; charset=utf-8")));
+    assert_eq!(
+        (st, header(&h, "content-type")),
+        (200, Some("text/plain; charset=utf-8"))
+    );
     let (st, h, _) = fetch(&["-I", &format!("{}/", s.url)]);
-    assert_eq!((st, header(&h, "content-type")), (200, Some("text/html; charset=utf-8")));
+    assert_eq!(
+        (st, header(&h, "content-type")),
+        (200, Some("text/html; charset=utf-8"))
+    );
 }
 
 #[test]
@@ -189,7 +206,14 @@ fn nothing_outside_the_directory_or_hidden_is_served() {
     names.sort();
     assert_eq!(
         names,
-        [".esxi-iso", ".hidden", "SHA256SUMS", "esx01.iso", "etc", "out.txt"],
+        [
+            ".esxi-iso",
+            ".hidden",
+            "SHA256SUMS",
+            "esx01.iso",
+            "etc",
+            "out.txt"
+        ],
         "nothing written outside the state folder"
     );
 }
@@ -273,25 +297,36 @@ fn slow_and_broken_clients_are_cut_off() {
     }
     let len = 48 << 20;
     let (dir, _) = lab("serve-slow", len);
-    let s = Server::start(dir.path(), &["--timeout", "2", "--max-connections", "3", "-q"]);
+    let s = Server::start(
+        dir.path(),
+        &["--timeout", "2", "--max-connections", "3", "-q"],
+    );
     let addr = format!("127.0.0.1:{}", s.port);
 
     // A request head that never ends.
     let mut c = TcpStream::connect(&addr).unwrap();
-    c.write_all(b"GET /esx01.iso HTTP/1.1\r\nHost: x\r\n").unwrap();
-    assert!(closed_within(&mut c, Duration::from_secs(60)), "half a head");
+    c.write_all(b"GET /esx01.iso HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    assert!(
+        closed_within(&mut c, Duration::from_secs(60)),
+        "half a head"
+    );
 
     // A head trickled one byte at a time, each within the idle time: the
     // header read timeout still ends it long before it is complete.
     let mut c = TcpStream::connect(&addr).unwrap();
-    let head = format!("GET /esx01.iso HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n", "p".repeat(200));
+    let head = format!(
+        "GET /esx01.iso HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(200)
+    );
     let mut cut = false;
     for b in head.bytes() {
         if c.write_all(&[b]).is_err() {
             cut = true;
             break;
         }
-        c.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let mut buf = [0u8; 1024];
         match c.read(&mut buf) {
             Ok(0) => {
@@ -299,7 +334,11 @@ fn slow_and_broken_clients_are_cut_off() {
                 break;
             }
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => {
                 cut = true;
                 break;
@@ -311,7 +350,8 @@ fn slow_and_broken_clients_are_cut_off() {
     // A client that asks for the ISO and stops reading: the server gives
     // up, so less than the whole file ever arrives.
     let mut c = TcpStream::connect(&addr).unwrap();
-    c.write_all(b"GET /esx01.iso HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    c.write_all(b"GET /esx01.iso HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     std::thread::sleep(Duration::from_secs(8));
     c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut got = 0usize;
@@ -347,7 +387,14 @@ fn tls_with_a_certificate_from_openssl() {
     let cert = work.join("serve-tls-cert.pem");
     let key = work.join("serve-tls-key.pem");
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=esxi-iso test"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1"])
         .arg("-keyout")
@@ -356,10 +403,19 @@ fn tls_with_a_certificate_from_openssl() {
         .arg(&cert)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = Server::start(
         dir.path(),
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
     );
     assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
     let url = format!("{}/esx01.iso", s.url);
@@ -371,12 +427,22 @@ fn tls_with_a_certificate_from_openssl() {
     assert_ne!(curl(&["-o", "/dev/null", &url]).0, 0);
     let plain = url.replace("https://", "http://");
     assert_ne!(curl(&["-o", "/dev/null", &plain]).0, 0);
-    assert_eq!(fetch(&["--cacert", cert.to_str().unwrap(), "-I", &url]).0, 200);
+    assert_eq!(
+        fetch(&["--cacert", cert.to_str().unwrap(), "-I", &url]).0,
+        200
+    );
 
     // A key that does not go with the certificate is refused at start.
     let other = work.join("serve-tls-other.pem");
     let out = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-out",
+        ])
         .arg(&other)
         .output()
         .unwrap();
@@ -433,8 +499,16 @@ fn events_survive_a_restart_and_a_torn_line() {
 
     let mut s = Server::start(d, &[]);
     assert_eq!(report(&s, "esx01", "installing", &token), 200);
-    assert_eq!(report(&s, "esx01", "installing", &other), 403, "a token of another secret");
-    assert_eq!(report(&s, "esx02", "installing", &token), 403, "esx01's token for esx02");
+    assert_eq!(
+        report(&s, "esx01", "installing", &other),
+        403,
+        "a token of another secret"
+    );
+    assert_eq!(
+        report(&s, "esx02", "installing", &token),
+        403,
+        "esx01's token for esx02"
+    );
     assert_eq!(report(&s, "esx01", "exploded", &token), 400);
     assert_eq!(report(&s, "esx01", "installing", ""), 403);
     assert_eq!(fetch(&[&format!("{}/esx01.iso", s.url)]).0, 200);
@@ -464,7 +538,9 @@ fn events_survive_a_restart_and_a_torn_line() {
     let v = status_json(d, &[]);
     assert_eq!(v["hosts"][0]["state"], "booted", "{v}");
     assert_eq!(v["hosts"][0]["address"], "10.0.0.11", "{v}");
-    let t = run_in(d, &["status", d.to_str().unwrap()], &[]).ok().stdout();
+    let t = run_in(d, &["status", d.to_str().unwrap()], &[])
+        .ok()
+        .stdout();
     assert!(t.starts_with("HOST ") && t.contains("esx01  booted"), "{t}");
 }
 
@@ -482,7 +558,9 @@ fn status_wait_ends_with_the_hosts_or_names_those_missing() {
     )
     .unwrap();
     let t1 = secret_and_token(d, "esx01");
-    let secret = esxi_iso::report::Secret::load(&d.join(".esxi-iso")).unwrap().unwrap();
+    let secret = esxi_iso::report::Secret::load(&d.join(".esxi-iso"))
+        .unwrap()
+        .unwrap();
     let t2 = secret.token("esx02");
     let s = Server::start(d, &["-q"]);
     assert_eq!(report(&s, "esx01", "booted", &t1), 200);
@@ -504,7 +582,11 @@ fn status_wait_ends_with_the_hosts_or_names_those_missing() {
     assert_eq!(report(&s, "esx02", "installing", &t2), 200);
     assert_eq!(report(&s, "esx02", "installed", &t2), 200);
     let out = waiter.join().unwrap().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

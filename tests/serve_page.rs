@@ -97,14 +97,21 @@ fn status_page_shows_the_hosts_in_chromium() {
     let profile = work.path().join("chromium");
     let out = chromium(&profile, &["--dump-dom"], &format!("{}/", s.url));
     let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r1 = row(&dom, "esx01");
     assert_eq!(r1[0], "esx01");
     assert_eq!(r1[1], "booted");
     assert_eq!(r1[3], "10.0.0.11");
     assert!(r1[5].starts_with("booted 20"), "{r1:?}");
     let r2 = row(&dom, "esx02");
-    assert_eq!((r2[1].as_str(), r2[3].as_str()), ("installing", "127.0.0.1"));
+    assert_eq!(
+        (r2[1].as_str(), r2[3].as_str()),
+        ("installing", "127.0.0.1")
+    );
     let r3 = row(&dom, "esx03");
     assert_eq!(r3[1], "fetched");
     assert!(r3[4].starts_with("20"), "{r3:?}");
@@ -115,10 +122,17 @@ fn status_page_shows_the_hosts_in_chromium() {
     let _ = fs::remove_file(&png);
     let out = chromium(
         &profile,
-        &["--window-size=1100,420", &format!("--screenshot={}", png.display())],
+        &[
+            "--window-size=1100,420",
+            &format!("--screenshot={}", png.display()),
+        ],
         &format!("{}/", s.url),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());

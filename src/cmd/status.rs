@@ -22,9 +22,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     let target = match &args.wait {
         None => None,
         Some(s) => Some(State::parse(s).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--wait {s:?}: give one of fetched, installing, installed, booted"
-            )
+            anyhow::anyhow!("--wait {s:?}: give one of fetched, installing, installed, booted")
         })?),
     };
     let since = args.since.unwrap_or(0);

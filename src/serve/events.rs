@@ -77,7 +77,8 @@ impl EventLog {
             .with_context(|| format!("opening {}", path.display()))?;
         let mut notes = Vec::new();
         let len = file.metadata()?.len();
-        let keep = complete_len(&mut file).with_context(|| format!("reading {}", path.display()))?;
+        let keep =
+            complete_len(&mut file).with_context(|| format!("reading {}", path.display()))?;
         if keep < len {
             file.set_len(keep)
                 .and_then(|()| file.sync_all())
@@ -148,7 +149,11 @@ fn parse(mut r: impl BufRead, path: &Path) -> (Vec<Record>, Vec<String>) {
     let mut no = 0;
     loop {
         buf.clear();
-        match r.by_ref().take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf) {
+        match r
+            .by_ref()
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+        {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {

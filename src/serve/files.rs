@@ -184,13 +184,13 @@ pub fn answer(method: &Method, headers: &HeaderMap, v: &Validators) -> Answer {
     }
     let range = get(http::header::RANGE);
     match http_range_header::parse_range_header(&range).map(|r| r.validate(v.len)) {
-        Ok(Ok(ranges)) if ranges.len() == 1 => Answer::Partial(*ranges[0].start(), *ranges[0].end()),
+        Ok(Ok(ranges)) if ranges.len() == 1 => {
+            Answer::Partial(*ranges[0].start(), *ranges[0].end())
+        }
         // Several ranges: the whole file (RFC 9110 14.2 lets a server
         // ignore Range).
         Ok(Ok(_)) => Answer::Full,
-        Ok(Err(http_range_header::RangeUnsatisfiableError::Unsatisfiable)) => {
-            Answer::Unsatisfiable
-        }
+        Ok(Err(http_range_header::RangeUnsatisfiableError::Unsatisfiable)) => Answer::Unsatisfiable,
         // A syntactically invalid Range is ignored (RFC 9110 14.2); an
         // unsatisfiable one gets 416.
         Ok(Err(_)) => Answer::Full,
@@ -273,39 +273,92 @@ mod tests {
 
     #[test]
     fn answer_table() {
-        let then = "Tue, 14 Nov 2023 22:13:20 GMT"; // == modified
-        let before = "Tue, 14 Nov 2023 22:13:19 GMT";
-        let after = "Wed, 15 Nov 2023 22:13:20 GMT";
-        let cases: &[(&str, &[(&str, &str)], Answer)] = &[
+        const THEN: &str = "Tue, 14 Nov 2023 22:13:20 GMT"; // == modified
+        const BEFORE: &str = "Tue, 14 Nov 2023 22:13:19 GMT";
+        const AFTER: &str = "Wed, 15 Nov 2023 22:13:20 GMT";
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: &[(&str, Headers, Answer)] = &[
             ("GET", &[], Answer::Full),
             ("GET", &[("range", "bytes=0-99")], Answer::Partial(0, 99)),
             ("GET", &[("range", "bytes=900-")], Answer::Partial(900, 999)),
             ("GET", &[("range", "bytes=-10")], Answer::Partial(990, 999)),
-            ("GET", &[("range", "bytes=990-5000")], Answer::Partial(990, 999)),
+            (
+                "GET",
+                &[("range", "bytes=990-5000")],
+                Answer::Partial(990, 999),
+            ),
             ("GET", &[("range", "bytes=1000-")], Answer::Unsatisfiable),
             ("GET", &[("range", "bytes=0-1,5-6")], Answer::Full),
             ("GET", &[("range", "chars=0-1")], Answer::Full),
             ("GET", &[("range", "bytes=5-1")], Answer::Full),
             ("HEAD", &[("range", "bytes=0-1")], Answer::Full),
-            ("GET", &[("if-none-match", "\"1-3e8-5\"")], Answer::NotModified),
-            ("GET", &[("if-none-match", "W/\"1-3e8-5\"")], Answer::NotModified),
+            (
+                "GET",
+                &[("if-none-match", "\"1-3e8-5\"")],
+                Answer::NotModified,
+            ),
+            (
+                "GET",
+                &[("if-none-match", "W/\"1-3e8-5\"")],
+                Answer::NotModified,
+            ),
             ("GET", &[("if-none-match", "\"x\", *")], Answer::NotModified),
             ("GET", &[("if-none-match", "\"x\"")], Answer::Full),
-            ("HEAD", &[("if-none-match", "\"1-3e8-5\"")], Answer::NotModified),
-            ("GET", &[("if-modified-since", then)], Answer::NotModified),
-            ("GET", &[("if-modified-since", before)], Answer::Full),
+            (
+                "HEAD",
+                &[("if-none-match", "\"1-3e8-5\"")],
+                Answer::NotModified,
+            ),
+            ("GET", &[("if-modified-since", THEN)], Answer::NotModified),
+            ("GET", &[("if-modified-since", BEFORE)], Answer::Full),
             // If-None-Match wins over If-Modified-Since.
-            ("GET", &[("if-none-match", "\"x\""), ("if-modified-since", after)], Answer::Full),
+            (
+                "GET",
+                &[("if-none-match", "\"x\""), ("if-modified-since", AFTER)],
+                Answer::Full,
+            ),
             ("GET", &[("if-match", "\"x\"")], Answer::PreconditionFailed),
-            ("GET", &[("if-match", "W/\"1-3e8-5\"")], Answer::PreconditionFailed),
-            ("GET", &[("if-match", "\"1-3e8-5\""), ("range", "bytes=0-0")], Answer::Partial(0, 0)),
-            ("GET", &[("if-unmodified-since", before)], Answer::PreconditionFailed),
-            ("GET", &[("if-unmodified-since", then)], Answer::Full),
-            ("GET", &[("if-range", "\"1-3e8-5\""), ("range", "bytes=1-2")], Answer::Partial(1, 2)),
-            ("GET", &[("if-range", "\"old\""), ("range", "bytes=1-2")], Answer::Full),
-            ("GET", &[("if-range", "W/\"1-3e8-5\""), ("range", "bytes=1-2")], Answer::Full),
-            ("GET", &[("if-range", then), ("range", "bytes=1-2")], Answer::Partial(1, 2)),
-            ("GET", &[("if-range", before), ("range", "bytes=1-2")], Answer::Full),
+            (
+                "GET",
+                &[("if-match", "W/\"1-3e8-5\"")],
+                Answer::PreconditionFailed,
+            ),
+            (
+                "GET",
+                &[("if-match", "\"1-3e8-5\""), ("range", "bytes=0-0")],
+                Answer::Partial(0, 0),
+            ),
+            (
+                "GET",
+                &[("if-unmodified-since", BEFORE)],
+                Answer::PreconditionFailed,
+            ),
+            ("GET", &[("if-unmodified-since", THEN)], Answer::Full),
+            (
+                "GET",
+                &[("if-range", "\"1-3e8-5\""), ("range", "bytes=1-2")],
+                Answer::Partial(1, 2),
+            ),
+            (
+                "GET",
+                &[("if-range", "\"old\""), ("range", "bytes=1-2")],
+                Answer::Full,
+            ),
+            (
+                "GET",
+                &[("if-range", "W/\"1-3e8-5\""), ("range", "bytes=1-2")],
+                Answer::Full,
+            ),
+            (
+                "GET",
+                &[("if-range", THEN), ("range", "bytes=1-2")],
+                Answer::Partial(1, 2),
+            ),
+            (
+                "GET",
+                &[("if-range", BEFORE), ("range", "bytes=1-2")],
+                Answer::Full,
+            ),
         ];
         for (method, hdrs, want) in cases {
             let mut h = HeaderMap::new();
@@ -342,6 +395,9 @@ mod tests {
         assert_eq!(open(&root, "/in-hidden").unwrap_err(), Refused::Outside);
         assert_eq!(open(&root, "/sub").unwrap_err(), Refused::NotAFile);
         assert_eq!(open(&root, "/nope.iso").unwrap_err(), Refused::NotFound);
-        assert_eq!(open(&root, "/.esxi-iso/secret").unwrap_err(), Refused::Forbidden);
+        assert_eq!(
+            open(&root, "/.esxi-iso/secret").unwrap_err(),
+            Refused::Forbidden
+        );
     }
 }

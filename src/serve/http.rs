@@ -47,7 +47,11 @@ pub struct App {
 }
 
 impl App {
-    pub async fn handle(self: Arc<Self>, req: Request<hyper::body::Incoming>, peer: SocketAddr) -> Response<Body> {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
         let resp = match (method.clone(), path.as_str()) {
@@ -99,7 +103,8 @@ impl App {
 
     async fn report(self: &Arc<Self>, query: &str, peer: SocketAddr) -> Response<Body> {
         let q = Query::parse(query);
-        let (Some(host), Some(event), Some(token)) = (q.get("host"), q.get("event"), q.get("token"))
+        let (Some(host), Some(event), Some(token)) =
+            (q.get("host"), q.get("event"), q.get("token"))
         else {
             return text(StatusCode::BAD_REQUEST, "need host, event and token\n");
         };
@@ -113,7 +118,10 @@ impl App {
             return text(StatusCode::FORBIDDEN, "wrong token for this host\n");
         }
         let Some(event) = Event::parse(event) else {
-            return text(StatusCode::BAD_REQUEST, "event must be installing, installed or booted\n");
+            return text(
+                StatusCode::BAD_REQUEST,
+                "event must be installing, installed or booted\n",
+            );
         };
         let addr = q
             .get("addr")
@@ -131,7 +139,10 @@ impl App {
             Ok(()) => text(StatusCode::OK, "recorded\n"),
             Err(e) => {
                 eprintln!("esxi-iso: warning: {e:#}");
-                text(StatusCode::INTERNAL_SERVER_ERROR, "could not record the event\n")
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "could not record the event\n",
+                )
             }
         }
     }
@@ -164,7 +175,12 @@ impl App {
         .await?
     }
 
-    async fn file(self: &Arc<Self>, req: &Request<hyper::body::Incoming>, path: &str, peer: SocketAddr) -> Response<Body> {
+    async fn file(
+        self: &Arc<Self>,
+        req: &Request<hyper::body::Incoming>,
+        path: &str,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let root = self.root.clone();
         let p = path.to_string();
         let opened = tokio::task::spawn_blocking(move || files::open(&root, &p)).await;
@@ -183,7 +199,10 @@ impl App {
             .header(header::ACCEPT_RANGES, "bytes");
         let (status, start, end) = match answer {
             Answer::NotModified => {
-                return b.status(StatusCode::NOT_MODIFIED).body(empty()).unwrap_or_default();
+                return b
+                    .status(StatusCode::NOT_MODIFIED)
+                    .body(empty())
+                    .unwrap_or_default();
             }
             Answer::PreconditionFailed => {
                 return b
@@ -212,29 +231,30 @@ impl App {
             return b.body(empty()).unwrap_or_default();
         }
         // A download that reaches the ISO's last byte counts as a fetch.
-        let on_complete = (end == v.len && name.to_ascii_lowercase().ends_with(".iso")).then(|| {
-            let app = Arc::clone(self);
-            let rel = real
-                .strip_prefix(&self.root)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or(name.clone());
-            let peer = peer.ip().to_canonical().to_string();
-            Box::new(move || {
-                let rec = Record {
-                    time: now(),
-                    event: "fetched".into(),
-                    host: None,
-                    file: Some(rel),
-                    peer,
-                    addr: None,
-                };
-                tokio::spawn(async move {
-                    if let Err(e) = app.record(rec).await {
-                        eprintln!("esxi-iso: warning: {e:#}");
-                    }
-                });
-            }) as super::io::OnComplete
-        });
+        let on_complete =
+            (end == v.len && name.to_ascii_lowercase().ends_with(".iso")).then(|| {
+                let app = Arc::clone(self);
+                let rel = real
+                    .strip_prefix(&self.root)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or(name.clone());
+                let peer = peer.ip().to_canonical().to_string();
+                Box::new(move || {
+                    let rec = Record {
+                        time: now(),
+                        event: "fetched".into(),
+                        host: None,
+                        file: Some(rel),
+                        peer,
+                        addr: None,
+                    };
+                    tokio::spawn(async move {
+                        if let Err(e) = app.record(rec).await {
+                            eprintln!("esxi-iso: warning: {e:#}");
+                        }
+                    });
+                }) as super::io::OnComplete
+            });
         b.body(FileBody::new(file, start, end, on_complete).boxed())
             .unwrap_or_default()
     }
@@ -264,7 +284,9 @@ fn full(bytes: Vec<u8>) -> Body {
 }
 
 fn empty() -> Body {
-    Empty::new().map_err(|never: Infallible| match never {}).boxed()
+    Empty::new()
+        .map_err(|never: Infallible| match never {})
+        .boxed()
 }
 
 fn text(status: StatusCode, msg: &'static str) -> Response<Body> {

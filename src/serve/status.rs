@@ -154,7 +154,10 @@ impl Board {
         row.since = Some(r.time);
         row.last_event = Some(r.event.clone());
         row.last_time = Some(r.time);
-        let reported = r.addr.as_deref().filter(|a| a.parse::<std::net::IpAddr>().is_ok());
+        let reported = r
+            .addr
+            .as_deref()
+            .filter(|a| a.parse::<std::net::IpAddr>().is_ok());
         row.address = Some(reported.unwrap_or(&r.peer).to_string());
     }
 
@@ -267,7 +270,13 @@ pub fn fmt_time(unix: u64) -> String {
 mod tests {
     use super::*;
 
-    fn rec(t: u64, event: &str, host: Option<&str>, file: Option<&str>, addr: Option<&str>) -> Record {
+    fn rec(
+        t: u64,
+        event: &str,
+        host: Option<&str>,
+        file: Option<&str>,
+        addr: Option<&str>,
+    ) -> Record {
         Record {
             time: t,
             event: event.into(),
@@ -289,8 +298,14 @@ mod tests {
     fn fold_table() {
         let cases: &[(&[Record], [State; 2])] = &[
             (&[], [State::Waiting, State::Waiting]),
-            (&[rec(1, "fetched", None, Some("esx01.iso"), None)], [State::Fetched, State::Waiting]),
-            (&[rec(1, "installing", Some("ESX02"), None, None)], [State::Waiting, State::Installing]),
+            (
+                &[rec(1, "fetched", None, Some("esx01.iso"), None)],
+                [State::Fetched, State::Waiting],
+            ),
+            (
+                &[rec(1, "installing", Some("ESX02"), None, None)],
+                [State::Waiting, State::Installing],
+            ),
             (
                 &[
                     rec(1, "installing", Some("esx01"), None, None),
@@ -307,8 +322,14 @@ mod tests {
                 ],
                 [State::Installing, State::Waiting],
             ),
-            (&[rec(1, "rebooted", Some("esx01"), None, None)], [State::Waiting, State::Waiting]),
-            (&[rec(1, "fetched", None, Some("other.iso"), None)], [State::Waiting, State::Waiting]),
+            (
+                &[rec(1, "rebooted", Some("esx01"), None, None)],
+                [State::Waiting, State::Waiting],
+            ),
+            (
+                &[rec(1, "fetched", None, Some("other.iso"), None)],
+                [State::Waiting, State::Waiting],
+            ),
         ];
         for (records, want) in cases {
             let b = Board::fold(&hosts(), records, 0);
@@ -331,7 +352,11 @@ mod tests {
         assert_eq!(r.address.as_deref(), Some("10.0.0.11"));
         assert_eq!(b.hosts[2].host, "esx09");
         assert_eq!(b.hosts[2].address.as_deref(), Some("192.0.2.9"));
-        let names: Vec<&str> = b.behind(State::Booted).iter().map(|r| r.host.as_str()).collect();
+        let names: Vec<&str> = b
+            .behind(State::Booted)
+            .iter()
+            .map(|r| r.host.as_str())
+            .collect();
         assert_eq!(names, ["esx02"]);
         let later = Board::fold(&hosts(), &records, 250);
         assert_eq!(later.hosts[0].fetched, None);

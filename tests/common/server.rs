@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::cli::BIN;
+use super::cli::{run_in, Run, BIN};
 
 pub struct Server {
     child: Option<Child>,
@@ -47,7 +47,9 @@ impl Server {
                 if n == 0 {
                     break;
                 }
-                e2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                e2.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -171,4 +173,24 @@ pub fn header<'a>(headers: &'a [String], name: &str) -> Option<&'a str> {
         .iter()
         .find_map(|h| h.strip_prefix(name)?.strip_prefix(':'))
         .map(str::trim)
+}
+
+/// `esxi-iso build FIXTURE --inventory lab.toml --out-dir lab --report-to
+/// URL -q` in `work`, with `inventory` written to `work/lab.toml`; asserts
+/// success and returns the run.
+pub fn build_lab(work: &Path, source: &Path, inventory: &str, report_to: &str) -> Run {
+    std::fs::write(work.join("lab.toml"), inventory).unwrap();
+    let src = source.to_str().unwrap();
+    let args = [
+        "build",
+        src,
+        "--inventory",
+        "lab.toml",
+        "--out-dir",
+        "lab",
+        "--report-to",
+        report_to,
+        "-q",
+    ];
+    run_in(work, &args, &[]).ok()
 }

@@ -160,9 +160,12 @@ mod tests {
 
     #[test]
     fn written_lines_lint_clean_and_are_listed() {
-        let r = crate::report::Reporter::open("http://10.0.0.5:8080", std::path::Path::new("/nonexistent"))
-            .unwrap()
-            .for_host("esx01");
+        let r = crate::report::Reporter::open(
+            "http://10.0.0.5:8080",
+            std::path::Path::new("/nonexistent"),
+        )
+        .unwrap()
+        .for_host("esx01");
         let l = r.lines();
         let ks = format!(
             "{HEAD}%pre --interpreter=busybox\n{}\n%post --interpreter=busybox\n{}\n\
@@ -188,7 +191,8 @@ mod tests {
     #[test]
     fn advice_table() {
         let url = "http://a/.esxi-iso/report?host=h&token=t";
-        let cases: &[(String, &[(&str, usize, bool)])] = &[
+        type Want = &'static [(&'static str, usize, bool)];
+        let cases: &[(String, Want)] = &[
             (
                 format!("{HEAD}%pre --interpreter=busybox\nwget \"{url}&event=installing\"\n"),
                 &[("report-unbounded", 6, true), ("report-fails-pre", 6, false)],
