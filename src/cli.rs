@@ -49,6 +49,10 @@ pub enum Command {
     Upload(UploadArgs),
     /// Write a subscribed content library (VCSP) index for a folder of ISOs
     Vcsp(VcspArgs),
+    /// Serve a lab directory over HTTP and record install reports
+    Serve(ServeArgs),
+    /// Show where each host of a lab stands (or wait for it)
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +122,10 @@ pub struct BuildArgs {
     #[arg(long)]
     pub secure_boot: bool,
 
+    /// Kickstart reports install progress to `esxi-iso serve` at this URL
+    #[arg(long, value_name = "URL")]
+    pub report_to: Option<String>,
+
     /// Skip linting the kickstart before injecting it
     #[arg(long)]
     pub no_lint: bool,
@@ -151,6 +159,7 @@ impl BuildArgs {
             secure_boot: self.secure_boot,
             lint: !self.no_lint,
             force: self.force,
+            report_to: self.report_to.clone(),
         }
     }
 
@@ -281,6 +290,65 @@ pub struct VerifyArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Lab directory (from `build --inventory` or `vcsp`); never written
+    /// except its state folder .esxi-iso/
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Address and port to listen on (0.0.0.0:8080 for VMs to reach it)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Connections served at once; more wait
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
+
+    /// Seconds a client may stay silent or take to send its request
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// No access log on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Lab directory that `esxi-iso serve` serves
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+
+    /// Wait until every host reached STATE (fetched, installing,
+    /// installed, booted)
+    #[arg(long, value_name = "STATE", num_args = 0..=1,
+          default_missing_value = "booted")]
+    pub wait: Option<String>,
+
+    /// Give up waiting after this many seconds (exit 1)
+    #[arg(long, value_name = "SECS", default_value_t = 3600, requires = "wait")]
+    pub timeout: u64,
+
+    /// Ignore events before this Unix time (e.g. `date +%s` before a run)
+    #[arg(long, value_name = "UNIX_SECS")]
+    pub since: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

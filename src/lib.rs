@@ -15,6 +15,8 @@
 //! - [`overlay`]: extra ISO files and the ramdisk boot module;
 //! - [`iso`]: ISO9660 + El Torito reading, in-place patching, mastering
 //!   (the only module that knows the on-disk format);
+//! - [`report`]: install reports: tokens, kickstart lines;
+//! - [`serve`]: the lab's HTTP server, event log and status;
 //! - [`input`]: reading the small files a user hands us, with a size cap;
 //! - [`output`], [`diagnostic`], [`progress`], [`signals`]: shared pieces.
 //!
@@ -33,6 +35,8 @@ pub mod output;
 pub mod overlay;
 pub mod progress;
 pub mod publish;
+pub mod report;
+pub mod serve;
 pub mod signals;
 pub mod tree;
 pub mod verify;

@@ -21,6 +21,8 @@ fn main() -> ExitCode {
         Command::Pack(args) => cmd::pack::run(&args),
         Command::Upload(args) => cmd::upload::run(&args),
         Command::Vcsp(args) => cmd::vcsp::run(&args),
+        Command::Serve(args) => cmd::serve::run(&args),
+        Command::Status(args) => cmd::status::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ packages=(
     qemu-system-x86 ovmf grub-efi-amd64-bin grub-pc-bin grub-common
     mtools dosfstools p7zip-full libarchive-tools openssl
     golang-go golang-github-vmware-govmomi-dev util-linux time
+    curl busybox chromium python3-pip
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -25,6 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
+fi
+
+# virt-firmware writes OVMF's HTTP boot entry for tests/http_boot.rs; Debian
+# bookworm has no package of it, so it comes from PyPI.
+if ! command -v virt-fw-vars >/dev/null; then
+    echo "tests/run.sh: installing virt-firmware (PyPI)" >&2
+    python3 -m pip install -q virt-firmware 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages virt-firmware
 fi
 
 cargo build --locked --all-targets

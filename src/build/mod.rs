@@ -134,6 +134,9 @@ pub struct BuildSummary {
 /// Builds the planned output from its source, an ISO or a directory from
 /// `extract`. Warnings found while packing a directory go to `notify`.
 pub fn run(plan: &Plan, show_progress: bool, notify: Notify<'_>) -> Result<BuildSummary> {
+    if let Some(r) = &plan.reporter {
+        r.persist()?;
+    }
     if plan.source.is_dir() {
         let bar = progress::bytes(0, "building", show_progress);
         return dir::build_from_dir(&plan.source, &plan.host, &plan.opts, &bar, notify);

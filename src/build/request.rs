@@ -15,6 +15,7 @@ use crate::kickstart::{self, crypt::Salt, lint, Source, Vars};
 use crate::output;
 use crate::overlay::OverlaySet;
 use crate::progress::Notify;
+use crate::report::{self, Reporter};
 
 /// What to put on the ISO, as the user gave it: the same for one build
 /// and for every host of a lab (where the inventory adds to it).
@@ -41,6 +42,8 @@ pub struct Inputs {
     pub lint: bool,
     /// Replace existing outputs.
     pub force: bool,
+    /// `--report-to URL`: the kickstart reports the install to a server.
+    pub report_to: Option<String>,
 }
 
 /// One build: a source (ISO or extracted directory) and one output.
@@ -59,6 +62,8 @@ pub struct Plan {
     pub source: PathBuf,
     pub host: HostBuild,
     pub opts: Options,
+    /// `--report-to`: its secret is stored when the build starts.
+    pub reporter: Option<Reporter>,
 }
 
 impl Request {
@@ -75,7 +80,21 @@ impl Request {
         let mut vars = Vars::load(inputs.vars.as_deref(), &inputs.set)?;
         vars.set_overlay(&overlay);
         vars.salt = Salt::for_epoch(source_date_epoch);
+        let output = match &self.output {
+            Some(o) => o.clone(),
+            None => default_output(&self.source),
+        };
+        let reporter = match &inputs.report_to {
+            Some(url) => Some(Reporter::open(url, output_dir(&output))?),
+            None => None,
+        };
+        if let Some(r) = &reporter {
+            vars.report = Some(r.for_host(&report::host_name(&vars, &output)?));
+        }
         let kickstart = kickstart::produce(&source, &vars)?;
+        if let Some(m) = report::missing_lines(vars.report.as_ref(), &kickstart) {
+            notify(&format!("warning: {}: {m}", source.label()));
+        }
         if inputs.lint {
             check_lint(&source.label(), &kickstart, notify)?;
         }
@@ -85,10 +104,6 @@ impl Request {
         };
         var_opts.set.extend(extra.set);
         var_opts.remove = extra.remove;
-        let output = match &self.output {
-            Some(o) => o.clone(),
-            None => default_output(&self.source),
-        };
         let host = HostBuild {
             output,
             edits: var_opts,
@@ -110,6 +125,7 @@ impl Request {
                 force: inputs.force,
                 cancel: None,
             },
+            reporter,
         })
     }
 }
@@ -134,6 +150,14 @@ fn check_lint(label: &str, text: &str, notify: Notify<'_>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The folder an output goes to (its state folder holds the report secret).
+fn output_dir(output: &Path) -> &Path {
+    match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }
 
 /// `<source stem>-ks.iso` in the current directory.

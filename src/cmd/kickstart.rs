@@ -30,6 +30,9 @@ pub fn lint(args: &LintArgs) -> Result<ExitCode> {
         for d in &diags {
             writeln!(o, "{}", d.render(&label))?;
         }
+        for r in lint::report::reports(&text) {
+            writeln!(o, "{label}:{}: note: {}", r.found.line, r.describe())?;
+        }
         failed |= lint::has_errors(&diags);
     }
     Ok(if failed {

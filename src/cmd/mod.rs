@@ -9,6 +9,8 @@ pub mod inspect;
 pub mod kickstart;
 pub mod lab;
 pub mod pack;
+pub mod serve;
+pub mod status;
 pub mod upload;
 pub mod vcsp;
 pub mod verify;

@@ -86,6 +86,8 @@ pub struct Vars {
     /// Where the root password's salt comes from: random unless the build
     /// is reproducible.
     pub salt: crypt::Salt,
+    /// `--report-to`: the template variable `report` (lines per section).
+    pub report: Option<crate::report::HostReport>,
 }
 
 impl Vars {
@@ -334,6 +336,7 @@ impl Vars {
             }
         }
         ctx.insert("overlay", &self.overlay);
+        ctx.insert("report", &self.report.as_ref().map(|r| r.lines()));
         let hostname = self.str("hostname").unwrap_or_default();
         let fqdn = match (hostname, self.str("domain")) {
             ("", _) => String::new(),

@@ -66,6 +66,8 @@ pub struct LabPlan {
     pub out_dir: PathBuf,
     /// Lint warnings, each prefixed by its host.
     pub warnings: Vec<String>,
+    /// `--report-to`: its secret is stored when the build starts.
+    pub report: Option<crate::report::Reporter>,
 }
 
 impl LabPlan {
@@ -128,6 +130,9 @@ pub fn run(
 ) -> Result<LabReport> {
     let (img, media) = esxi::open_installer(&req.source)?;
     let run = Run::start(lab)?;
+    if let Some(r) = &lab.report {
+        r.persist()?;
+    }
     let opts = Options {
         source_date_epoch: output::source_date_epoch()?,
         force: req.inputs.force,

@@ -32,6 +32,7 @@ use crate::iso::name;
 use crate::kickstart::{self, crypt::Salt, lint, Source, Vars, TEMPLATES};
 use crate::output;
 use crate::overlay::OverlaySet;
+use crate::report::Reporter;
 
 /// Keys of `[defaults]` and host entries that are not template variables.
 const SPECIAL: &[&str] = &[
@@ -69,6 +70,8 @@ pub struct Common {
     pub out_dir: PathBuf,
     /// Where relative template paths are looked up: the inventory's folder.
     pub base_dir: PathBuf,
+    /// `--report-to`, with the secret of the out-dir.
+    pub report: Option<Reporter>,
 }
 
 impl Common {
@@ -91,7 +94,12 @@ impl Common {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        let report = match &inputs.report_to {
+            Some(url) => Some(Reporter::open(url, &out_dir)?),
+            None => None,
+        };
         Ok(Common {
+            report,
             base,
             set,
             source: Source::from_kickstart_arg(inputs.kickstart.as_deref()),
@@ -147,6 +155,7 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<String>>
             hosts,
             out_dir: common.out_dir.clone(),
             warnings,
+            report: common.report.clone(),
         })
     } else {
         Err(problems)
@@ -226,6 +235,9 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
         .ok()
         .unwrap_or_default();
     vars.set_overlay(&overlay);
+    if let (Some(r), Some(h)) = (&common.report, &hostname) {
+        vars.report = Some(r.for_host(h));
+    }
     let probe = HostBuild {
         overlay: overlay.clone(),
         ks_in_ramdisk: common.ks_in_ramdisk,
@@ -242,6 +254,9 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
         match kickstart::produce(source, &vars) {
             Err(e) => problems.push(one_line(&format!("{e:#}"))),
             Ok(text) if common.lint => {
+                if let Some(m) = crate::report::missing_lines(vars.report.as_ref(), &text) {
+                    warnings.push(format!("{label}: warning: {m}"));
+                }
                 let file = format!("{label}: {ks}");
                 for d in lint::lint(&text) {
                     match d.severity {
@@ -466,6 +481,7 @@ mod tests {
 
     fn common(dir: &Path) -> Common {
         Common {
+            report: None,
             base: Vars::default(),
             set: Vars::default(),
             source: Source::Builtin("minimal"),

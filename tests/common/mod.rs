@@ -8,4 +8,5 @@ pub mod fixture;
 pub mod oracle;
 pub mod qemu;
 pub mod scene;
+pub mod server;
 pub mod tools;

@@ -180,12 +180,22 @@ pub fn boot(iso: &Path, fw: Firmware, expect: &[&str], timeout: Duration) -> Boo
                 vars.path().display()
             ));
     }
-    cmd.arg("-cdrom")
-        .arg(iso)
-        .stdin(Stdio::null())
+    cmd.arg("-cdrom").arg(iso);
+    watch(cmd, &iso.display().to_string(), fw, expect, timeout)
+}
+
+/// Runs a prepared QEMU command (serial on stdio) and watches its serial
+/// port as [`boot`] does; `label` names what boots in the log.
+pub fn watch(
+    mut cmd: Command,
+    label: &str,
+    fw: Firmware,
+    expect: &[&str],
+    timeout: Duration,
+) -> BootLog {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-
     let started = Instant::now();
     let mut guard = Guard(
         cmd.spawn()
@@ -237,7 +247,7 @@ pub fn boot(iso: &Path, fw: Firmware, expect: &[&str], timeout: Duration) -> Boo
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let text = clean(&raw);
     BootLog {
-        iso: iso.display().to_string(),
+        iso: label.to_string(),
         firmware: fw,
         missing: expect
             .iter()

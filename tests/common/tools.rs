@@ -21,6 +21,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("/usr/lib/grub/x86_64-efi/iso9660.mod", "grub-efi-amd64-bin"),
     ("/usr/lib/ISOLINUX/isolinux.bin", "isolinux"),
     ("/usr/lib/syslinux/modules/bios/cat.c32", "syslinux-common"),
+    ("curl", "curl"),
+    ("busybox", "busybox"),
+    ("chromium", "chromium"),
+    ("virt-fw-vars", "python3-pip; pip install virt-firmware"),
 ];
 
 /// `tool` is a command on PATH, or (when it starts with `/`) a file.

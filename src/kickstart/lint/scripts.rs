@@ -35,6 +35,10 @@ pub fn check(d: &mut Diags, line: usize, id: &str, b: &Branch, body: &[(usize, S
                 .to_string(),
         );
     }
+    // Report lines are shell; a Python body is not read for them.
+    if interpreter != Some("python") {
+        super::report::check(d, id, body);
+    }
     let python = interpreter == Some("python");
     let commands: Vec<&(usize, String)> = body
         .iter()

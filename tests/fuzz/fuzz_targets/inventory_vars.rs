@@ -32,6 +32,7 @@ fn common(set: Vars) -> Common {
     base.insert_str("root_password", HASH).unwrap();
     base.salt = Salt::for_epoch(Some(0));
     Common {
+        report: None,
         base,
         set,
         source: Source::Builtin("nested-lab"),

@@ -1,0 +1,89 @@
+//! `esxi-iso status DIR`: where each host of a lab stands, from the
+//! server's event log (read only; the server need not run), as a table or
+//! JSON; `--wait STATE` polls until every host reached STATE or the time
+//! is up, then names the hosts that did not.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::cli::StatusArgs;
+use crate::report;
+use crate::serve::events;
+use crate::serve::status::{lab_hosts, Board, State};
+
+/// How often `--wait` reads the log again.
+const POLL: Duration = Duration::from_secs(2);
+
+pub fn run(args: &StatusArgs) -> Result<ExitCode> {
+    let target = match &args.wait {
+        None => None,
+        Some(s) => Some(State::parse(s).ok_or_else(|| {
+            anyhow::anyhow!("--wait {s:?}: give one of fetched, installing, installed, booted")
+        })?),
+    };
+    let since = args.since.unwrap_or(0);
+    let started = Instant::now();
+    let mut warned = false;
+    loop {
+        let board = read(&args.dir, since, &mut warned)?;
+        if board.hosts.is_empty() {
+            bail!(
+                "{} has no hosts: no manifest.json, no *.iso and no reports (is it the \
+                 directory `build --inventory --out-dir` wrote?)",
+                args.dir.display()
+            );
+        }
+        let Some(target) = target else {
+            print(&board, args.json)?;
+            return Ok(ExitCode::SUCCESS);
+        };
+        let behind = board.behind(target);
+        if behind.is_empty() {
+            print(&board, args.json)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if started.elapsed() >= Duration::from_secs(args.timeout) {
+            print(&board, args.json)?;
+            let names: Vec<String> = behind
+                .iter()
+                .map(|r| format!("{} ({})", r.host, r.state.name()))
+                .collect();
+            bail!(
+                "timed out after {} s: {} of {} hosts did not reach {}: {}",
+                args.timeout,
+                names.len(),
+                board.hosts.len(),
+                target.name(),
+                names.join(", ")
+            );
+        }
+        std::thread::sleep(POLL.min(Duration::from_secs(args.timeout)));
+    }
+}
+
+fn read(dir: &Path, since: u64, warned: &mut bool) -> Result<Board> {
+    let hosts = lab_hosts(dir)?;
+    let (records, bad) = events::read(&report::state_dir(dir))?;
+    if !*warned {
+        for b in &bad {
+            eprintln!("esxi-iso: warning: {b}");
+        }
+        *warned = true;
+    }
+    Ok(Board::fold(&hosts, &records, since))
+}
+
+fn print(board: &Board, json: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, board)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(board.table().as_bytes())?;
+    }
+    Ok(())
+}

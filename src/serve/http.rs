@@ -1,0 +1,340 @@
+//! What each request gets. Routes:
+//!
+//! - `GET /`: the status page (one HTML file, `page.html`, compiled in);
+//! - `GET /.esxi-iso/status.json`: the rows behind it;
+//! - `GET /.esxi-iso/report?host=H&event=E&token=T[&addr=A]`: a host's
+//!   install report, checked against its token, logged and synced before
+//!   the answer;
+//! - `GET`/`HEAD` of any other path: a file of the directory (see
+//!   `files`), with validators, conditional requests and byte ranges.
+//!
+//! The API lives under `/.esxi-iso/` because no file there is ever served
+//! (hidden paths are refused), so it cannot shadow a file of the lab.
+//! Request bodies are never read. The access log on stderr shows the path
+//! without its query, so tokens stay out of it.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+
+use super::events::{now, EventLog, Record};
+use super::files::{self, Answer, Validators};
+use super::io::FileBody;
+use super::status::{lab_hosts, Board};
+use crate::report::{Event, Secret, REPORT_PATH};
+
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+const PAGE: &str = include_str!("page.html");
+const STATUS_PATH: &str = "/.esxi-iso/status.json";
+
+/// Everything a request may need; shared by all connections.
+pub struct App {
+    /// The served directory, canonical.
+    pub root: PathBuf,
+    /// Loaded at start, or at the first report after `build` made it.
+    pub secret: std::sync::OnceLock<Secret>,
+    pub state_dir: PathBuf,
+    pub log: EventLog,
+    /// Every record since the log began (small: a few per host).
+    pub records: Mutex<Vec<Record>>,
+    pub quiet: bool,
+}
+
+impl App {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        let method = req.method().clone();
+        let resp = match (method.clone(), path.as_str()) {
+            (Method::GET | Method::HEAD, "/") => page(&method),
+            (Method::GET, STATUS_PATH) => self.status_json().await,
+            (Method::GET, REPORT_PATH) => self.report(req.uri().query().unwrap_or(""), peer).await,
+            (Method::GET | Method::HEAD, _) => self.file(&req, &path, peer).await,
+            _ => {
+                let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                r
+            }
+        };
+        if !self.quiet {
+            eprintln!("{} {method} {path} {}", peer.ip(), resp.status().as_u16());
+        }
+        resp
+    }
+
+    async fn status_json(self: &Arc<Self>) -> Response<Body> {
+        let app = Arc::clone(self);
+        let board = tokio::task::spawn_blocking(move || {
+            let hosts = lab_hosts(&app.root).unwrap_or_default();
+            let records = app.records.lock().unwrap_or_else(|p| p.into_inner());
+            Board::fold(&hosts, &records, 0)
+        })
+        .await
+        .unwrap_or_default();
+        #[derive(serde::Serialize)]
+        struct Status<'a> {
+            now: u64,
+            hosts: &'a [super::status::Row],
+        }
+        let body = serde_json::to_vec(&Status {
+            now: now(),
+            hosts: &board.hosts,
+        })
+        .unwrap_or_default();
+        let mut r = Response::new(full(body));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+
+    async fn report(self: &Arc<Self>, query: &str, peer: SocketAddr) -> Response<Body> {
+        let q = Query::parse(query);
+        let (Some(host), Some(event), Some(token)) =
+            (q.get("host"), q.get("event"), q.get("token"))
+        else {
+            return text(StatusCode::BAD_REQUEST, "need host, event and token\n");
+        };
+        let Some(secret) = self.secret() else {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "reports are off: this directory has no report secret\n",
+            );
+        };
+        if !crate::kickstart::vars::valid_hostname(host) || !secret.verify(host, token) {
+            return text(StatusCode::FORBIDDEN, "wrong token for this host\n");
+        }
+        let Some(event) = Event::parse(event) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "event must be installing, installed or booted\n",
+            );
+        };
+        let addr = q
+            .get("addr")
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .map(|a| a.to_string());
+        let rec = Record {
+            time: now(),
+            event: event.name().to_string(),
+            host: Some(host.to_string()),
+            file: None,
+            peer: peer.ip().to_canonical().to_string(),
+            addr,
+        };
+        match self.record(rec).await {
+            Ok(()) => text(StatusCode::OK, "recorded\n"),
+            Err(e) => {
+                eprintln!("esxi-iso: warning: {e:#}");
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "could not record the event\n",
+                )
+            }
+        }
+    }
+
+    fn secret(&self) -> Option<&Secret> {
+        if let Some(s) = self.secret.get() {
+            return Some(s);
+        }
+        match Secret::load(&self.state_dir) {
+            Ok(Some(s)) => Some(self.secret.get_or_init(|| s)),
+            Ok(None) => None,
+            Err(e) => {
+                eprintln!("esxi-iso: warning: {e:#}");
+                None
+            }
+        }
+    }
+
+    /// Appends (synced) and keeps the record; runs on the blocking pool.
+    async fn record(self: &Arc<Self>, rec: Record) -> anyhow::Result<()> {
+        let app = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            app.log.append(&rec)?;
+            app.records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(rec);
+            Ok(())
+        })
+        .await?
+    }
+
+    async fn file(
+        self: &Arc<Self>,
+        req: &Request<hyper::body::Incoming>,
+        path: &str,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let root = self.root.clone();
+        let p = path.to_string();
+        let opened = tokio::task::spawn_blocking(move || files::open(&root, &p)).await;
+        let Ok(Ok((file, meta, real))) = opened else {
+            return text(StatusCode::NOT_FOUND, "not found\n");
+        };
+        let v = Validators::of(&meta);
+        let name = real
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let answer = files::answer(req.method(), req.headers(), &v);
+        let mut b = Response::builder()
+            .header(header::ETAG, &v.etag)
+            .header(header::LAST_MODIFIED, httpdate::fmt_http_date(v.modified))
+            .header(header::ACCEPT_RANGES, "bytes");
+        let (status, start, end) = match answer {
+            Answer::NotModified => {
+                return b
+                    .status(StatusCode::NOT_MODIFIED)
+                    .body(empty())
+                    .unwrap_or_default();
+            }
+            Answer::PreconditionFailed => {
+                return b
+                    .status(StatusCode::PRECONDITION_FAILED)
+                    .body(empty())
+                    .unwrap_or_default();
+            }
+            Answer::Unsatisfiable => {
+                return b
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{}", v.len))
+                    .body(empty())
+                    .unwrap_or_default();
+            }
+            Answer::Full => (StatusCode::OK, 0, v.len),
+            Answer::Partial(s, e) => {
+                b = b.header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", v.len));
+                (StatusCode::PARTIAL_CONTENT, s, e + 1)
+            }
+        };
+        b = b
+            .status(status)
+            .header(header::CONTENT_TYPE, files::content_type(&name))
+            .header(header::CONTENT_LENGTH, end - start);
+        if req.method() == Method::HEAD {
+            return b.body(empty()).unwrap_or_default();
+        }
+        // A download that reaches the ISO's last byte counts as a fetch.
+        let on_complete =
+            (end == v.len && name.to_ascii_lowercase().ends_with(".iso")).then(|| {
+                let app = Arc::clone(self);
+                let rel = real
+                    .strip_prefix(&self.root)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or(name.clone());
+                let peer = peer.ip().to_canonical().to_string();
+                Box::new(move || {
+                    let rec = Record {
+                        time: now(),
+                        event: "fetched".into(),
+                        host: None,
+                        file: Some(rel),
+                        peer,
+                        addr: None,
+                    };
+                    tokio::spawn(async move {
+                        if let Err(e) = app.record(rec).await {
+                            eprintln!("esxi-iso: warning: {e:#}");
+                        }
+                    });
+                }) as super::io::OnComplete
+            });
+        b.body(FileBody::new(file, start, end, on_complete).boxed())
+            .unwrap_or_default()
+    }
+}
+
+fn page(method: &Method) -> Response<Body> {
+    let body = if method == Method::HEAD {
+        empty()
+    } else {
+        full(PAGE.as_bytes().to_vec())
+    };
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(PAGE.len()));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn full(bytes: Vec<u8>) -> Body {
+    Full::new(Bytes::from(bytes))
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+fn empty() -> Body {
+    Empty::new()
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+fn text(status: StatusCode, msg: &'static str) -> Response<Body> {
+    let mut r = Response::new(full(msg.as_bytes().to_vec()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// `k=v&k=v`, percent-decoded; the first value of a key wins.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(q: &str) -> Query {
+        let dec = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        Query(
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (dec(k), dec(v)))
+                .collect(),
+        )
+    }
+
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query() {
+        let q = Query::parse("host=esx01&event=booted&token=ab&addr=10.0.0.1&host=x&bare");
+        assert_eq!(q.get("host"), Some("esx01"));
+        assert_eq!(q.get("addr"), Some("10.0.0.1"));
+        assert_eq!(q.get("bare"), None);
+        assert_eq!(Query::parse("a=%41+b").get("a"), Some("A b"));
+    }
+}

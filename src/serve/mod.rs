@@ -1,0 +1,241 @@
+//! `esxi-iso serve DIR`: an HTTP(S) server for a lab directory (what
+//! `build --inventory` and `vcsp` write): the ISOs for firmware HTTP boot,
+//! vCenter and download tools, a VCSP tree as is, install reports from the
+//! hosts, and a status page.
+//!
+//! Stack and why: hyper 1.x (HTTP/1.1 only: firmware, vCenter, curl and
+//! busybox speak it; no HTTP/2 crate tree) on tokio, tokio-rustls with
+//! ring (the provider the project already uses for its TLS clients) for
+//! `--tls-cert`/`--tls-key`, `http-range-header` (the parser tower-http
+//! uses) for Range, `httpdate` for dates. No router or file-serving crate:
+//! tower-http's ServeDir has no ETag, If-None-Match or If-Range and serves
+//! hidden files; the few routes here are a match.
+//!
+//! Limits that keep slow or broken clients from hurting others: at most
+//! `max_connections` at once (more wait in the kernel's backlog), a header
+//! read timeout and a 16 KiB header buffer (hyper: 431 past it), an idle
+//! timeout on every connection (`io::Idle`), a TLS handshake timeout,
+//! request bodies never read. Ctrl-C or SIGTERM stops accepting, lets
+//! running requests finish for a few seconds, then exits.
+//!
+//! Writes only into `DIR/.esxi-iso/` (the event log); reads the report
+//! secret from there. The submodules: `files` (what may be served, and
+//! how), `http` (routes), `events` (the log), `status` (rows per host),
+//! `io` (idle timeout, file bodies).
+
+pub mod events;
+pub mod files;
+pub mod http;
+pub mod io;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::report::{self, Secret};
+
+/// Largest request head hyper buffers (it answers 431 past it).
+const MAX_HEAD: usize = 16 * 1024;
+/// How long running requests may go on after Ctrl-C.
+const GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub listen: SocketAddr,
+    /// PEM certificate chain and private key.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub max_connections: usize,
+    /// Header read timeout and idle timeout.
+    pub timeout: Duration,
+    /// No access log.
+    pub quiet: bool,
+}
+
+/// Runs until Ctrl-C or SIGTERM. `say` gets the start-up lines.
+pub fn run(cfg: &Config, say: &mut dyn FnMut(&str)) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(serve(cfg, say))
+}
+
+async fn serve(cfg: &Config, say: &mut dyn FnMut(&str)) -> Result<()> {
+    let root = cfg
+        .dir
+        .canonicalize()
+        .with_context(|| format!("opening {}", cfg.dir.display()))?;
+    if !root.is_dir() {
+        bail!("{} is not a directory", cfg.dir.display());
+    }
+    let state = report::state_dir(&root);
+    let secret = Secret::load(&state)?;
+    let (log, records, notes) = events::EventLog::open(&state)?;
+    for n in notes {
+        eprintln!("esxi-iso: warning: {n}");
+    }
+    let acceptor = match &cfg.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let bound = listener.local_addr()?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    say(&format!(
+        "serving {} on {scheme}://{bound}/ (status page at /)",
+        root.display()
+    ));
+    if bound.ip().is_unspecified() {
+        say("  listening on every address: VMs use this machine's address as they see it");
+    }
+    for (host, file) in status::lab_hosts(&root).unwrap_or_default() {
+        say(&format!("  {host:<16} {scheme}://{bound}/{file}"));
+    }
+    if secret.is_none() {
+        say("  no report secret yet: reports are refused until `build --report-to` makes one");
+    }
+    let app = Arc::new(http::App {
+        root,
+        secret: secret.map(std::sync::OnceLock::from).unwrap_or_default(),
+        state_dir: state,
+        log,
+        records: Mutex::new(records),
+        quiet: cfg.quiet,
+    });
+
+    let limit = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            p = Arc::clone(&limit).acquire_owned() => p.context("connection limit")?,
+            r = &mut stop => { r?; break; }
+        };
+        let (tcp, peer) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    eprintln!("esxi-iso: warning: accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            r = &mut stop => { r?; break; }
+        };
+        let app = Arc::clone(&app);
+        let acceptor = acceptor.clone();
+        let stop_rx = stop_rx.clone();
+        let timeout = cfg.timeout;
+        tasks.spawn(async move {
+            let _permit = permit;
+            connection(tcp, peer, app, acceptor, timeout, stop_rx).await;
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(GRACE, drain).await.is_err() {
+        tasks.abort_all();
+    }
+    say("stopped");
+    Ok(())
+}
+
+/// Serves one connection until it closes, times out or the server stops.
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    app: Arc<http::App>,
+    acceptor: Option<TlsAcceptor>,
+    timeout: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let io = io::Idle::new(tcp, timeout);
+    match acceptor {
+        None => serve_conn(io, peer, app, timeout, stop).await,
+        Some(acc) => match tokio::time::timeout(timeout, acc.accept(io)).await {
+            Ok(Ok(tls)) => serve_conn(tls, peer, app, timeout, stop).await,
+            Ok(Err(e)) if !app.quiet => eprintln!("{} TLS handshake failed: {e}", peer.ip()),
+            _ => {}
+        },
+    }
+}
+
+async fn serve_conn<T>(
+    io: T,
+    peer: SocketAddr,
+    app: Arc<http::App>,
+    timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, std::convert::Infallible>(app.handle(req, peer).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .max_buf_size(MAX_HEAD)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn stop_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| anyhow::anyhow!("reading certificate {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no PEM certificate", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| anyhow::anyhow!("reading private key {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the TLS certificate and key do not go together")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
