@@ -238,8 +238,9 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
     if let (Some(r), Some(h)) = (&common.report, &hostname) {
         vars.report = Some(r.for_host(h));
     }
+    // The overlay moves through the probe: a lab's overlays can be large.
     let probe = HostBuild {
-        overlay: overlay.clone(),
+        overlay,
         ks_in_ramdisk: common.ks_in_ramdisk,
         secure_boot,
         ..HostBuild::default()
@@ -247,6 +248,7 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
     if let Some(e) = probe.secure_boot_conflict() {
         problems.push(e);
     }
+    let overlay = probe.overlay;
 
     let mut warnings = Vec::new();
     let mut kickstart = None;

@@ -44,8 +44,13 @@ use grammar::{Command, Detail};
 /// (`preParseCommandTokens`).
 const MAX_COMMANDS: usize = 256;
 
+/// The findings so far, with the errors counted as they come: option
+/// parsing asks for the count once per command.
 #[derive(Default)]
-pub(crate) struct Diags(Vec<Diagnostic>);
+pub(crate) struct Diags {
+    list: Vec<Diagnostic>,
+    errors: usize,
+}
 
 impl Diags {
     fn push(
@@ -56,7 +61,8 @@ impl Diags {
         advice: bool,
         message: String,
     ) {
-        self.0.push(Diagnostic {
+        self.errors += usize::from(severity == Severity::Error);
+        self.list.push(Diagnostic {
             severity,
             line,
             code,
@@ -74,10 +80,7 @@ impl Diags {
         self.push(Severity::Warning, line, code, true, message);
     }
     pub(crate) fn errors(&self) -> usize {
-        self.0
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.errors
     }
 }
 
@@ -183,7 +186,7 @@ pub fn lint(text: &str) -> Vec<Diagnostic> {
     check_items(&mut d, &items);
     check_file(&mut d, &items, &swallowed);
 
-    let mut diags = d.0;
+    let mut diags = d.list;
     diags.sort_by_key(|diag| diag.line);
     diags
 }
@@ -419,7 +422,7 @@ fn check_file(d: &mut Diags, items: &[Item], swallowed: &[(usize, String, usize,
     }
     if let Some(p) = items.iter().find(|it| it.cmd.id == "paranoid") {
         let warnings =
-            d.0.iter()
+            d.list.iter()
                 .filter(|x| x.severity == Severity::Warning && !x.advice)
                 .count();
         if warnings > 0 {
