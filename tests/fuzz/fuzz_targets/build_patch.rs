@@ -28,19 +28,20 @@ use sha2::{Digest, Sha256};
 const MAX_VOLUME: u64 = 8 << 20;
 const KICKSTART: &str = "vmaccepteula\ninstall --firstdisk --overwritevmfs\nrootpw --iscrypted $6$salt$hash\nnetwork --bootproto=dhcp\nreboot\n";
 
-/// One output folder on tmpfs for the whole run (removed by the OS).
+/// The output folder on tmpfs: made for each input and removed after it,
+/// so a run leaves nothing behind.
 fn out_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    let d = DIR.get_or_init(|| {
         let base = if Path::new("/dev/shm").is_dir() {
             PathBuf::from("/dev/shm")
         } else {
             std::env::temp_dir()
         };
-        let d = base.join(format!("esxi-iso-fuzz-build-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    })
+        base.join(format!("esxi-iso-fuzz-build-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(d).unwrap();
+    d
 }
 
 fn overlay(variant: u8) -> OverlaySet {
@@ -137,4 +138,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = std::fs::remove_file(&output);
     let _ = std::fs::remove_file(dir.join("out.iso.sha256"));
+    let _ = std::fs::remove_dir(dir);
 });
