@@ -815,3 +815,73 @@ fn build_bad_inputs_fail_cleanly() {
     );
     assert_eq!(tool("sha256sum", &[&plain]), src_hash, "the source changed");
 }
+
+/// An ISO remastered with `xorriso -as mkisofs -J -R` (VMware's documented
+/// remaster flags, with xorriso in place of mkisofs, as many people do):
+/// xorriso 1.5 writes Joliet `..` records that point at their own
+/// directory. Readers don't follow them, so the build goes through, and
+/// isoinfo reads the kickstart in every tree.
+#[test]
+fn build_accepts_a_source_remastered_by_xorriso() {
+    if !ready() {
+        return;
+    }
+    let work = work_dir("build-xorriso-src");
+    let w = work.path();
+    let tree = w.join("tree");
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&fixtures().tree)
+        .arg(&tree)
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let src = w.join("xorriso.iso");
+    tool(
+        "xorriso",
+        &[
+            "-as",
+            "mkisofs",
+            "-relaxed-filenames",
+            "-J",
+            "-R",
+            "-V",
+            "ESXI-8.0U3-24022510-STANDARD",
+            "-o",
+            src.to_str().unwrap(),
+            "-b",
+            "ISOLINUX.BIN",
+            "-c",
+            "BOOT.CAT",
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+            "-eltorito-alt-boot",
+            "-e",
+            "EFIBOOT.IMG",
+            "-no-emul-boot",
+            tree.to_str().unwrap(),
+        ],
+    );
+    let out = build(w, &src, "out.iso", &[]);
+    assert!(out.exists(), "{:?}", listing(w));
+    for tree_flag in [&[][..], &["-J"][..], &["-R"][..]] {
+        let mut args = vec!["-i", out.to_str().unwrap(), "-x"];
+        args.push(if tree_flag.is_empty() {
+            "/KS.CFG;1"
+        } else {
+            "/KS.CFG"
+        });
+        args.extend_from_slice(tree_flag);
+        let ks = String::from_utf8(tool_bytes("isoinfo", &args)).unwrap();
+        assert!(ks.contains("vmaccepteula"), "isoinfo {tree_flag:?}: {ks:?}");
+    }
+    let v = run_in(w, &["verify", "out.iso", "--source", "xorriso.iso"], &[]).ok();
+    let text = v.stdout();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("warn directories") && l.contains("xorriso")),
+        "{text}"
+    );
+}

@@ -32,6 +32,7 @@ pub(super) fn check_directories(img: &IsoImage, r: &mut Report) {
     let volume_end = Lba(img.pvd().volume_space()).offset();
     let mut problems = Vec::new();
     let mut count = 0usize;
+    let mut self_parents = 0usize;
     for (name, tree) in trees(img) {
         for d in &tree.dirs {
             count += 1;
@@ -52,7 +53,9 @@ pub(super) fn check_directories(img: &IsoImage, r: &mut Report) {
                 ));
             }
             let parent = d.parent.map_or(d.extent, |p| tree.dirs[p].extent);
-            if d.records[1].extent != parent {
+            if tree.joliet && d.records[1].extent == d.extent {
+                self_parents += 1;
+            } else if d.records[1].extent != parent {
                 problems.push(format!(
                     "{name} directory {} (LBA {}): its .. record points at LBA {}, not its parent's LBA {parent}",
                     label(&d.path),
@@ -62,11 +65,20 @@ pub(super) fn check_directories(img: &IsoImage, r: &mut Report) {
             }
         }
     }
-    r.summarize(
-        Check::Directories,
-        &problems,
-        format!("{count} directories, all records in bounds"),
-    );
+    let detail = format!("{count} directories, all records in bounds");
+    if problems.is_empty() && self_parents > 0 {
+        // xorriso 1.5 writes these; readers find parents by path, not by
+        // Joliet `..` records, so such images read and boot as usual.
+        r.warn(
+            Check::Directories,
+            format!(
+                "{detail}; {self_parents} Joliet directories have a .. record pointing at \
+                 themselves, as xorriso 1.5 writes them (readers do not follow it)"
+            ),
+        );
+    } else {
+        r.summarize(Check::Directories, &problems, detail);
+    }
 }
 
 /// Each file is one extent, not interleaved, inside the volume and after

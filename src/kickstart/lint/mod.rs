@@ -421,10 +421,11 @@ fn check_file(d: &mut Diags, items: &[Item], swallowed: &[(usize, String, usize,
         }
     }
     if let Some(p) = items.iter().find(|it| it.cmd.id == "paranoid") {
-        let warnings =
-            d.list.iter()
-                .filter(|x| x.severity == Severity::Warning && !x.advice)
-                .count();
+        let warnings = d
+            .list
+            .iter()
+            .filter(|x| x.severity == Severity::Warning && !x.advice)
+            .count();
         if warnings > 0 {
             d.error(
                 p.line,
