@@ -53,7 +53,7 @@ pub(super) fn check_directories(img: &IsoImage, r: &mut Report) {
                 ));
             }
             let parent = d.parent.map_or(d.extent, |p| tree.dirs[p].extent);
-            if tree.joliet && d.records[1].extent == d.extent {
+            if tree.joliet && d.parent.is_some() && d.records[1].extent == d.extent {
                 self_parents += 1;
             } else if d.records[1].extent != parent {
                 problems.push(format!(
