@@ -10,6 +10,7 @@
 //! Also here: the `<OUTPUT>.sha256` file written next to every ISO, and
 //! SOURCE_DATE_EPOCH, which makes outputs reproducible.
 
+use std::cell::Cell;
 use std::fs::{File, Permissions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -22,6 +23,8 @@ pub struct AtomicFile {
     tmp: NamedTempFile,
     dest: PathBuf,
     force: bool,
+    /// [`AtomicFile::sync`] ran: commit only renames.
+    synced: Cell<bool>,
 }
 
 impl AtomicFile {
@@ -49,6 +52,7 @@ impl AtomicFile {
             tmp,
             dest: dest.to_path_buf(),
             force,
+            synced: Cell::new(false),
         })
     }
 
@@ -60,16 +64,40 @@ impl AtomicFile {
         self.tmp.path()
     }
 
-    /// Flushes to disk and renames into place.
-    pub fn commit(self) -> Result<()> {
-        let dest = self.dest.clone();
+    /// Gives the temporary its final mode and flushes it to disk, data and
+    /// metadata, so that [`AtomicFile::commit`] is left with the rename.
+    /// Call it when nothing more will be written.
+    pub fn sync(&self) -> Result<()> {
         if self.force {
             self.keep_mode_of_replaced()?;
         }
         self.tmp
             .as_file()
             .sync_all()
-            .with_context(|| format!("flushing {} to disk", dest.display()))?;
+            .with_context(|| format!("flushing {} to disk", self.dest.display()))?;
+        self.synced.set(true);
+        Ok(())
+    }
+
+    /// Flushes to disk (unless [`AtomicFile::sync`] did), renames into
+    /// place, and flushes the directory.
+    pub fn commit(self) -> Result<()> {
+        let dir = parent_dir(&self.dest);
+        self.commit_leaving_dir_sync()?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// [`AtomicFile::commit`] without flushing the directory: for a caller
+    /// that renames another file into the same directory next and flushes
+    /// it then, once for both.
+    pub fn commit_leaving_dir_sync(self) -> Result<()> {
+        if !self.synced.get() {
+            self.sync()?;
+        }
+        let dest = self.dest;
         let result = if self.force {
             self.tmp.persist(&dest).map(|_| ())
         } else {
@@ -85,11 +113,7 @@ impl AtomicFile {
                 anyhow::Error::new(e.error)
                     .context(format!("renaming the finished file to {}", dest.display()))
             }
-        })?;
-        if let Ok(d) = File::open(parent_dir(&dest)) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        })
     }
 }
 

@@ -85,5 +85,6 @@ pub fn build_from_dir(
         ks_path: host.ks_label(),
         kernelopt: KernelOpts { bios, efi },
         warnings,
+        data: s.data,
     })
 }

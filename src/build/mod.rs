@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::esxi::bootcfg::{self, KernelOptEdits};
 use crate::esxi::{self, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
-use crate::iso::{self, IsoImage, Patcher, Watch};
+use crate::iso::{self, DataReport, IsoImage, Patcher, Watch};
 use crate::output::{self, AtomicFile};
 use crate::overlay::OverlaySet;
 use crate::progress::{self, Notify};
@@ -129,6 +129,8 @@ pub struct BuildSummary {
     /// Things the user must know (module added, boot.cfg lines the loader
     /// reads differently than they look); commands print them on stderr.
     pub warnings: Vec<String>,
+    /// How the output's bytes got there: cloned from the source, copied.
+    pub data: DataReport,
 }
 
 /// Builds the planned output from its source, an ISO or a directory from
@@ -184,28 +186,39 @@ pub fn build(
         progress: &progress,
         cancelled: &cancelled,
     };
-    let digest =
-        iso::write_image(&img.file, &img.path, &layout, out.file(), &watch).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                anyhow::Error::new(signals::Interrupted)
-            } else {
-                iso::describe_write_error(e, &host.output)
-            }
+    // Once the data is on disk, and while the hash is still running, the
+    // output is checked and its metadata flushed.
+    let check = || {
+        check_output(img, media, out.path(), host).with_context(|| {
+            format!(
+                "checking the new image before saving it as {}",
+                host.output.display()
+            )
         })?;
+        out.sync()
+    };
+    let (written, checked) =
+        iso::write_image(&img.file, &img.path, &layout, out.file(), &watch, check).map_err(
+            |e| {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    anyhow::Error::new(signals::Interrupted)
+                } else {
+                    iso::describe_write_error(e, &host.output)
+                }
+            },
+        )?;
+    checked?;
     bar.finish_and_clear();
-    check_output(img, media, out.path(), host).with_context(|| {
-        format!(
-            "checking the new image before saving it as {}",
-            host.output.display()
-        )
-    })?;
     if opts.cancelled() {
         bail!(signals::Interrupted);
     }
-    out.commit()?;
-    let sha256 = hex::encode(digest);
+    // The .sha256 is renamed into the same directory next, which flushes
+    // the directory for both.
+    out.commit_leaving_dir_sync()?;
+    let sha256 = hex::encode(written.sha256);
     output::write_checksum_file(&host.output, &sha256, opts.force)?;
     Ok(BuildSummary {
+        data: written.stats.report(),
         output: host.output.clone(),
         size: layout.total_len(),
         sha256,

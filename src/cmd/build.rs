@@ -34,6 +34,7 @@ fn report(s: &BuildSummary, json: bool, quiet: bool) -> Result<()> {
         writeln!(out, "  kickstart  {}", s.ks_path)?;
         writeln!(out, "  BIOS       kernelopt={}", s.kernelopt.bios)?;
         writeln!(out, "  UEFI       kernelopt={}", s.kernelopt.efi)?;
+        writeln!(out, "  data       {}", s.data)?;
     }
     Ok(())
 }

@@ -36,9 +36,10 @@ fn report(lab: &LabPlan, m: &LabManifest, json: bool, quiet: bool) -> Result<()>
         for h in &m.hosts {
             writeln!(
                 out,
-                "wrote {} ({} bytes)",
+                "wrote {} ({} bytes; {})",
                 lab.out_dir.join(&h.file).display(),
-                h.size
+                h.size,
+                h.data
             )?;
         }
         if !m.hosts.is_empty() {

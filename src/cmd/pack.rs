@@ -58,6 +58,7 @@ fn report(s: &PackSummary, json: bool, quiet: bool) -> Result<()> {
                 }
             )?;
         }
+        writeln!(out, "  data       {}", s.data)?;
     }
     Ok(())
 }

@@ -7,9 +7,11 @@
 //! and boot images kept byte for byte. References: ECMA-119 4th edition,
 //! El Torito 1.0, SUSP 1.12 / RRIP 1.12, Joliet.
 
+pub mod copy;
 pub mod eltorito;
 pub mod format;
 pub mod layout;
+pub mod mapped;
 pub mod master;
 pub mod name;
 pub mod patch;
@@ -21,7 +23,9 @@ pub use eltorito::{BootCatalog, BootEntry, BootInfoTable};
 pub use layout::{Layout, Segment};
 pub use patch::{Patcher, PutOutcome};
 pub use reader::{Entry, IsoImage};
-pub use writer::{describe as describe_write_error, write_image, Watch};
+pub use writer::{
+    describe as describe_write_error, write_image, DataReport, Watch, WriteStats, Written,
+};
 
 /// Errors callers may match on.
 #[derive(Debug, thiserror::Error)]

@@ -1,28 +1,39 @@
-//! Streaming a [`Layout`] to the output file.
+//! Streaming a [`Layout`] (or the [`Segment`]s of a tree being mastered)
+//! to the output file, and hashing it on the way.
 //!
-//! Unchanged ranges are copied by the kernel (`copy_file_range`, falling
-//! back to read/write across file systems that refuse it). A second thread
-//! hashes the same byte stream (reading the source through the page cache
-//! and the new bytes from memory) while the kernel copies, so the SHA-256
-//! costs no second pass over the output.
+//! Unchanged data reaches the output the cheapest way the file systems
+//! allow ([`super::copy`]): cloned on a reflink file system (Btrfs, XFS,
+//! ZFS 2.2+), so the output shares the source's blocks and costs a few
+//! sectors of disk; copied by the kernel elsewhere; through user space only
+//! across file systems that refuse both. Clones need block-aligned ranges
+//! (4 KiB, while ISO sectors are 2 KiB), so around each edited sector the
+//! rest of its block is copied, and everything between is cloned. The
+//! output's bytes are the same whichever way ran.
 //!
-//! An I/O error says which file failed, how and where ([`Failed`]):
-//! `copy_file_range` reports one errno for both ends, so a failed kernel
-//! copy is retried with read/write, which tells a failing source disk from
-//! a failing output disk.
+//! A second thread computes the SHA-256 while the data moves: from the
+//! source through read-only mappings of the page cache ([`super::mapped`],
+//! no copy into user space, shared by every host of a lab), and from the
+//! new bytes in memory, never by reading the output again.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::copy::{
+    clone_block, clone_range, copy_range, copy_range_userspace, failed, is_unsupported,
+    start_writeback, Op,
+};
+pub use super::copy::{describe, Failed};
 use super::layout::{Layout, Segment};
+use super::mapped;
 
 /// Bytes per copy call: the unit of progress and of cancellation checks.
 const CHUNK: u64 = 8 << 20;
+/// Bytes per clone call: clones are fast, this only paces the progress.
+const CLONE_CHUNK: u64 = 256 << 20;
 
 /// Callbacks for a long write: progress in bytes, and a cancel check.
 pub struct Watch<'a> {
@@ -30,103 +41,134 @@ pub struct Watch<'a> {
     pub cancelled: &'a (dyn Fn() -> bool + Sync),
 }
 
-/// What failed: opening or reading an input, writing or flushing the
-/// output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Open,
-    Read,
-    Write,
-    Flush,
+/// How the output's bytes got there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Shared with the input's blocks by the file system (a clone).
+    pub cloned: u64,
+    /// Copied by the kernel (`copy_file_range`).
+    pub copied: u64,
+    /// Copied through user space (read and write).
+    pub copied_userspace: u64,
+    /// New bytes written from memory: edited sectors, new files.
+    pub written: u64,
 }
 
-/// An I/O error of [`write_segments`], as the payload of the `io::Error`
-/// it returns (same kind): the operation, the input file for a read (the
-/// caller names the output), and the byte offset in that file.
-#[derive(Debug, thiserror::Error)]
-#[error("{} at offset {offset}: {source}", match op { Op::Open => "opening", Op::Read => "reading", Op::Write => "writing", Op::Flush => "flushing" })]
-pub struct Failed {
-    pub op: Op,
-    pub input: Option<PathBuf>,
-    pub offset: u64,
-    pub source: io::Error,
-}
-
-fn failed(op: Op, input: Option<&Path>, offset: u64, e: io::Error) -> io::Error {
-    if e.kind() == io::ErrorKind::Interrupted || e.get_ref().is_some_and(|r| r.is::<Failed>()) {
-        return e;
-    }
-    io::Error::new(
-        e.kind(),
-        Failed {
-            op,
-            input: input.map(Path::to_path_buf),
-            offset,
-            source: e,
-        },
-    )
-}
-
-/// The message for an error of [`write_image`] or [`write_segments`]:
-/// "reading SOURCE at offset N: ..." for a failing input, "writing OUTPUT
-/// at offset N: ..." for a failing output. Cancels are the caller's.
-pub fn describe(e: io::Error, output: &Path) -> anyhow::Error {
-    if !e.get_ref().is_some_and(|r| r.is::<Failed>()) {
-        return anyhow::Error::new(e).context(format!("writing {}", output.display()));
-    }
-    let f = *e
-        .into_inner()
-        .and_then(|b| b.downcast::<Failed>().ok())
-        .expect("checked above");
-    // Reads and opens of write_segments always name their input.
-    let (verb, file) = match (f.op, &f.input) {
-        (Op::Open, Some(p)) => {
-            return anyhow::Error::new(f.source).context(format!("opening {}", p.display()))
+impl WriteStats {
+    /// The way most of the unchanged data went.
+    pub fn method(&self) -> &'static str {
+        if self.cloned > 0 && self.cloned >= self.copied + self.copied_userspace {
+            "cloned"
+        } else if self.copied_userspace > self.copied {
+            "copied through user space"
+        } else {
+            "copied"
         }
-        (Op::Read, Some(p)) => ("reading", p.as_path()),
-        (Op::Open | Op::Read | Op::Write, _) => ("writing", output),
-        (Op::Flush, _) => ("flushing", output),
-    };
-    anyhow::Error::new(f.source).context(format!(
-        "{verb} {} at offset {}",
-        file.display(),
-        f.offset
-    ))
+    }
+
+    /// For reports: the method, and the bytes shared with the input and
+    /// the bytes that went to disk.
+    pub fn report(&self) -> DataReport {
+        let copied = self.copied + self.copied_userspace;
+        DataReport {
+            method: self.method(),
+            cloned_bytes: self.cloned,
+            copied_bytes: copied,
+            written_bytes: copied + self.written,
+        }
+    }
+}
+
+/// [`WriteStats`] as summaries show them (`data` in `--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DataReport {
+    /// `cloned`, `copied`, or `copied through user space`.
+    pub method: &'static str,
+    /// Shared with the input's blocks, not written.
+    pub cloned_bytes: u64,
+    /// Unchanged data copied (by the kernel or through user space).
+    pub copied_bytes: u64,
+    /// Everything written to disk: copied data and new bytes.
+    pub written_bytes: u64,
+}
+
+impl std::fmt::Display for DataReport {
+    /// "cloned 601.19 MiB, wrote 316 KiB", "copied and wrote 601.50 MiB".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let size = |n: u64| indicatif::BinaryBytes(n).to_string();
+        if self.cloned_bytes > 0 {
+            write!(
+                f,
+                "cloned {} from the source, wrote {}",
+                size(self.cloned_bytes),
+                size(self.written_bytes)
+            )
+        } else {
+            write!(f, "{}, wrote {}", self.method, size(self.written_bytes))
+        }
+    }
+}
+
+/// A finished write: the output's SHA-256 and how its bytes got there.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    pub sha256: [u8; 32],
+    pub stats: WriteStats,
 }
 
 /// Streams `layout` from `source` (named `source_path` in errors) into
-/// `out` (from offset 0) and returns the SHA-256 of everything written. A
-/// cancel (Ctrl-C) ends it with [`io::ErrorKind::Interrupted`].
-pub fn write_image(
+/// `out` (from offset 0). Once the data is on disk, `then` runs on the
+/// calling thread while the hash is still being computed (a build checks
+/// its output there); its result comes back with the hash. A cancel
+/// (Ctrl-C) ends it with [`io::ErrorKind::Interrupted`].
+pub fn write_image<T>(
     source: &File,
     source_path: &Path,
     layout: &Layout,
     out: &File,
     watch: &Watch<'_>,
-) -> io::Result<[u8; 32]> {
-    write_segments(
+    then: impl FnOnce() -> T,
+) -> io::Result<(Written, T)> {
+    write_segments_then(
         Some((source, source_path)),
         &layout.segments(),
         layout.total_len(),
         out,
         watch,
+        then,
     )
 }
 
-/// Streams `segments` into `out` (from offset 0), `total_len` bytes in all,
-/// and returns their SHA-256; `source` backs [`Segment::Source`].
+/// Streams `segments` into `out` (from offset 0), `total_len` bytes in all;
+/// `source` backs [`Segment::Source`]. The output is flushed to disk
+/// (`fdatasync`) before this returns.
 pub fn write_segments(
     source: Option<(&File, &Path)>,
     segments: &[Segment<'_>],
     total_len: u64,
     out: &File,
     watch: &Watch<'_>,
-) -> io::Result<[u8; 32]> {
+) -> io::Result<Written> {
+    write_segments_then(source, segments, total_len, out, watch, || ()).map(|(w, ())| w)
+}
+
+/// [`write_segments`], running `then` once the data is on disk and while
+/// the hash may still be running.
+pub fn write_segments_then<T>(
+    source: Option<(&File, &Path)>,
+    segments: &[Segment<'_>],
+    total_len: u64,
+    out: &File,
+    watch: &Watch<'_>,
+    then: impl FnOnce() -> T,
+) -> io::Result<(Written, T)> {
     std::thread::scope(|s| {
         let hasher = s.spawn(|| hash_segments(source, segments, watch));
-        // The copy usually finishes first: flushing it to disk then overlaps
-        // the rest of the hashing instead of following it.
-        let written = copy_segments(source, segments, out, watch)
+        // The copy usually finishes first: flushing it to disk and `then`
+        // overlap the rest of the hashing instead of following it.
+        let mut copier = Copier::new(out);
+        let written = copier
+            .segments(source, segments, watch)
             .and_then(|()| {
                 out.set_len(total_len)
                     .map_err(|e| failed(Op::Write, None, total_len, e))
@@ -134,13 +176,30 @@ pub fn write_segments(
             .and_then(|()| {
                 out.sync_data()
                     .map_err(|e| failed(Op::Flush, None, total_len, e))
-            });
+            })
+            .map(|()| then());
         let hashed = hasher
             .join()
             .map_err(|_| io::Error::other("hashing thread panicked"))?;
-        written?;
-        hashed
+        let after = written?;
+        Ok((
+            Written {
+                sha256: hashed?,
+                stats: copier.stats,
+            },
+            after,
+        ))
     })
+}
+
+/// Copies `len` bytes of `src` from `off_in` into `dst` at `off_out`, the
+/// cheapest way the file systems allow (extracting a file from an ISO).
+pub fn copy_extent(src: &File, off_in: u64, dst: &File, off_out: u64, len: u64) -> io::Result<()> {
+    let watch = Watch {
+        progress: &|_| {},
+        cancelled: &|| false,
+    };
+    Copier::new(dst).data(src, None, off_in, off_out, len, &watch)
 }
 
 fn aborted() -> io::Error {
@@ -193,201 +252,166 @@ fn segment_input<'a>(
     }
 }
 
-fn copy_segments(
-    source: Option<(&File, &Path)>,
-    segments: &[Segment<'_>],
-    out: &File,
-    watch: &Watch<'_>,
-) -> io::Result<()> {
-    let mut pos = 0u64;
-    let mut kernel_copy = true;
-    for seg in segments {
-        match *seg {
-            Segment::Source { .. } | Segment::File { .. } => {
-                let (from, name, offset, len) = segment_input(seg, source)?;
-                let from = &*from;
-                let mut done = 0u64;
-                while done < len {
-                    let n = (len - done).min(CHUNK);
-                    let userspace =
-                        || copy_range_userspace(from, Some(name), offset + done, out, pos, n);
-                    if kernel_copy {
-                        match copy_range(from, offset + done, out, pos, n) {
-                            Ok(()) => {}
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
-                            Err(e) => {
-                                // Unsupported: read/write from now on. Any
-                                // other error: read/write this chunk, which
-                                // fails again on the side that is failing.
-                                kernel_copy = !is_unsupported(&e);
-                                userspace()?;
-                            }
-                        }
-                    } else {
-                        userspace()?;
-                    }
-                    start_writeback(out, pos, n);
-                    done += n;
-                    pos += n;
+/// Moves data into one output, remembering which ways work there: a clone
+/// that fails as unsupported is not tried again, nor is a refused kernel
+/// copy.
+struct Copier<'a> {
+    out: &'a File,
+    /// The output file system's block size, while clones may work.
+    clone_block: Option<u64>,
+    kernel_copy: bool,
+    stats: WriteStats,
+}
+
+impl<'a> Copier<'a> {
+    fn new(out: &'a File) -> Copier<'a> {
+        Copier {
+            out,
+            clone_block: clone_block(out),
+            kernel_copy: true,
+            stats: WriteStats::default(),
+        }
+    }
+
+    fn segments(
+        &mut self,
+        source: Option<(&File, &Path)>,
+        segments: &[Segment<'_>],
+        watch: &Watch<'_>,
+    ) -> io::Result<()> {
+        let mut pos = 0u64;
+        for seg in segments {
+            match *seg {
+                Segment::Source { .. } | Segment::File { .. } => {
+                    let (from, name, offset, len) = segment_input(seg, source)?;
+                    self.data(&from, Some(name), offset, pos, len, watch)?;
+                    pos += len;
+                }
+                Segment::Bytes(b) => {
+                    self.out
+                        .write_all_at(b, pos)
+                        .map_err(|e| failed(Op::Write, None, pos, e))?;
+                    self.stats.written += b.len() as u64;
+                    pos += b.len() as u64;
                     (watch.progress)(pos);
                     if (watch.cancelled)() {
                         return Err(aborted());
                     }
                 }
-            }
-            Segment::Bytes(b) => {
-                out.write_all_at(b, pos)
-                    .map_err(|e| failed(Op::Write, None, pos, e))?;
-                pos += b.len() as u64;
-                (watch.progress)(pos);
-                if (watch.cancelled)() {
-                    return Err(aborted());
+                Segment::Zeros(n) => {
+                    // Left as a hole; set_len at the end fixes the length.
+                    pos += n;
                 }
             }
-            Segment::Zeros(n) => {
-                // Left as a hole; set_len at the end fixes the length.
-                pos += n;
+        }
+        Ok(())
+    }
+
+    /// `len` bytes of `from` at `offset` to the output at `pos`: the
+    /// block-aligned middle cloned where the file systems allow, the rest
+    /// copied.
+    fn data(
+        &mut self,
+        from: &File,
+        name: Option<&Path>,
+        offset: u64,
+        pos: u64,
+        len: u64,
+        watch: &Watch<'_>,
+    ) -> io::Result<()> {
+        let mut done = 0u64;
+        if let Some(b) = self.clone_block.filter(|b| offset % b == pos % b) {
+            let head = ((b - pos % b) % b).min(len);
+            let body = (len - head) / b * b;
+            if body > 0 {
+                self.copy(from, name, offset, pos, head, watch)?;
+                done = head;
+                while done < head + body {
+                    let n = (head + body - done).min(CLONE_CHUNK);
+                    if clone_range(from, offset + done, self.out, pos + done, n).is_err() {
+                        // Unsupported here, or failing: copy the rest,
+                        // which works or says which side fails.
+                        self.clone_block = None;
+                        break;
+                    }
+                    self.stats.cloned += n;
+                    done += n;
+                    (watch.progress)(pos + done);
+                    if (watch.cancelled)() {
+                        return Err(aborted());
+                    }
+                }
             }
         }
+        self.copy(from, name, offset + done, pos + done, len - done, watch)
     }
-    Ok(())
-}
 
-/// Asks the kernel to start writing a range back now (without waiting),
-/// so the final fsync has little left to do. Advisory: errors are ignored.
-pub(crate) fn start_writeback(out: &File, offset: u64, len: u64) {
-    // SAFETY: a valid fd; the call only schedules I/O.
-    unsafe {
-        libc::sync_file_range(
-            out.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
-    }
-}
-
-/// Copies `len` bytes between files, by the kernel when it can.
-pub fn copy_extent(src: &File, off_in: u64, dst: &File, off_out: u64, len: u64) -> io::Result<()> {
-    match copy_range(src, off_in, dst, off_out, len) {
-        Err(e) if is_unsupported(&e) => copy_range_userspace(src, None, off_in, dst, off_out, len),
-        other => other,
-    }
-}
-
-fn is_unsupported(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
-    )
-}
-
-pub(super) fn copy_range(
-    src: &File,
-    mut off_in: u64,
-    dst: &File,
-    mut off_out: u64,
-    mut len: u64,
-) -> io::Result<()> {
-    while len > 0 {
-        let mut i = off_in as libc::loff_t;
-        let mut o = off_out as libc::loff_t;
-        // SAFETY: valid fds and offset pointers for the duration of the call.
-        let n = unsafe {
-            libc::copy_file_range(
-                src.as_raw_fd(),
-                &mut i,
-                dst.as_raw_fd(),
-                &mut o,
-                len as usize,
-                0,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+    /// Copies by the kernel, or by read/write where the kernel refuses.
+    fn copy(
+        &mut self,
+        from: &File,
+        name: Option<&Path>,
+        offset: u64,
+        pos: u64,
+        len: u64,
+        watch: &Watch<'_>,
+    ) -> io::Result<()> {
+        let mut done = 0u64;
+        while done < len {
+            let n = (len - done).min(CHUNK);
+            let (at, to) = (offset + done, pos + done);
+            let mut by_kernel = self.kernel_copy;
+            if by_kernel {
+                match copy_range(from, at, self.out, to, n) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+                    Err(e) => {
+                        // Unsupported: read/write from now on. Any other
+                        // error: read/write this chunk, which fails again
+                        // on the side that is failing.
+                        self.kernel_copy = !is_unsupported(&e);
+                        by_kernel = false;
+                    }
+                }
             }
-            return Err(e);
-        }
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "source ended early",
-            ));
-        }
-        off_in += n as u64;
-        off_out += n as u64;
-        len -= n as u64;
-    }
-    Ok(())
-}
-
-/// Copies with read and write; errors say which side failed (`name`
-/// names the input, when known).
-fn copy_range_userspace(
-    src: &File,
-    name: Option<&Path>,
-    off_in: u64,
-    dst: &File,
-    off_out: u64,
-    len: u64,
-) -> io::Result<()> {
-    let mut buf = vec![0u8; len.min(1 << 20) as usize];
-    let mut done = 0u64;
-    while done < len {
-        let n = (len - done).min(buf.len() as u64) as usize;
-        read_exact_at(src, name, &mut buf[..n], off_in + done)?;
-        dst.write_all_at(&buf[..n], off_out + done)
-            .map_err(|e| failed(Op::Write, None, off_out + done, e))?;
-        done += n as u64;
-    }
-    Ok(())
-}
-
-/// `read_exact_at`, its error naming the input and the first offset that
-/// could not be read.
-fn read_exact_at(src: &File, name: Option<&Path>, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    let mut got = 0;
-    while got < buf.len() {
-        let at = offset + got as u64;
-        match src.read_at(&mut buf[got..], at) {
-            Ok(0) => {
-                let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the file ended early");
-                return Err(failed(Op::Read, name, at, e));
+            if by_kernel {
+                self.stats.copied += n;
+            } else {
+                copy_range_userspace(from, name, at, self.out, to, n)?;
+                self.stats.copied_userspace += n;
             }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(failed(Op::Read, name, at, e)),
+            start_writeback(self.out, to, n);
+            done += n;
+            (watch.progress)(to + n);
+            if (watch.cancelled)() {
+                return Err(aborted());
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
+/// The SHA-256 of the output, from the inputs: data through mappings of
+/// the page cache, new bytes from memory, zeros for the holes.
 fn hash_segments(
     source: Option<(&File, &Path)>,
     segments: &[Segment<'_>],
     watch: &Watch<'_>,
 ) -> io::Result<[u8; 32]> {
     let mut h = Sha256::new();
-    // Small enough to stay in the L2 cache between the read and the hash.
-    let mut buf = vec![0u8; 256 << 10];
     let zeros = vec![0u8; 1 << 16];
     for seg in segments {
         match *seg {
             Segment::Source { .. } | Segment::File { .. } => {
                 let (from, name, offset, len) = segment_input(seg, source)?;
-                let from = &*from;
-                let mut done = 0u64;
-                while done < len {
-                    let n = (len - done).min(buf.len() as u64) as usize;
-                    read_exact_at(from, Some(name), &mut buf[..n], offset + done)?;
-                    h.update(&buf[..n]);
-                    done += n as u64;
-                    if done % (4 << 20) == 0 && (watch.cancelled)() {
+                mapped::for_each_chunk(&from, offset, len, &mut |bytes| {
+                    h.update(bytes);
+                    if (watch.cancelled)() {
                         return Err(aborted());
                     }
-                }
+                    Ok(())
+                })
+                .map_err(|e| failed(Op::Read, Some(name), e.offset, e.error))?;
             }
             Segment::Bytes(b) => h.update(b),
             Segment::Zeros(mut n) => {
@@ -432,7 +456,7 @@ mod tests {
             .truncate(true)
             .open(dir.path().join("out"))
             .unwrap();
-        let digest = write_image(
+        let (written, ()) = write_image(
             &src,
             &src_path,
             &layout,
@@ -441,6 +465,7 @@ mod tests {
                 progress: &|_| {},
                 cancelled: &|| false,
             },
+            || (),
         )
         .unwrap();
         let got = std::fs::read(dir.path().join("out")).unwrap();
@@ -450,7 +475,10 @@ mod tests {
         want.extend(vec![9u8; 4096]);
         want.resize(want.len() + 3 * 2048, 0);
         assert_eq!(got, want);
-        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(&want)));
+        assert_eq!(written.sha256, <[u8; 32]>::from(Sha256::digest(&want)));
+        let st = written.stats;
+        assert_eq!(st.cloned + st.copied + st.copied_userspace, 39 * 2048 + 100);
+        assert_eq!(st.written, 2048 + 4096);
     }
 
     #[test]
@@ -481,7 +509,7 @@ mod tests {
             (&readable, &read_only_out, "writing OUT at offset 0: "),
         ];
         for (src, out, want) in cases {
-            let e = write_image(src, Path::new("SRC"), &layout, out, &watch).unwrap_err();
+            let e = write_image(src, Path::new("SRC"), &layout, out, &watch, || ()).unwrap_err();
             let msg = format!("{:#}", describe(e, Path::new("OUT")));
             assert!(msg.starts_with(want), "{msg}");
             assert!(msg.contains("Bad file descriptor"), "{msg}");
@@ -511,6 +539,7 @@ mod tests {
                 progress: &|_| {},
                 cancelled: &|| true,
             },
+            || (),
         )
         .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Interrupted);

@@ -1,7 +1,8 @@
 //! The lab's index files, written next to the ISOs once every host is
 //! built: SHA256SUMS (the format `sha256sum -c` reads) and manifest.json
 //! (per host: file, size, checksum, template, variables with secrets
-//! redacted, overlays, kernel options, warnings). Both list only the hosts
+//! redacted, overlays, kernel options, warnings, how the data was
+//! written). Both list only the hosts
 //! that were built.
 
 use std::path::Path;
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use super::{HostPlan, LabPlan};
 use crate::build::{BuildSummary, KernelOpts};
+use crate::iso::DataReport;
 use crate::output;
 
 /// manifest.json: what was built for each host, secrets redacted.
@@ -33,6 +35,8 @@ pub struct ManifestHost {
     pub kernelopt: KernelOpts,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// How the ISO's bytes got there: cloned from the source, copied.
+    pub data: DataReport,
 }
 
 pub fn manifest(source: &Path, built: &[(&HostPlan, &BuildSummary)]) -> LabManifest {
@@ -51,6 +55,7 @@ pub fn manifest(source: &Path, built: &[(&HostPlan, &BuildSummary)]) -> LabManif
                 overlays: h.overlays.clone(),
                 kernelopt: s.kernelopt.clone(),
                 warnings: s.warnings.clone(),
+                data: s.data,
             })
             .collect(),
     }

@@ -24,7 +24,7 @@ use super::{TreeManifest, MANIFEST};
 use crate::esxi::{self, bootcfg, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
 use crate::iso::master::{self, Boot, BootImage, Content, Dir, Node, Volume};
-use crate::iso::{IsoImage, Watch};
+use crate::iso::{DataReport, IsoImage, Watch};
 use crate::output::{self, AtomicFile};
 use crate::signals;
 
@@ -92,6 +92,8 @@ pub struct PackSummary {
     pub files: usize,
     pub boot: Vec<esxi::BootReport>,
     pub warnings: Vec<String>,
+    /// How the files' bytes got into the image.
+    pub data: DataReport,
 }
 
 /// Reads DIR into a tree of file references (data is read while writing).
@@ -386,7 +388,7 @@ pub fn write_volume(
         progress: &progress,
         cancelled: &signals::cancelled,
     };
-    let digest = master::write(&image, out.file(), &watch).map_err(|e| {
+    let written = master::write(&image, out.file(), &watch).map_err(|e| {
         if e.kind() == std::io::ErrorKind::Interrupted {
             anyhow::Error::new(signals::Interrupted)
         } else {
@@ -404,9 +406,10 @@ pub fn write_volume(
         bail!(signals::Interrupted);
     }
     out.commit()?;
-    let sha256 = hex::encode(digest);
+    let sha256 = hex::encode(written.sha256);
     output::write_checksum_file(output, &sha256, force)?;
     Ok(PackSummary {
+        data: written.stats.report(),
         output: output.to_path_buf(),
         size: image.total_len(),
         sha256,

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod faultfs;
 pub mod fixture;
+pub mod loopfs;
 pub mod oracle;
 pub mod qemu;
 pub mod scene;

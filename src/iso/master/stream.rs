@@ -10,7 +10,7 @@ use std::io;
 
 use super::super::format::*;
 use super::super::layout::Segment;
-use super::super::writer::{write_segments, Watch};
+use super::super::writer::{write_segments, Watch, Written};
 use super::{Image, Piece};
 
 fn piece_sectors(p: &Piece) -> u64 {
@@ -20,11 +20,11 @@ fn piece_sectors(p: &Piece) -> u64 {
     }
 }
 
-/// Streams `image` into `out` from offset 0 and returns its SHA-256, with
-/// the same writer as `build` uses: file data copied by the kernel, hashed
-/// on a second thread, written back as it goes. A cancel ends it with
+/// Streams `image` into `out` from offset 0, with the same writer as
+/// `build` uses: file data cloned or copied by the kernel, hashed on a
+/// second thread, written back as it goes. A cancel ends it with
 /// [`io::ErrorKind::Interrupted`].
-pub fn write(image: &Image, out: &File, watch: &Watch<'_>) -> io::Result<[u8; 32]> {
+pub fn write(image: &Image, out: &File, watch: &Watch<'_>) -> io::Result<Written> {
     let mut segments = Vec::with_capacity(image.pieces.len() * 2);
     let mut pos = 0u64;
     for p in &image.pieces {
