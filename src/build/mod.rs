@@ -186,8 +186,8 @@ pub fn build(
         progress: &progress,
         cancelled: &cancelled,
     };
-    // Once the data is on disk, and while the hash is still running, the
-    // output is checked and its metadata flushed.
+    // Once the data is written, and while the hash is still running, the
+    // output is checked and flushed to disk (data and metadata, once).
     let check = || {
         check_output(img, media, out.path(), host).with_context(|| {
             format!(

@@ -11,21 +11,19 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// What failed: opening or reading an input, writing or flushing the
-/// output.
+/// What failed: opening or reading an input, or writing the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Open,
     Read,
     Write,
-    Flush,
 }
 
 /// An I/O error of [`write_segments`], as the payload of the `io::Error`
 /// it returns (same kind): the operation, the input file for a read (the
 /// caller names the output), and the byte offset in that file.
 #[derive(Debug, thiserror::Error)]
-#[error("{} at offset {offset}: {source}", match op { Op::Open => "opening", Op::Read => "reading", Op::Write => "writing", Op::Flush => "flushing" })]
+#[error("{} at offset {offset}: {source}", match op { Op::Open => "opening", Op::Read => "reading", Op::Write => "writing" })]
 pub struct Failed {
     pub op: Op,
     pub input: Option<PathBuf>,
@@ -66,7 +64,6 @@ pub fn describe(e: io::Error, output: &Path) -> anyhow::Error {
         }
         (Op::Read, Some(p)) => ("reading", p.as_path()),
         (Op::Open | Op::Read | Op::Write, _) => ("writing", output),
-        (Op::Flush, _) => ("flushing", output),
     };
     anyhow::Error::new(f.source).context(format!(
         "{verb} {} at offset {}",

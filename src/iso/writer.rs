@@ -117,9 +117,9 @@ pub struct Written {
 }
 
 /// Streams `layout` from `source` (named `source_path` in errors) into
-/// `out` (from offset 0). Once the data is on disk, `then` runs on the
+/// `out` (from offset 0). Once every byte is written, `then` runs on the
 /// calling thread while the hash is still being computed (a build checks
-/// its output there); its result comes back with the hash. A cancel
+/// its output and flushes it there); its result comes back with the hash. A cancel
 /// (Ctrl-C) ends it with [`io::ErrorKind::Interrupted`].
 pub fn write_image<T>(
     source: &File,
@@ -140,8 +140,8 @@ pub fn write_image<T>(
 }
 
 /// Streams `segments` into `out` (from offset 0), `total_len` bytes in all;
-/// `source` backs [`Segment::Source`]. The output is flushed to disk
-/// (`fdatasync`) before this returns.
+/// `source` backs [`Segment::Source`]. Flushing the output to disk is the
+/// caller's (`output::AtomicFile` does it once, data and metadata).
 pub fn write_segments(
     source: Option<(&File, &Path)>,
     segments: &[Segment<'_>],
@@ -152,7 +152,7 @@ pub fn write_segments(
     write_segments_then(source, segments, total_len, out, watch, || ()).map(|(w, ())| w)
 }
 
-/// [`write_segments`], running `then` once the data is on disk and while
+/// [`write_segments`], running `then` once every byte is written and while
 /// the hash may still be running.
 pub fn write_segments_then<T>(
     source: Option<(&File, &Path)>,
@@ -164,18 +164,14 @@ pub fn write_segments_then<T>(
 ) -> io::Result<(Written, T)> {
     std::thread::scope(|s| {
         let hasher = s.spawn(|| hash_segments(source, segments, watch));
-        // The copy usually finishes first: flushing it to disk and `then`
-        // overlap the rest of the hashing instead of following it.
+        // The copy usually finishes first: `then` (checking the output,
+        // flushing it to disk) overlaps the rest of the hashing.
         let mut copier = Copier::new(out);
         let written = copier
             .segments(source, segments, watch)
             .and_then(|()| {
                 out.set_len(total_len)
                     .map_err(|e| failed(Op::Write, None, total_len, e))
-            })
-            .and_then(|()| {
-                out.sync_data()
-                    .map_err(|e| failed(Op::Flush, None, total_len, e))
             })
             .map(|()| then());
         let hashed = hasher
