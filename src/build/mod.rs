@@ -26,12 +26,12 @@ use crate::esxi::{self, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::iso::{self, IsoImage, Patcher, Watch};
 use crate::output::{self, AtomicFile};
 use crate::overlay::OverlaySet;
-use crate::progress::{self, Notify};
+use crate::progress::{self, Notify, Trace};
 use crate::{signals, verify};
 
 use changes::secure_boot_refusal;
 pub use changes::{edits_for, plan_changes, Changes};
-pub use request::{Inputs, Plan, Request};
+pub use request::{describe_host, Inputs, Plan, Request};
 
 /// Where the kickstart lives in the installer ramdisk with `--ks-in-ramdisk`.
 pub const RAMDISK_KS: &str = "ks.cfg";
@@ -100,6 +100,8 @@ pub struct Options {
     /// Stops this build like Ctrl-C does, when another build of the same
     /// run has failed (`build --inventory`); None for a single build.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// `--verbose`: each step, prefixed by the output's file name.
+    pub trace: Trace,
 }
 
 impl Options {
@@ -163,18 +165,28 @@ pub fn build(
         warnings,
     } = plan_changes(&exists, &media.bios_text, &media.efi_text, host, opts)?;
     let mut patch = Patcher::new(img, opts.source_date_epoch)?;
-    patch
-        .put_file(BIOS_BOOT_CFG, bios.text.as_bytes())
-        .context("placing /BOOT.CFG")?;
-    patch
-        .put_file(EFI_BOOT_CFG, efi.text.as_bytes())
-        .context("placing /EFI/BOOT/BOOT.CFG")?;
-    for (path, data) in &files {
-        patch
+    let name = host
+        .output
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    let cfgs = [
+        (BIOS_BOOT_CFG, bios.text.as_bytes()),
+        (EFI_BOOT_CFG, efi.text.as_bytes()),
+    ];
+    let placed = cfgs
+        .into_iter()
+        .chain(files.iter().map(|(p, d)| (p.as_str(), &d[..])));
+    for (path, data) in placed {
+        let how = patch
             .put_file(path, data)
             .with_context(|| format!("placing /{path}"))?;
+        opts.trace
+            .say(|| format!("{name}: /{path} ({} bytes) {how}", data.len()));
     }
     let layout = patch.finish()?;
+    opts.trace
+        .say(|| format!("{name}: layout: {}", layout.describe()));
 
     let out = AtomicFile::create(&host.output, opts.force)?;
     bar.set_length(layout.total_len());
@@ -193,6 +205,13 @@ pub fn build(
             }
         })?;
     bar.finish_and_clear();
+    opts.trace.say(|| {
+        format!(
+            "{name}: written to {} through copy_file_range (read/write where the file \
+             systems refuse it), SHA-256 computed while writing",
+            out.path().display()
+        )
+    });
     check_output(img, media, out.path(), host).with_context(|| {
         format!(
             "checking the new image before saving it as {}",
@@ -202,6 +221,8 @@ pub fn build(
     if opts.cancelled() {
         bail!(signals::Interrupted);
     }
+    opts.trace
+        .say(|| format!("{name}: checked the new image; renaming it into place"));
     out.commit()?;
     let sha256 = hex::encode(digest);
     output::write_checksum_file(&host.output, &sha256, opts.force)?;

@@ -138,6 +138,10 @@ pub struct BuildArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Describe each step on stderr (plan, layout, copy)
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Print a JSON summary on stdout
     #[arg(long)]
     pub json: bool,
@@ -184,6 +188,7 @@ impl BuildArgs {
             inputs: self.inputs(),
             jobs: self.jobs.map(usize::from),
             keep_going: self.keep_going,
+            trace: Default::default(),
         })
     }
 }
