@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(&args),
         Command::Kickstart(KickstartCommand::Render(args)) => cmd::kickstart::render(&args),
         Command::Kickstart(KickstartCommand::Lint(args)) => cmd::kickstart::lint(&args),
-        Command::Kickstart(KickstartCommand::Vars) => cmd::kickstart::vars(),
+        Command::Kickstart(KickstartCommand::Vars(args)) => cmd::kickstart::vars(&args),
         Command::Extract(args) => cmd::extract::run(&args),
         Command::Pack(args) => cmd::pack::run(&args),
         Command::Upload(args) => cmd::upload::run(&args),

@@ -221,6 +221,10 @@ pub struct ExtractArgs {
     /// No progress bar or summary
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +333,10 @@ pub struct ServeArgs {
     /// No access log on stderr
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// JSON lines on stdout: start-up, then one per request
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -363,7 +371,7 @@ pub enum KickstartCommand {
     /// Check kickstart files against the ESXi installer's rules
     Lint(LintArgs),
     /// List the template variables
-    Vars,
+    Vars(VarsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -386,6 +394,17 @@ pub struct LintArgs {
     /// Kickstart files to check
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VarsArgs {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -470,6 +489,10 @@ pub struct VcspArgs {
     /// Library name [default: the folder's name]
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl UploadArgs {
