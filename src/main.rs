@@ -8,6 +8,7 @@ use esxi_iso::cli::{Cli, Command, KickstartCommand};
 use esxi_iso::cmd;
 
 fn main() -> ExitCode {
+    esxi_iso::cli::complete::complete_env();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) if args.inventory.is_some() => cmd::lab::run(&args),
@@ -23,6 +24,8 @@ fn main() -> ExitCode {
         Command::Vcsp(args) => cmd::vcsp::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Status(args) => cmd::status::run(&args),
+        Command::Completions(args) => cmd::completions::run(&args),
+        Command::Man(args) => cmd::man::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,14 +1,18 @@
 //! Command-line types (clap derive), and their translation into the
 //! library's plain requests ([`build::Request`], [`LabRequest`],
-//! [`PackRequest`], ...): the only module that knows clap. Values are
-//! parsed into domain types here where clap can do it; cross-field
+//! [`PackRequest`], ...): the only module of the library that knows clap
+//! (`cmd::completions` and `cmd::man` render these definitions). Values
+//! are parsed into domain types here where clap can do it; cross-field
 //! validation happens in each request's plan step, before any byte is
-//! written.
+//! written. [`complete`] holds the shell completion side.
+
+pub mod complete;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 
 use crate::build;
 use crate::lab::LabRequest;
@@ -53,6 +57,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show where each host of a lab stands (or wait for it)
     Status(StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(CompletionsArgs),
+    /// Write man pages: esxi-iso.1 and one per subcommand
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +99,8 @@ pub struct BuildArgs {
     pub kickstart: Option<PathBuf>,
 
     /// Template variable (repeatable); overrides --vars
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE",
+          add = ArgValueCompleter::new(complete::variable))]
     pub set: Vec<String>,
 
     /// TOML file of template variables
@@ -107,7 +116,8 @@ pub struct BuildArgs {
     pub remove_boot_opt: Vec<String>,
 
     /// Overlay folder (iso/, ramdisk/) or shipped overlay name (repeatable)
-    #[arg(long, value_name = "DIR|NAME")]
+    #[arg(long, value_name = "DIR|NAME",
+          add = ArgValueCompleter::new(complete::overlay))]
     pub overlay: Vec<String>,
 
     /// Let overlay files replace files of the source ISO
@@ -352,7 +362,8 @@ pub struct StatusArgs {
     /// Wait until every host reached STATE (fetched, installing,
     /// installed, booted)
     #[arg(long, value_name = "STATE", num_args = 0..=1,
-          default_missing_value = "booted")]
+          default_missing_value = "booted",
+          add = ArgValueCompleter::new(complete::state))]
     pub wait: Option<String>,
 
     /// Give up waiting after this many seconds (exit 1)
@@ -377,11 +388,13 @@ pub enum KickstartCommand {
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// Built-in template name (nested-lab, minimal) or a template file
-    #[arg(long, value_name = "NAME|FILE", default_value = "nested-lab")]
+    #[arg(long, value_name = "NAME|FILE", default_value = "nested-lab",
+          add = ArgValueCompleter::new(complete::template))]
     pub template: String,
 
     /// Template variable (repeatable); overrides --vars
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE",
+          add = ArgValueCompleter::new(complete::variable))]
     pub set: Vec<String>,
 
     /// TOML file of template variables
@@ -493,6 +506,30 @@ pub struct VcspArgs {
     /// Print a JSON summary on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Load it in the shell's start-up file, e.g. for bash:\n  \
+                        source <(esxi-iso completions bash)\n\
+                        The README lists the file to write it to for each shell."
+)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory for the pages; created if missing (e.g.
+    /// ~/.local/share/man/man1)
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Overwrite existing pages
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 impl UploadArgs {
