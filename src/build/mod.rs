@@ -207,9 +207,9 @@ pub fn build(
     bar.finish_and_clear();
     opts.trace.say(|| {
         format!(
-            "{name}: written to {} through copy_file_range (read/write where the file \
-             systems refuse it), SHA-256 computed while writing",
-            out.path().display()
+            "{name}: written to the temporary {} beside it through copy_file_range \
+             (read/write where the file systems refuse it), SHA-256 computed while writing",
+            out.path().file_name().unwrap_or_default().to_string_lossy()
         )
     });
     check_output(img, media, out.path(), host).with_context(|| {
