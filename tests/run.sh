@@ -14,6 +14,7 @@ packages=(
     mtools dosfstools p7zip-full libarchive-tools openssl
     golang-go golang-github-vmware-govmomi-dev util-linux time
     curl busybox chromium python3-pip
+    zsh fish elvish groff-base man-db bsdutils
 )
 missing=()
 for p in "${packages[@]}"; do
