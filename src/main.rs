@@ -3,12 +3,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use esxi_iso::cli::{Cli, Command, KickstartCommand};
 use esxi_iso::cmd;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    esxi_iso::cli::complete::complete_env();
+    let cli = Cli::parse_args();
     let result = match cli.command {
         Command::Build(args) if args.inventory.is_some() => cmd::lab::run(&args),
         Command::Build(args) => cmd::build::run(&args),
@@ -16,13 +16,15 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(&args),
         Command::Kickstart(KickstartCommand::Render(args)) => cmd::kickstart::render(&args),
         Command::Kickstart(KickstartCommand::Lint(args)) => cmd::kickstart::lint(&args),
-        Command::Kickstart(KickstartCommand::Vars) => cmd::kickstart::vars(),
+        Command::Kickstart(KickstartCommand::Vars(args)) => cmd::kickstart::vars(&args),
         Command::Extract(args) => cmd::extract::run(&args),
         Command::Pack(args) => cmd::pack::run(&args),
         Command::Upload(args) => cmd::upload::run(&args),
         Command::Vcsp(args) => cmd::vcsp::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Status(args) => cmd::status::run(&args),
+        Command::Completions(args) => cmd::completions::run(&args),
+        Command::Man(args) => cmd::man::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -257,6 +257,22 @@ impl Reporter {
         Ok(())
     }
 
+    /// For `--verbose`: where reports go and where the secret lives (never
+    /// the secret or a token).
+    pub fn describe(&self) -> String {
+        let path = self.state_dir.join(SECRET_FILE);
+        format!(
+            "reports go to {}; each host's token comes from the secret in {} ({})",
+            self.base,
+            path.display(),
+            if self.new {
+                "new: drawn now, stored when writing starts"
+            } else {
+                "reused"
+            }
+        )
+    }
+
     pub fn for_host(&self, host: &str) -> HostReport {
         HostReport {
             base: self.base.clone(),

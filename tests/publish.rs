@@ -275,6 +275,7 @@ fn publish_library_upload_reads_back() {
     let item = rest.find_item(&library, "lab").expect("item lab created");
     assert_eq!(summary["uploads"][0]["item_id"], item.as_str());
     assert_eq!(summary["uploads"][0]["size"], 2_500_000);
+    assert_eq!(summary["uploads"][0]["replaced"], false);
     assert_eq!(rest.item(&item)["type"], "iso");
     let files = rest.item_files(&item);
     let files = files.as_array().expect("file list");
@@ -283,6 +284,7 @@ fn publish_library_upload_reads_back() {
     assert_eq!(files[0]["size"], 2_500_000);
     let want = sha256_file(&w.path().join("lab.iso"));
     assert_eq!(sha256(&rest.download(&item, "lab.iso")), want);
+    assert_eq!(summary["uploads"][0]["sha256"], want.as_str());
 
     // Existing item: refused without --force, before anything is sent.
     make_iso(&w.path().join("lab.iso"), 1_000_000, 12);
@@ -294,8 +296,15 @@ fn publish_library_upload_reads_back() {
     // --force replaces the file in the same item. (vcsim appends a second
     // file entry where vCenter replaces it, so only the bytes are compared.)
     let mut forced = args.to_vec();
-    forced.push("--force");
-    esxi_iso(w.path(), &forced, &creds()).success();
+    forced.extend(["--force", "--json"]);
+    let run = esxi_iso(w.path(), &forced, &creds());
+    run.success();
+    let summary: Value = serde_json::from_str(&run.stdout()).expect("--json output");
+    assert_eq!(summary["uploads"][0]["replaced"], true);
+    assert_eq!(
+        summary["uploads"][0]["sha256"],
+        sha256_file(&w.path().join("lab.iso")).as_str()
+    );
     assert_eq!(rest.find_item(&library, "lab"), Some(item.clone()));
     assert_eq!(
         sha256(&rest.download(&item, "lab.iso")),
@@ -472,6 +481,11 @@ fn publish_datastore_request_shape() {
     assert_eq!(summary["target"], "datastore");
     assert_eq!(summary["uploads"][0]["path"], "[datastore1] isos/lab 1.iso");
     assert_eq!(summary["uploads"][0]["size"], 1_234_567);
+    assert_eq!(summary["uploads"][0]["replaced"], false);
+    assert_eq!(
+        summary["uploads"][0]["sha256"],
+        sha256_file(&w.path().join("lab 1.iso")).as_str()
+    );
     let seen = server.requests();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(

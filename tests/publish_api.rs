@@ -75,6 +75,8 @@ fn publish_api_only_upload_reads_back() {
     assert_eq!(item.files.keys().collect::<Vec<_>>(), ["lab.iso"]);
     let want = sha256_file(&w.path().join("lab.iso"));
     assert_eq!(sha256(&item.files["lab.iso"]), want);
+    assert_eq!(summary["uploads"][0]["sha256"], want.as_str());
+    assert_eq!(summary["uploads"][0]["replaced"], false);
     // Every request was one the server accepts, none in the /rest forms,
     // and nothing is left open.
     for line in server.log() {

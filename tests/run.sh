@@ -15,6 +15,7 @@ packages=(
     golang-go golang-github-vmware-govmomi-dev util-linux time
     curl busybox chromium python3-pip
     xfsprogs btrfs-progs e2fsprogs
+    zsh fish elvish groff-base man-db bsdutils
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -26,12 +26,12 @@ use crate::esxi::{self, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::iso::{self, DataReport, IsoImage, Patcher, Watch};
 use crate::output::{self, AtomicFile};
 use crate::overlay::OverlaySet;
-use crate::progress::{self, Notify};
+use crate::progress::{self, Notify, Trace};
 use crate::{signals, verify};
 
 use changes::secure_boot_refusal;
 pub use changes::{edits_for, plan_changes, Changes};
-pub use request::{Inputs, Plan, Request};
+pub use request::{describe_host, Inputs, Plan, Request};
 
 /// Where the kickstart lives in the installer ramdisk with `--ks-in-ramdisk`.
 pub const RAMDISK_KS: &str = "ks.cfg";
@@ -100,6 +100,8 @@ pub struct Options {
     /// Stops this build like Ctrl-C does, when another build of the same
     /// run has failed (`build --inventory`); None for a single build.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// `--verbose`: each step, prefixed by the output's file name.
+    pub trace: Trace,
 }
 
 impl Options {
@@ -165,18 +167,28 @@ pub fn build(
         warnings,
     } = plan_changes(&exists, &media.bios_text, &media.efi_text, host, opts)?;
     let mut patch = Patcher::new(img, opts.source_date_epoch)?;
-    patch
-        .put_file(BIOS_BOOT_CFG, bios.text.as_bytes())
-        .context("placing /BOOT.CFG")?;
-    patch
-        .put_file(EFI_BOOT_CFG, efi.text.as_bytes())
-        .context("placing /EFI/BOOT/BOOT.CFG")?;
-    for (path, data) in &files {
-        patch
+    let name = host
+        .output
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    let cfgs = [
+        (BIOS_BOOT_CFG, bios.text.as_bytes()),
+        (EFI_BOOT_CFG, efi.text.as_bytes()),
+    ];
+    let placed = cfgs
+        .into_iter()
+        .chain(files.iter().map(|(p, d)| (p.as_str(), &d[..])));
+    for (path, data) in placed {
+        let how = patch
             .put_file(path, data)
             .with_context(|| format!("placing /{path}"))?;
+        opts.trace
+            .say(|| format!("{name}: /{path} ({} bytes) {how}", data.len()));
     }
     let layout = patch.finish()?;
+    opts.trace
+        .say(|| format!("{name}: layout: {}", layout.describe()));
 
     let out = AtomicFile::create(&host.output, opts.force)?;
     bar.set_length(layout.total_len());
@@ -212,6 +224,14 @@ pub fn build(
     if opts.cancelled() {
         bail!(signals::Interrupted);
     }
+    opts.trace.say(|| {
+        format!(
+            "{name}: written to the temporary {} beside it ({}), SHA-256 computed while \
+             writing; checked it and flushed it to disk; renaming it into place",
+            out.path().file_name().unwrap_or_default().to_string_lossy(),
+            written.stats.report()
+        )
+    });
     // The .sha256 is renamed into the same directory next, which flushes
     // the directory for both.
     out.commit_leaving_dir_sync()?;

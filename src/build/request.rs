@@ -14,7 +14,7 @@ use crate::iso::name;
 use crate::kickstart::{self, crypt::Salt, lint, Source, Vars};
 use crate::output;
 use crate::overlay::OverlaySet;
-use crate::progress::Notify;
+use crate::progress::{Notify, Trace};
 use crate::report::{self, Reporter};
 
 /// What to put on the ISO, as the user gave it: the same for one build
@@ -124,10 +124,74 @@ impl Request {
                 source_date_epoch,
                 force: inputs.force,
                 cancel: None,
+                trace: Trace::default(),
             },
             reporter,
         })
     }
+}
+
+impl Plan {
+    /// For `--verbose`: what the plan decided, one line each, without a
+    /// secret (sizes and places, never the kickstart text or the hash).
+    pub fn describe(&self) -> Vec<String> {
+        let mut v = vec![format!(
+            "plan: {} from {} {}",
+            self.host.output.display(),
+            if self.source.is_dir() {
+                "the extracted directory"
+            } else {
+                "the ISO"
+            },
+            self.source.display()
+        )];
+        v.extend(describe_host(&self.host));
+        if let Some(r) = &self.reporter {
+            v.push(format!("plan: {}", r.describe()));
+        }
+        v
+    }
+}
+
+/// For `--verbose`: the kickstart's place and size, the boot option
+/// edits, the overlays and the Secure Boot rule of one output.
+pub fn describe_host(host: &HostBuild) -> Vec<String> {
+    let mut v = vec![format!(
+        "plan: kickstart of {} bytes at {}, both boot.cfg get ks={}",
+        host.kickstart.len(),
+        host.ks_label(),
+        host.ks_location()
+    )];
+    let set: Vec<String> = host
+        .edits
+        .set
+        .iter()
+        .map(|(k, val)| match val {
+            Some(val) => format!("{k}={val}"),
+            None => k.clone(),
+        })
+        .collect();
+    if !set.is_empty() {
+        v.push(format!("plan: kernel options set: {}", set.join(" ")));
+    }
+    if !host.edits.remove.is_empty() {
+        v.push(format!(
+            "plan: kernel options removed: {}",
+            host.edits.remove.join(" ")
+        ));
+    }
+    if !host.overlay.names.is_empty() {
+        v.push(format!(
+            "plan: overlays {}: {} file(s) on the ISO, {} in the added ramdisk module",
+            host.overlay.names.join(", "),
+            host.overlay.iso.len(),
+            host.overlay.ramdisk.len()
+        ));
+    }
+    if host.secure_boot {
+        v.push("plan: --secure-boot: the boot module list stays as the source's".into());
+    }
+    v
 }
 
 /// Lints a kickstart about to be injected: warnings go to `notify`, errors

@@ -1,6 +1,7 @@
 //! `esxi-iso build SOURCE` (one output; `--inventory` is `cmd::lab`):
 //! plan the build ([`crate::build::Request`]), build it from the ISO or
-//! directory, report.
+//! directory, report (text or `--json`; `--verbose` describes each step
+//! on stderr).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,12 +10,19 @@ use anyhow::Result;
 
 use crate::build::{self, BuildSummary};
 use crate::cli::BuildArgs;
-use crate::{progress, signals};
+use crate::progress::{self, Trace};
+use crate::signals;
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
     signals::install();
     let notify = |line: &str| eprintln!("esxi-iso: {line}");
-    let plan = args.request().plan(&notify)?;
+    let mut plan = args.request().plan(&notify)?;
+    if args.verbose {
+        for line in plan.describe() {
+            notify(&line);
+        }
+        plan.opts.trace = Trace::to(|line| eprintln!("esxi-iso: {line}"));
+    }
     let summary = build::run(&plan, progress::enabled(args.quiet), &notify)?;
     report(&summary, args.json, args.quiet)?;
     Ok(ExitCode::SUCCESS)

@@ -1,13 +1,28 @@
 //! `esxi-iso extract ISO DIR`: open, plan (every name checked), write the
-//! files and the `.esxi-iso.toml` record ([`crate::tree::extract`]), report.
+//! files and the `.esxi-iso.toml` record ([`crate::tree::extract`]), report
+//! (text, or `--json`).
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 
 use crate::cli::ExtractArgs;
 use crate::tree::extract;
 use crate::{esxi, progress, signals};
+
+/// `extract --json`: the ISO and directory as given, what was written.
+#[derive(Serialize)]
+struct Json<'a> {
+    iso: &'a Path,
+    dir: &'a Path,
+    files: usize,
+    bytes: u64,
+    /// The `.esxi-iso.toml` record `pack` and `build DIR` read.
+    record: &'a Path,
+}
 
 pub fn run(args: &ExtractArgs) -> Result<ExitCode> {
     signals::install();
@@ -16,7 +31,18 @@ pub fn run(args: &ExtractArgs) -> Result<ExitCode> {
     let bar = progress::bytes(plan.bytes, "extracting", progress::enabled(args.quiet));
     let record = extract::write(&img, &plan, &args.dir, args.force, &|n| bar.inc(n))?;
     bar.finish_and_clear();
-    if !args.quiet {
+    if args.json {
+        let doc = Json {
+            iso: &args.iso,
+            dir: &args.dir,
+            files: plan.files,
+            bytes: plan.bytes,
+            record: &record,
+        };
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else if !args.quiet {
         println!(
             "extracted {} files ({} bytes) to {}",
             plan.files,

@@ -1,9 +1,11 @@
 //! `esxi-iso inspect ISO`: open, describe ([`crate::esxi::inspect`]),
 //! print as text or JSON.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use serde::Serialize;
 
 use crate::cli::InspectArgs;
 use crate::esxi::{self, inspect::InspectReport};
@@ -11,15 +13,23 @@ use crate::esxi::{self, inspect::InspectReport};
 pub fn run(args: &InspectArgs) -> Result<ExitCode> {
     let (img, media) = esxi::open_installer(&args.iso)?;
     let report = esxi::inspect::inspect(&img, &media)?;
-    print(&report, args.json)?;
+    print(&args.iso, &report, args.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print(r: &InspectReport, json: bool) -> Result<()> {
+/// `--json`: the report, led by the ISO as given.
+#[derive(Serialize)]
+struct Json<'a> {
+    iso: &'a Path,
+    #[serde(flatten)]
+    report: &'a InspectReport,
+}
+
+fn print(iso: &Path, r: &InspectReport, json: bool) -> Result<()> {
     use std::io::Write;
     let mut o = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut o, r)?;
+        serde_json::to_writer_pretty(&mut o, &Json { iso, report: r })?;
         writeln!(o)?;
         return Ok(());
     }

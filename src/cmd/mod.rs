@@ -4,10 +4,12 @@
 //! and none holds format or domain logic.
 
 pub mod build;
+pub mod completions;
 pub mod extract;
 pub mod inspect;
 pub mod kickstart;
 pub mod lab;
+pub mod man;
 pub mod pack;
 pub mod serve;
 pub mod status;

@@ -1,13 +1,17 @@
 //! `esxi-iso serve DIR`: the command line turned into a server
-//! configuration; the server is [`crate::serve`].
+//! configuration; the server is [`crate::serve`]. The start-up and the stop
+//! print as text on stdout, or with `--json` as JSON lines (`listening`,
+//! then the access log's `request` lines, then `stopped`).
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
+use serde_json::json;
 
 use crate::cli::ServeArgs;
-use crate::serve::{self, Config};
+use crate::serve::{self, AccessLog, Config, Notice};
 
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     let cfg = Config {
@@ -16,12 +20,34 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         max_connections: args.max_connections as usize,
         timeout: Duration::from_secs(args.timeout),
-        quiet: args.quiet,
+        access: match (args.quiet, args.json) {
+            (true, _) => AccessLog::Off,
+            (false, true) => AccessLog::Json,
+            (false, false) => AccessLog::Text,
+        },
     };
-    serve::run(&cfg, &mut |line| {
-        use std::io::Write;
+    let json = args.json;
+    serve::run(&cfg, &mut |notice| {
+        if json {
+            let line = match notice {
+                Notice::Listening(l) => {
+                    let mut v = serde_json::to_value(l).unwrap_or_default();
+                    v["event"] = json!("listening");
+                    v
+                }
+                Notice::Stopped => json!({"event": "stopped"}),
+            };
+            serve::json_line(&line);
+            return;
+        }
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        let lines = match notice {
+            Notice::Listening(l) => l.lines(),
+            Notice::Stopped => vec!["stopped".to_string()],
+        };
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
         let _ = out.flush();
     })?;
     Ok(ExitCode::SUCCESS)

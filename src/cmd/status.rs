@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
+use serde::Serialize;
 
 use crate::cli::StatusArgs;
 use crate::report;
@@ -38,16 +39,16 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
             );
         }
         let Some(target) = target else {
-            print(&board, args.json)?;
+            print(&args.dir, &board, args.json)?;
             return Ok(ExitCode::SUCCESS);
         };
         let behind = board.behind(target);
         if behind.is_empty() {
-            print(&board, args.json)?;
+            print(&args.dir, &board, args.json)?;
             return Ok(ExitCode::SUCCESS);
         }
         if started.elapsed() >= Duration::from_secs(args.timeout) {
-            print(&board, args.json)?;
+            print(&args.dir, &board, args.json)?;
             let names: Vec<String> = behind
                 .iter()
                 .map(|r| format!("{} ({})", r.host, r.state.name()))
@@ -77,10 +78,18 @@ fn read(dir: &Path, since: u64, warned: &mut bool) -> Result<Board> {
     Ok(Board::fold(&hosts, &records, since))
 }
 
-fn print(board: &Board, json: bool) -> Result<()> {
+/// `--json`: the board, led by the lab directory as given.
+#[derive(Serialize)]
+struct Json<'a> {
+    dir: &'a Path,
+    #[serde(flatten)]
+    board: &'a Board,
+}
+
+fn print(dir: &Path, board: &Board, json: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, board)?;
+        serde_json::to_writer_pretty(&mut out, &Json { dir, board })?;
         writeln!(out)?;
     } else {
         out.write_all(board.table().as_bytes())?;

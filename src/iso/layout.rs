@@ -83,6 +83,49 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// What the patcher chose, in words: sectors rewritten in place, what
+    /// was appended where, the pad, and how much is copied from the source.
+    pub fn describe(&self) -> String {
+        let tail = self.tail.len() as u64 / SECTOR_U64;
+        let copied: u64 = self
+            .segments()
+            .iter()
+            .map(|s| match s {
+                Segment::Source { len, .. } => *len,
+                _ => 0,
+            })
+            .sum();
+        let appended = if tail == 0 {
+            "nothing appended".to_string()
+        } else {
+            format!(
+                "{tail} sector{} appended at LBA {}",
+                plural(tail),
+                self.base_end / SECTOR_U64
+            )
+        };
+        format!(
+            "{} sector{} rewritten in place, {appended}, {} sector{} of trailing pad; \
+             {copied} bytes copied from the source, {} new bytes, {} bytes in all",
+            self.overrides.len(),
+            plural(self.overrides.len() as u64),
+            self.pad / SECTOR_U64,
+            plural(self.pad / SECTOR_U64),
+            self.overrides.len() as u64 * SECTOR_U64 + self.tail.len() as u64,
+            self.total_len()
+        )
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +162,32 @@ mod tests {
             })
             .sum();
         assert_eq!(total, layout.total_len());
+    }
+
+    #[test]
+    fn descriptions_count_sectors_and_bytes() {
+        let layout = |overrides: &[u32], tail: usize, pad: u64| Layout {
+            source_len: 20 * SECTOR_U64,
+            base_end: 20 * SECTOR_U64,
+            overrides: overrides.iter().map(|&l| (l, vec![0u8; SECTOR])).collect(),
+            tail: vec![0u8; tail * SECTOR],
+            pad: pad * SECTOR_U64,
+        };
+        let cases = [
+            (
+                layout(&[16], 0, 0),
+                "1 sector rewritten in place, nothing appended, 0 sectors of trailing pad; \
+                 38912 bytes copied from the source, 2048 new bytes, 40960 bytes in all",
+            ),
+            (
+                layout(&[16, 18], 3, 150),
+                "2 sectors rewritten in place, 3 sectors appended at LBA 20, 150 sectors of \
+                 trailing pad; 36864 bytes copied from the source, 10240 new bytes, \
+                 354304 bytes in all",
+            ),
+        ];
+        for (l, want) in cases {
+            assert_eq!(l.describe(), want);
+        }
     }
 }

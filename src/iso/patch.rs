@@ -44,6 +44,18 @@ pub enum PutOutcome {
     Added,
 }
 
+impl std::fmt::Display for PutOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PutOutcome::ReplacedInPlace => "replaced in place (it fits its old sectors)",
+            PutOutcome::ReplacedAppended => {
+                "replaced, moved after the source's end (it outgrew its old sectors)"
+            }
+            PutOutcome::Added => "added after the source's end",
+        })
+    }
+}
+
 pub struct Patcher<'a> {
     img: &'a IsoImage,
     trees: Vec<Tree>,

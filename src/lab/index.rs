@@ -33,7 +33,8 @@ pub struct ManifestHost {
     pub variables: std::collections::BTreeMap<String, toml::Value>,
     pub overlays: Vec<String>,
     pub kernelopt: KernelOpts,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Always present, empty when there were none (as in every JSON
+    /// esxi-iso prints, lists are never left out).
     pub warnings: Vec<String>,
     /// How the ISO's bytes got there: cloned from the source, copied.
     pub data: DataReport,

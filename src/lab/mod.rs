@@ -25,7 +25,7 @@ use anyhow::{bail, Result};
 
 use crate::build::{BuildSummary, HostBuild, Inputs, Options};
 use crate::kickstart::Vars;
-use crate::progress::Notify;
+use crate::progress::{Notify, Trace};
 use crate::{esxi, output, signals};
 use index::LabManifest;
 use runner::{build_all, Outcome, Run};
@@ -45,6 +45,16 @@ pub struct LabRequest {
     pub jobs: Option<usize>,
     /// Build the other hosts when one fails (their outputs are kept).
     pub keep_going: bool,
+    /// `--verbose`: each host's steps (see [`crate::build::Options`]).
+    pub trace: Trace,
+}
+
+impl LabRequest {
+    /// Hosts built at once: `--jobs`, else the number of CPUs.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
 }
 
 /// One host, resolved and checked.
@@ -137,10 +147,9 @@ pub fn run(
         source_date_epoch: output::source_date_epoch()?,
         force: req.inputs.force,
         cancel: Some(Arc::new(AtomicBool::new(false))),
+        trace: req.trace.clone(),
     };
-    let jobs = req
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = req.jobs();
     let outcomes = build_all(
         &img,
         &media,

@@ -103,10 +103,13 @@ pub fn upload(
         );
     }
     let mut existing = Vec::new();
+    let mut replaces = Vec::new();
     for iso in &plan.isos {
-        if exists(client, creds, plan, target, iso)? {
+        let found = exists(client, creds, plan, target, iso)?;
+        if found {
             existing.push(target.display(&iso.name));
         }
+        replaces.push(found);
     }
     if !existing.is_empty() && !plan.force {
         bail!(
@@ -116,11 +119,13 @@ pub fn upload(
             plan.server.host
         );
     }
-    for iso in &plan.isos {
-        put(client, creds, plan, target, iso)?;
+    for (iso, replaced) in plan.isos.iter().zip(replaces) {
+        let sha256 = put(client, creds, plan, target, iso)?;
         report.push(Uploaded {
             file: iso.name.clone(),
             size: iso.size,
+            sha256,
+            replaced,
             to: Destination::Datastore {
                 path: target.display(&iso.name),
             },
@@ -180,12 +185,13 @@ fn put(
     plan: &UploadPlan,
     target: &DatastoreTarget,
     iso: &LocalIso,
-) -> Result<()> {
+) -> Result<String> {
     let server = &plan.server;
     let remote = target.display(&iso.name);
     let path = target.url_path(&iso.name);
     let bar = progress_bar(iso.size, iso.name.clone(), plan.quiet);
     let reader = ProgressReader::open(&iso.path, bar.clone())?;
+    let sent = reader.digest();
     let request = Request::builder()
         .method(Method::PUT)
         .uri(server.url(&path))
@@ -223,7 +229,7 @@ fn put(
             explain_status(status, &creds.scrub(&body), creds, target, server)
         );
     }
-    Ok(())
+    Ok(sent.sha256())
 }
 
 /// True when `--folder` was given and the server says it is not there.

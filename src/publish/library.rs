@@ -69,13 +69,16 @@ fn upload_all(
         );
     }
     for (iso, name, found) in jobs {
-        let item_id =
-            upload_one(session, plan, &library_id, iso, &name, found).with_context(|| {
+        let replaced = found.is_some();
+        let (item_id, sha256) = upload_one(session, plan, &library_id, iso, &name, found)
+            .with_context(|| {
                 format!("uploading {} to library {library} as item {name}", iso.name)
             })?;
         report.push(Uploaded {
             file: iso.name.clone(),
             size: iso.size,
+            sha256,
+            replaced,
             to: Destination::Library {
                 library: library.to_string(),
                 item: name,
@@ -131,7 +134,7 @@ fn returned_id(v: &Value, what: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("vCenter returned no id for {what}"))
 }
 
-/// Uploads one ISO; returns the item's id.
+/// Uploads one ISO; returns the item's id and the SHA-256 of what was sent.
 fn upload_one(
     session: &Session,
     plan: &UploadPlan,
@@ -139,7 +142,7 @@ fn upload_one(
     iso: &LocalIso,
     name: &str,
     existing: Option<String>,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let bar = progress_bar(iso.size, format!("sha1 {}", iso.name), plan.quiet);
     let mut sha1 = Sha1::new();
     stream_file(&iso.path, &bar, |chunk| sha1.update(chunk))?;
@@ -184,7 +187,7 @@ fn upload_one(
             "removing the unfinished item",
         );
     }
-    result.map(|()| item)
+    result.map(|sha256| (item, sha256))
 }
 
 fn transfer(
@@ -193,7 +196,7 @@ fn transfer(
     us: &str,
     iso: &LocalIso,
     checksum: &str,
-) -> Result<()> {
+) -> Result<String> {
     let file = FileSpec {
         name: &iso.name,
         size: iso.size,
@@ -207,19 +210,21 @@ fn transfer(
         .pointer("/upload_endpoint/uri")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("vCenter returned no upload_endpoint for {}", iso.name))?;
-    put_bytes(session, plan, uri, iso)?;
+    let sha256 = put_bytes(session, plan, uri, iso)?;
     session.call(
         &Op::CompleteSession { session: us },
         "completing the update session",
     )?;
-    wait_done(session, us)
+    wait_done(session, us)?;
+    Ok(sha256)
 }
 
 /// PUT of the file to the upload endpoint, with the session header (the
 /// endpoint is on the same vCenter, `/cls/data/...` or `/rest/com/vmware/cis/data/...`).
-fn put_bytes(session: &Session, plan: &UploadPlan, uri: &str, iso: &LocalIso) -> Result<()> {
+fn put_bytes(session: &Session, plan: &UploadPlan, uri: &str, iso: &LocalIso) -> Result<String> {
     let bar = progress_bar(iso.size, iso.name.clone(), plan.quiet);
     let reader = ProgressReader::open(&iso.path, bar.clone())?;
+    let sent = reader.digest();
     let request = Request::builder()
         .method(Method::PUT)
         .uri(uri)
@@ -249,7 +254,7 @@ fn put_bytes(session: &Session, plan: &UploadPlan, uri: &str, iso: &LocalIso) ->
             session.server().host
         );
     }
-    Ok(())
+    Ok(sent.sha256())
 }
 
 fn wait_done(session: &Session, us: &str) -> Result<()> {

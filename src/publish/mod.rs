@@ -23,9 +23,11 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
 
 use self::auth::Credentials;
 use self::http::{Client, Server, Thumbprint, Trust};
@@ -170,10 +172,10 @@ fn check_iso(path: &Path) -> Result<LocalIso> {
     })
 }
 
-/// A progress bar on stderr (indicatif draws nothing when stderr is not a
-/// terminal).
+/// A progress bar on stderr, drawn only where [`crate::progress::enabled`]
+/// says.
 pub(crate) fn progress_bar(len: u64, msg: String, quiet: bool) -> ProgressBar {
-    if quiet {
+    if !crate::progress::enabled(quiet) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
@@ -188,16 +190,29 @@ pub(crate) fn progress_bar(len: u64, msg: String, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Streams a file to a request body, advancing a progress bar.
+/// Streams a file to a request body, advancing a progress bar and hashing
+/// the bytes it hands out (SHA-256), so the report gives the checksum of
+/// what was sent without a second read.
 pub(crate) struct ProgressReader {
     file: File,
     bar: ProgressBar,
+    hash: Arc<Mutex<Sha256>>,
 }
 
 impl ProgressReader {
     pub(crate) fn open(path: &Path, bar: ProgressBar) -> Result<Self> {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        Ok(ProgressReader { file, bar })
+        Ok(ProgressReader {
+            file,
+            bar,
+            hash: Arc::default(),
+        })
+    }
+
+    /// The hash of every byte read so far, readable after the body moved
+    /// into the request.
+    pub(crate) fn digest(&self) -> Sent {
+        Sent(Arc::clone(&self.hash))
     }
 }
 
@@ -205,7 +220,21 @@ impl Read for ProgressReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.file.read(buf)?;
         self.bar.inc(n as u64);
+        self.hash
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .update(&buf[..n]);
         Ok(n)
+    }
+}
+
+/// The SHA-256 of what a [`ProgressReader`] sent.
+pub(crate) struct Sent(Arc<Mutex<Sha256>>);
+
+impl Sent {
+    pub(crate) fn sha256(&self) -> String {
+        let h = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        hex::encode(h.finalize())
     }
 }
 

@@ -1,17 +1,20 @@
 //! What `upload` tells the user: one line per uploaded ISO on stdout as it
 //! lands, or with `--json` one JSON object at the end (and nothing else on
 //! stdout). The object names the API that carried the upload (`/folder`,
-//! `/api` or `/rest`), so a script can tell which forms a vCenter spoke:
+//! `/api` or `/rest`), so a script can tell which forms a vCenter spoke,
+//! and per file the destination, the bytes, the SHA-256 of what was sent
+//! and whether it replaced a file or item:
 //!
 //! ```json
 //! {"server": "vcenter.lab", "target": "library", "api": "/api",
-//!  "uploads": [{"file": "lab.iso", "size": 1048576, "library": "isos",
+//!  "uploads": [{"file": "lab.iso", "size": 1048576, "sha256": "...",
+//!               "replaced": false, "path": null, "library": "isos",
 //!               "item": "lab", "item_id": "..."}]}
 //! ```
 //!
-//! A datastore upload lists `"path": "[datastore1] isos/lab.iso"` instead of
-//! the library fields. A failed run prints no JSON: the error is on stderr
-//! and the exit status is 1.
+//! A datastore upload gives `"path": "[datastore1] isos/lab.iso"` and null
+//! library fields; every upload has every key. A failed run prints no
+//! JSON: the error is on stderr and the exit status is 1.
 
 use std::io::{self, Write};
 
@@ -35,6 +38,10 @@ pub enum Destination {
 pub struct Uploaded {
     pub file: String,
     pub size: u64,
+    /// SHA-256 of the bytes sent, lowercase hex.
+    pub sha256: String,
+    /// A file (datastore) or item (library) of that name was there before.
+    pub replaced: bool,
     pub to: Destination,
 }
 
@@ -90,7 +97,11 @@ impl Report {
             .uploads
             .iter()
             .map(|u| {
-                let mut v = json!({"file": u.file, "size": u.size});
+                let mut v = json!({
+                    "file": u.file, "size": u.size, "sha256": u.sha256,
+                    "replaced": u.replaced, "path": null, "library": null,
+                    "item": null, "item_id": null,
+                });
                 match &u.to {
                     Destination::Datastore { path } => v["path"] = json!(path),
                     Destination::Library {
@@ -122,8 +133,13 @@ pub fn human_line(up: &Uploaded, server: &str) -> String {
             format!("library {library} as item {item}")
         }
     };
+    let replacing = match (&up.to, up.replaced) {
+        (_, false) => "",
+        (Destination::Datastore { .. }, true) => ", replacing the file there",
+        (Destination::Library { .. }, true) => ", replacing the item's file",
+    };
     format!(
-        "uploaded {} ({}) to {to} on {server}",
+        "uploaded {} ({}) to {to} on {server}{replacing}",
         up.file,
         human_size(up.size)
     )
@@ -137,6 +153,8 @@ mod tests {
         Uploaded {
             file: file.into(),
             size: 2048,
+            sha256: "ab".repeat(32),
+            replaced: true,
             to: Destination::Library {
                 library: "isos".into(),
                 item: "lab".into(),
@@ -150,6 +168,8 @@ mod tests {
         let ds = Uploaded {
             file: "lab 1.iso".into(),
             size: 3_000_000,
+            sha256: "cd".repeat(32),
+            replaced: false,
             to: Destination::Datastore {
                 path: "[ds1] isos/lab 1.iso".into(),
             },
@@ -161,7 +181,8 @@ mod tests {
             ),
             (
                 library("lab.iso"),
-                "uploaded lab.iso (2.00 KiB) to library isos as item lab on esx01",
+                "uploaded lab.iso (2.00 KiB) to library isos as item lab on esx01, \
+                 replacing the item's file",
             ),
         ];
         for (up, want) in cases {
@@ -178,7 +199,8 @@ mod tests {
             r.to_json(),
             json!({
                 "server": "vc:443", "target": "library", "api": "/rest",
-                "uploads": [{"file": "lab.iso", "size": 2048, "library": "isos",
+                "uploads": [{"file": "lab.iso", "size": 2048, "sha256": "ab".repeat(32),
+                             "replaced": true, "path": null, "library": "isos",
                              "item": "lab", "item_id": "it-1"}],
             })
         );

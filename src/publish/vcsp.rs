@@ -25,6 +25,7 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
 use md5::{Digest, Md5};
+use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -45,8 +46,57 @@ struct Iso {
     mtime: i64,
 }
 
-/// Writes the index into `dir`; returns a human summary.
-pub fn write_index(dir: &Path, name: Option<&str>) -> Result<String> {
+/// What a run wrote: `vcsp` prints it as text or `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexSummary {
+    pub dir: PathBuf,
+    pub library: String,
+    /// The library's version after this run.
+    pub version: String,
+    pub items: Vec<ItemSummary>,
+    /// Index files written; files whose bytes did not change are left alone.
+    pub written: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemSummary {
+    pub file: String,
+    pub item: String,
+    pub version: String,
+    pub size: u64,
+    /// `new`, `changed` or `unchanged`.
+    pub state: &'static str,
+}
+
+impl IndexSummary {
+    /// One line per item, then the library.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for i in &self.items {
+            let _ = writeln!(
+                out,
+                "{}: item {} version {} ({})",
+                i.file, i.item, i.version, i.state
+            );
+        }
+        let n = self.items.len();
+        let _ = writeln!(
+            out,
+            "library {}: version {}, {n} item{}, {} file{} written; \
+             subscribe vCenter to <web server URL of {}>/lib.json",
+            self.library,
+            self.version,
+            if n == 1 { "" } else { "s" },
+            self.written,
+            if self.written == 1 { "" } else { "s" },
+            self.dir.display()
+        );
+        out
+    }
+}
+
+/// Writes the index into `dir`; returns what it wrote.
+pub fn write_index(dir: &Path, name: Option<&str>) -> Result<IndexSummary> {
     let isos = find_isos(dir)?;
     let library = match name {
         Some(n) => n.to_string(),
@@ -56,7 +106,7 @@ pub fn write_index(dir: &Path, name: Option<&str>) -> Result<String> {
         bail!("the library name is empty: pass --name NAME");
     }
     let source_date = source_date_epoch()?;
-    let mut summary = String::new();
+    let mut summary = Vec::new();
     let mut items = Vec::new();
     let mut written = 0;
     for iso in &isos {
@@ -76,13 +126,13 @@ pub fn write_index(dir: &Path, name: Option<&str>) -> Result<String> {
             Some(p) if p == &item => "unchanged",
             Some(_) => "changed",
         };
-        writeln!(
-            summary,
-            "{}: item {} version {} ({state})",
-            iso.file_name,
-            iso.item,
-            item["version"].as_str().unwrap_or("?")
-        )?;
+        summary.push(ItemSummary {
+            file: iso.file_name.clone(),
+            item: iso.item.clone(),
+            version: item["version"].as_str().unwrap_or("?").to_string(),
+            size,
+            state,
+        });
         fs::create_dir_all(dir.join(&iso.item))
             .with_context(|| format!("creating folder {}", dir.join(&iso.item).display()))?;
         written += write_if_changed(&item_path, &item)? as usize;
@@ -105,17 +155,13 @@ pub fn write_index(dir: &Path, name: Option<&str>) -> Result<String> {
         previous_items.as_ref() != Some(&items_doc),
     );
     written += write_if_changed(&lib_path, &lib)? as usize;
-    writeln!(
-        summary,
-        "library {library}: version {}, {} item{}, {written} file{} written; \
-         subscribe vCenter to <web server URL of {}>/lib.json",
-        lib["version"].as_str().unwrap_or("?"),
-        isos.len(),
-        if isos.len() == 1 { "" } else { "s" },
-        if written == 1 { "" } else { "s" },
-        dir.display()
-    )?;
-    Ok(summary)
+    Ok(IndexSummary {
+        dir: dir.to_path_buf(),
+        version: lib["version"].as_str().unwrap_or("?").to_string(),
+        library,
+        items: summary,
+        written,
+    })
 }
 
 fn find_isos(dir: &Path) -> Result<Vec<Iso>> {

@@ -26,6 +26,7 @@ use super::events::{now, EventLog, Record};
 use super::files::{self, Answer, Validators};
 use super::io::FileBody;
 use super::status::{lab_hosts, Board};
+use super::{json_line, AccessLog};
 use crate::report::{Event, Secret, REPORT_PATH};
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
@@ -43,7 +44,7 @@ pub struct App {
     pub log: EventLog,
     /// Every record since the log began (small: a few per host).
     pub records: Mutex<Vec<Record>>,
-    pub quiet: bool,
+    pub access: AccessLog,
 }
 
 impl App {
@@ -66,8 +67,18 @@ impl App {
                 r
             }
         };
-        if !self.quiet {
-            eprintln!("{} {method} {path} {}", peer.ip(), resp.status().as_u16());
+        let status = resp.status().as_u16();
+        match self.access {
+            AccessLog::Off => {}
+            AccessLog::Text => eprintln!("{} {method} {path} {status}", peer.ip()),
+            AccessLog::Json => json_line(&serde_json::json!({
+                "event": "request",
+                "time": now(),
+                "peer": peer.ip().to_string(),
+                "method": method.as_str(),
+                "path": path,
+                "status": status,
+            })),
         }
         resp
     }

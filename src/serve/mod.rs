@@ -22,6 +22,11 @@
 //! secret from there. The submodules: `files` (what may be served, and
 //! how), `http` (routes), `events` (the log), `status` (rows per host),
 //! `io` (idle timeout, file bodies).
+//!
+//! What it says goes to the command: the start-up ([`Listening`]) and the
+//! stop through a callback, which prints them as text or JSON; the access
+//! log ([`AccessLog`]) as text lines on stderr or JSON lines on stdout
+//! (`serve --json`: one object per line, nothing else on stdout).
 
 pub mod events;
 pub mod files;
@@ -38,6 +43,8 @@ use anyhow::{bail, Context, Result};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -59,12 +66,83 @@ pub struct Config {
     pub max_connections: usize,
     /// Header read timeout and idle timeout.
     pub timeout: Duration,
-    /// No access log.
-    pub quiet: bool,
+    pub access: AccessLog,
 }
 
-/// Runs until Ctrl-C or SIGTERM. `say` gets the start-up lines.
-pub fn run(cfg: &Config, say: &mut dyn FnMut(&str)) -> Result<()> {
+/// How requests (and failed TLS handshakes) are logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLog {
+    Off,
+    /// `PEER METHOD PATH STATUS` on stderr.
+    Text,
+    /// `{"event": "request", ...}` lines on stdout.
+    Json,
+}
+
+/// The server is up: where, and the URL of each host's ISO.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listening {
+    /// The served directory, canonical.
+    pub dir: PathBuf,
+    /// `http://ADDR:PORT/`, the status page.
+    pub url: String,
+    /// Bound to 0.0.0.0 or [::]: clients use this machine's own address.
+    pub every_address: bool,
+    pub hosts: Vec<HostUrl>,
+    /// Reports are accepted only once `build --report-to` made a secret.
+    pub report_secret: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostUrl {
+    pub host: String,
+    pub url: String,
+}
+
+impl Listening {
+    /// The start-up lines as text.
+    pub fn lines(&self) -> Vec<String> {
+        let mut v = vec![format!(
+            "serving {} on {} (status page at /)",
+            self.dir.display(),
+            self.url
+        )];
+        if self.every_address {
+            v.push(
+                "  listening on every address: VMs use this machine's address as they see it"
+                    .into(),
+            );
+        }
+        for h in &self.hosts {
+            v.push(format!("  {:<16} {}", h.host, h.url));
+        }
+        if !self.report_secret {
+            v.push(
+                "  no report secret yet: reports are refused until `build --report-to` makes one"
+                    .into(),
+            );
+        }
+        v
+    }
+}
+
+/// What the server tells its command: it is up, or it stopped.
+#[derive(Debug, Clone)]
+pub enum Notice<'a> {
+    Listening(&'a Listening),
+    Stopped,
+}
+
+/// One JSON line on stdout, flushed (the access log of `serve --json`).
+pub fn json_line(v: &Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+/// Runs until Ctrl-C or SIGTERM. `say` gets the start-up and the stop.
+pub fn run(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,7 +150,7 @@ pub fn run(cfg: &Config, say: &mut dyn FnMut(&str)) -> Result<()> {
     rt.block_on(serve(cfg, say))
 }
 
-async fn serve(cfg: &Config, say: &mut dyn FnMut(&str)) -> Result<()> {
+async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     let root = cfg
         .dir
         .canonicalize()
@@ -95,26 +173,28 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(&str)) -> Result<()> {
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let bound = listener.local_addr()?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
-    say(&format!(
-        "serving {} on {scheme}://{bound}/ (status page at /)",
-        root.display()
-    ));
-    if bound.ip().is_unspecified() {
-        say("  listening on every address: VMs use this machine's address as they see it");
-    }
-    for (host, file) in status::lab_hosts(&root).unwrap_or_default() {
-        say(&format!("  {host:<16} {scheme}://{bound}/{file}"));
-    }
-    if secret.is_none() {
-        say("  no report secret yet: reports are refused until `build --report-to` makes one");
-    }
+    let listening = Listening {
+        dir: root.clone(),
+        url: format!("{scheme}://{bound}/"),
+        every_address: bound.ip().is_unspecified(),
+        hosts: status::lab_hosts(&root)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(host, file)| HostUrl {
+                url: format!("{scheme}://{bound}/{file}"),
+                host,
+            })
+            .collect(),
+        report_secret: secret.is_some(),
+    };
+    say(Notice::Listening(&listening));
     let app = Arc::new(http::App {
         root,
         secret: secret.map(std::sync::OnceLock::from).unwrap_or_default(),
         state_dir: state,
         log,
         records: Mutex::new(records),
-        quiet: cfg.quiet,
+        access: cfg.access,
     });
 
     let limit = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
@@ -155,7 +235,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(&str)) -> Result<()> {
     if tokio::time::timeout(GRACE, drain).await.is_err() {
         tasks.abort_all();
     }
-    say("stopped");
+    say(Notice::Stopped);
     Ok(())
 }
 
@@ -174,7 +254,16 @@ async fn connection(
         None => serve_conn(io, peer, app, timeout, stop).await,
         Some(acc) => match tokio::time::timeout(timeout, acc.accept(io)).await {
             Ok(Ok(tls)) => serve_conn(tls, peer, app, timeout, stop).await,
-            Ok(Err(e)) if !app.quiet => eprintln!("{} TLS handshake failed: {e}", peer.ip()),
+            Ok(Err(e)) => match app.access {
+                AccessLog::Off => {}
+                AccessLog::Text => eprintln!("{} TLS handshake failed: {e}", peer.ip()),
+                AccessLog::Json => json_line(&json!({
+                    "event": "tls_handshake_failed",
+                    "time": events::now(),
+                    "peer": peer.ip().to_string(),
+                    "error": e.to_string(),
+                })),
+            },
             _ => {}
         },
     }

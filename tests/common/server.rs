@@ -64,13 +64,20 @@ impl Server {
                 );
             }
         };
-        // "serving DIR on http://127.0.0.1:PORT/ (status page at /)"
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
-            .unwrap_or_else(|| panic!("no URL in {first:?}"))
-            .trim_end_matches('/')
-            .to_string();
+        // "serving DIR on http://127.0.0.1:PORT/ (status page at /)", or
+        // with --json {"event": "listening", "url": "http://...", ...}.
+        let url = if first.starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(&first)
+                .unwrap_or_else(|e| panic!("start-up line {first:?} is not JSON: {e}"));
+            v["url"].as_str().unwrap_or_default().to_string()
+        } else {
+            first
+                .split_whitespace()
+                .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+                .unwrap_or_else(|| panic!("no URL in {first:?}"))
+                .to_string()
+        };
+        let url = url.trim_end_matches('/').to_string();
         let port = url.rsplit(':').next().unwrap().parse().unwrap();
         let out = Arc::new(Mutex::new(vec![first]));
         let o2 = Arc::clone(&out);

@@ -28,6 +28,13 @@ const PACKAGES: &[(&str, &str)] = &[
     ("busybox", "busybox"),
     ("chromium", "chromium"),
     ("virt-fw-vars", "python3-pip; pip install virt-firmware"),
+    ("zsh", "zsh"),
+    ("fish", "fish"),
+    ("elvish", "elvish"),
+    ("groff", "groff-base"),
+    ("man", "man-db"),
+    ("lexgrog", "man-db"),
+    ("script", "bsdutils"),
 ];
 
 /// `tool` is a command on PATH, or (when it starts with `/`) a file.

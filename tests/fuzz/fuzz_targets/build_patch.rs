@@ -97,6 +97,7 @@ fuzz_target!(|data: &[u8]| {
         source_date_epoch: Some(1_700_000_000),
         force: true,
         cancel: None,
+        trace: Default::default(),
     };
     let bar = indicatif::ProgressBar::hidden();
     match build::build(&img, &media, &host, &opts, &bar) {

@@ -1,14 +1,18 @@
 //! Command-line types (clap derive), and their translation into the
 //! library's plain requests ([`build::Request`], [`LabRequest`],
-//! [`PackRequest`], ...): the only module that knows clap. Values are
-//! parsed into domain types here where clap can do it; cross-field
+//! [`PackRequest`], ...): the only module of the library that knows clap
+//! (`cmd::completions` and `cmd::man` render these definitions). Values
+//! are parsed into domain types here where clap can do it; cross-field
 //! validation happens in each request's plan step, before any byte is
-//! written.
+//! written. [`complete`] holds the shell completion side.
+
+pub mod complete;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 
 use crate::build;
 use crate::lab::LabRequest;
@@ -28,6 +32,23 @@ use crate::tree::pack::PackRequest;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's help or usage
+    /// error. Help and errors are styled only where anstream's `Auto`
+    /// would, and never with `TERM=dumb`: anstream styles a dumb terminal
+    /// when `CI` is set.
+    pub fn parse_args() -> Cli {
+        use clap::{ColorChoice, CommandFactory, FromArgMatches};
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let mut command = Cli::command();
+        if dumb {
+            command = command.color(ColorChoice::Never);
+        }
+        let mut matches = command.get_matches();
+        Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +74,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show where each host of a lab stands (or wait for it)
     Status(StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(CompletionsArgs),
+    /// Write man pages: esxi-iso.1 and one per subcommand
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +116,8 @@ pub struct BuildArgs {
     pub kickstart: Option<PathBuf>,
 
     /// Template variable (repeatable); overrides --vars
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE",
+          add = ArgValueCompleter::new(complete::variable))]
     pub set: Vec<String>,
 
     /// TOML file of template variables
@@ -107,7 +133,8 @@ pub struct BuildArgs {
     pub remove_boot_opt: Vec<String>,
 
     /// Overlay folder (iso/, ramdisk/) or shipped overlay name (repeatable)
-    #[arg(long, value_name = "DIR|NAME")]
+    #[arg(long, value_name = "DIR|NAME",
+          add = ArgValueCompleter::new(complete::overlay))]
     pub overlay: Vec<String>,
 
     /// Let overlay files replace files of the source ISO
@@ -137,6 +164,10 @@ pub struct BuildArgs {
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Describe each step on stderr (plan, layout, copy)
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Print a JSON summary on stdout
     #[arg(long)]
@@ -184,6 +215,7 @@ impl BuildArgs {
             inputs: self.inputs(),
             jobs: self.jobs.map(usize::from),
             keep_going: self.keep_going,
+            trace: Default::default(),
         })
     }
 }
@@ -216,6 +248,10 @@ pub struct ExtractArgs {
     /// No progress bar or summary
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -324,6 +360,10 @@ pub struct ServeArgs {
     /// No access log on stderr
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// JSON lines on stdout: start-up, then one per request
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -339,7 +379,8 @@ pub struct StatusArgs {
     /// Wait until every host reached STATE (fetched, installing,
     /// installed, booted)
     #[arg(long, value_name = "STATE", num_args = 0..=1,
-          default_missing_value = "booted")]
+          default_missing_value = "booted",
+          add = ArgValueCompleter::new(complete::state))]
     pub wait: Option<String>,
 
     /// Give up waiting after this many seconds (exit 1)
@@ -358,17 +399,19 @@ pub enum KickstartCommand {
     /// Check kickstart files against the ESXi installer's rules
     Lint(LintArgs),
     /// List the template variables
-    Vars,
+    Vars(VarsArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// Built-in template name (nested-lab, minimal) or a template file
-    #[arg(long, value_name = "NAME|FILE", default_value = "nested-lab")]
+    #[arg(long, value_name = "NAME|FILE", default_value = "nested-lab",
+          add = ArgValueCompleter::new(complete::template))]
     pub template: String,
 
     /// Template variable (repeatable); overrides --vars
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE",
+          add = ArgValueCompleter::new(complete::variable))]
     pub set: Vec<String>,
 
     /// TOML file of template variables
@@ -381,6 +424,17 @@ pub struct LintArgs {
     /// Kickstart files to check
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VarsArgs {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -465,6 +519,34 @@ pub struct VcspArgs {
     /// Library name [default: the folder's name]
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Load it in the shell's start-up file, e.g. for bash:\n  \
+                        source <(esxi-iso completions bash)\n\
+                        The README lists the file to write it to for each shell."
+)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory for the pages; created if missing (e.g.
+    /// ~/.local/share/man/man1)
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Overwrite existing pages
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 impl UploadArgs {
