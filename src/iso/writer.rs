@@ -41,6 +41,24 @@ pub struct Watch<'a> {
     pub cancelled: &'a (dyn Fn() -> bool + Sync),
 }
 
+impl Watch<'_> {
+    /// Reports `pos` bytes done; an [`io::ErrorKind::Interrupted`] error
+    /// once the write is cancelled.
+    fn advance(&self, pos: u64) -> io::Result<()> {
+        (self.progress)(pos);
+        self.check()
+    }
+
+    /// An [`io::ErrorKind::Interrupted`] error once the write is cancelled.
+    fn check(&self) -> io::Result<()> {
+        if (self.cancelled)() {
+            Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// How the output's bytes got there.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteStats {
@@ -198,10 +216,6 @@ pub fn copy_extent(src: &File, off_in: u64, dst: &File, off_out: u64, len: u64) 
     Copier::new(dst).data(src, None, off_in, off_out, len, &watch)
 }
 
-fn aborted() -> io::Error {
-    io::Error::new(io::ErrorKind::Interrupted, "interrupted")
-}
-
 /// A data segment's input: the source image, or a tree file opened for
 /// the time it is read (and checked to still have the size planned).
 enum Input<'a> {
@@ -289,10 +303,7 @@ impl<'a> Copier<'a> {
                         .map_err(|e| failed(Op::Write, None, pos, e))?;
                     self.stats.written += b.len() as u64;
                     pos += b.len() as u64;
-                    (watch.progress)(pos);
-                    if (watch.cancelled)() {
-                        return Err(aborted());
-                    }
+                    watch.advance(pos)?;
                 }
                 Segment::Zeros(n) => {
                     // Left as a hole; set_len at the end fixes the length.
@@ -332,10 +343,7 @@ impl<'a> Copier<'a> {
                     }
                     self.stats.cloned += n;
                     done += n;
-                    (watch.progress)(pos + done);
-                    if (watch.cancelled)() {
-                        return Err(aborted());
-                    }
+                    watch.advance(pos + done)?;
                 }
             }
         }
@@ -378,10 +386,7 @@ impl<'a> Copier<'a> {
             }
             start_writeback(self.out, to, n);
             done += n;
-            (watch.progress)(to + n);
-            if (watch.cancelled)() {
-                return Err(aborted());
-            }
+            watch.advance(to + n)?;
         }
         Ok(())
     }
@@ -402,10 +407,7 @@ fn hash_segments(
                 let (from, name, offset, len) = segment_input(seg, source)?;
                 mapped::for_each_chunk(&from, offset, len, &mut |bytes| {
                     h.update(bytes);
-                    if (watch.cancelled)() {
-                        return Err(aborted());
-                    }
-                    Ok(())
+                    watch.check()
                 })
                 .map_err(|e| failed(Op::Read, Some(name), e.offset, e.error))?;
             }
