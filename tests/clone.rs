@@ -223,21 +223,8 @@ fn a_source_that_shrinks_mid_build_fails_cleanly() {
     let Some(s) = Scene::new("clone-shrink") else {
         return;
     };
-    // The fixture plus a sparse gigabyte, so the build takes a while.
-    let f = fs::OpenOptions::new().write(true).open(&s.source).unwrap();
-    f.set_len(s.source_data_len + (1 << 30)).unwrap();
-    let child = s
-        .build_cmd(false)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while s.leftovers().is_empty() {
-        assert!(start.elapsed() < LIMIT, "no temporary file appeared");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let f = s.lengthen_source();
+    let child = s.spawn_writing(s.build_cmd(false));
     f.set_len(s.source_data_len).unwrap();
     let out = wait(child);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -12,9 +12,8 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::scene::{run, snapshot, wait, Scene, BIN, LIMIT};
+use common::scene::{run, snapshot, wait, Scene, BIN};
 use common::tools;
 
 #[test]
@@ -90,11 +89,6 @@ fn full_file_system_fails_cleanly() {
 
 /// A source large enough that the write takes a while: the fixture plus a
 /// sparse gigabyte (the builder copies bytes past the volume's end too).
-fn big_source(s: &Scene) {
-    let f = fs::OpenOptions::new().write(true).open(&s.source).unwrap();
-    f.set_len(s.source_data_len + (1 << 30)).unwrap();
-}
-
 #[test]
 fn signal_during_write_leaves_nothing() {
     for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
@@ -102,28 +96,13 @@ fn signal_during_write_leaves_nothing() {
             let Some(s) = Scene::new("faults-signal") else {
                 return;
             };
-            big_source(&s);
+            s.lengthen_source();
             if previous {
                 s.put_previous();
             }
             let before = snapshot(&s.source, s.source_data_len);
             assert!(!before.data_after);
-            let child = s
-                .build_cmd(previous)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            // Wait for the temporary: the write has begun.
-            let start = Instant::now();
-            while s.leftovers().is_empty() {
-                assert!(
-                    start.elapsed() < LIMIT,
-                    "{name}: no temporary file appeared"
-                );
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            let child = s.spawn_writing(s.build_cmd(previous));
             // SAFETY: signalling our own child.
             assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
             let out = wait(child);

@@ -122,6 +122,34 @@ impl Scene {
         c
     }
 
+    /// Makes the source a sparse gigabyte longer than its data, so that a
+    /// build of it takes a while; the returned handle can cut it back.
+    pub fn lengthen_source(&self) -> fs::File {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(&self.source)
+            .unwrap();
+        f.set_len(self.source_data_len + (1 << 30)).unwrap();
+        f
+    }
+
+    /// Starts `cmd` (output captured) and returns once its temporary output
+    /// exists in the out dir: the write has begun.
+    pub fn spawn_writing(&self, mut cmd: Command) -> Child {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while self.leftovers().is_empty() {
+            assert!(start.elapsed() < LIMIT, "no temporary file appeared");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child
+    }
+
     pub fn leftovers(&self) -> Vec<String> {
         fs::read_dir(&self.out_dir)
             .unwrap()
