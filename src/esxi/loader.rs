@@ -434,11 +434,24 @@ pub fn check(text: &str) -> Vec<Diagnostic> {
 }
 
 /// An option name within two edits of `key`, or that `key` starts with.
+///
+/// The distance is only computed for names within two characters of the
+/// key's length (it can't be smaller than the difference), and a prefix's
+/// is that difference, so a long garbage key costs its length, not its
+/// length times every option's.
 fn nearest_option(key: &str) -> Option<&'static str> {
+    let len = key.chars().count();
     OPTIONS
         .iter()
-        .map(|(n, _)| (*n, edit_distance(key, n)))
-        .filter(|(n, d)| key.starts_with(n) || *d <= 2)
+        .filter_map(|(n, _)| {
+            if key.starts_with(n) {
+                Some((*n, len - n.chars().count()))
+            } else if len.abs_diff(n.chars().count()) <= 2 {
+                Some((*n, edit_distance(key, n))).filter(|(_, d)| *d <= 2)
+            } else {
+                None
+            }
+        })
         .min_by_key(|(_, d)| *d)
         .map(|(n, _)| n)
 }
@@ -579,5 +592,43 @@ mod tests {
         assert!(d[0].message.contains("space before `=`"), "{d:?}");
         let d = check("kernelopt=a\nkernel=/b\nkernelopt=b\nkernelopt=c\n");
         assert!(d[0].message.contains("ignores lines 1, 3"), "{d:?}");
+    }
+
+    #[test]
+    fn nearest_option_matches_the_plain_search() {
+        // The plain search: every option's distance, kept when within two
+        // edits or a prefix of the key, nearest first.
+        let plain = |key: &str| {
+            OPTIONS
+                .iter()
+                .map(|(n, _)| (*n, edit_distance(key, n)))
+                .filter(|(n, d)| key.starts_with(n) || *d <= 2)
+                .min_by_key(|(_, d)| *d)
+                .map(|(n, _)| n)
+        };
+        let long = format!("kernelopt{}", "x".repeat(5000));
+        let keys = [
+            "kernelopts",
+            "kernalopt",
+            "kernel",
+            "kerne",
+            "modules2",
+            "modul",
+            "titl",
+            "prefixes",
+            "timeout",
+            "nobootif",
+            "build",
+            "bootstate",
+            "xyz",
+            "",
+            "ü",
+            "kernelopt_extra",
+            &long,
+        ];
+        for key in keys {
+            assert_eq!(nearest_option(key), plain(key), "{key:.20}");
+        }
+        assert_eq!(nearest_option(&long), Some("kernelopt"));
     }
 }
