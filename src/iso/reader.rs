@@ -384,23 +384,29 @@ pub fn find_dir(tree: &Tree, path: &str) -> Option<usize> {
 }
 
 fn name_eq(tree: &Tree, rec: &Record, want: &str) -> bool {
-    let name = if tree.joliet {
-        joliet_name(rec.identifier())
-    } else {
-        loader_name(rec.identifier())
-    };
-    name.eq_ignore_ascii_case(want)
+    let id = rec.identifier();
+    if tree.joliet {
+        return joliet_name(id).eq_ignore_ascii_case(want);
+    }
+    // Most identifiers are ASCII: compare in place rather than allocate a
+    // name for every record a lookup passes.
+    match std::str::from_utf8(id) {
+        Ok(s) => drop_version(s).eq_ignore_ascii_case(want),
+        Err(_) => loader_name(id).eq_ignore_ascii_case(want),
+    }
 }
 
 /// A primary-tree identifier as the ESXi loader sees it: `;N` and a
 /// trailing `.` dropped.
 pub fn loader_name(id: &[u8]) -> String {
-    let s = String::from_utf8_lossy(id);
-    let s = match s.rfind(';') {
-        Some(i) => &s[..i],
-        None => &s[..],
-    };
-    s.strip_suffix('.').unwrap_or(s).to_string()
+    drop_version(&String::from_utf8_lossy(id)).to_string()
+}
+
+/// An identifier without its `;N` version and the `.` of an empty
+/// extension.
+fn drop_version(s: &str) -> &str {
+    let s = s.rfind(';').map_or(s, |i| &s[..i]);
+    s.strip_suffix('.').unwrap_or(s)
 }
 
 /// A Joliet identifier (UCS-2 big-endian) with `;N` dropped.
