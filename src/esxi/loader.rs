@@ -109,12 +109,45 @@ pub struct Line<'a> {
     pub parsed: Parsed,
 }
 
-/// bootlib/string.c `str_merge_spaces`.
+/// The bytes the loader's `isspace` matches: space, `\t`, `\n`, `\v`,
+/// `\f`, `\r`. All ASCII, so a word boundary is always a char boundary.
+const SPACE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    let set = *b" \t\n\x0b\x0c\r";
+    while i < set.len() {
+        t[set[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// bootlib/string.c `str_merge_spaces`: words separated by one space.
+/// One pass over the bytes, one allocation (every boot.cfg line goes
+/// through here each time a value is looked up).
 pub fn merge_spaces(s: &str) -> String {
-    s.split(|c: char| c.is_ascii_whitespace() || c == '\x0b')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(s.len());
+    let mut word = None;
+    let mut push = |w: &str| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    };
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        match (SPACE[usize::from(b)], word) {
+            (false, None) => word = Some(i),
+            (true, Some(start)) => {
+                push(&s[start..i]);
+                word = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = word {
+        push(&s[start..]);
+    }
+    out
 }
 
 /// The option a line key selects: the first in table order whose name
@@ -592,6 +625,27 @@ mod tests {
         assert!(d[0].message.contains("space before `=`"), "{d:?}");
         let d = check("kernelopt=a\nkernel=/b\nkernelopt=b\nkernelopt=c\n");
         assert!(d[0].message.contains("ignores lines 1, 3"), "{d:?}");
+    }
+
+    #[test]
+    fn merge_spaces_table() {
+        let cases = [
+            ("", ""),
+            ("   ", ""),
+            ("a", "a"),
+            ("  a  ", "a"),
+            ("a \t\x0b\x0c\r b", "a b"),
+            (
+                "kernelopt=runweasel  cdromBoot\r",
+                "kernelopt=runweasel cdromBoot",
+            ),
+            // Not the loader's spaces: NBSP, a Unicode space, NUL.
+            ("a\u{a0}b \u{2003}c\0d", "a\u{a0}b \u{2003}c\0d"),
+            ("ü  é\tß", "ü é ß"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(merge_spaces(raw), want, "{raw:?}");
+        }
     }
 
     #[test]
