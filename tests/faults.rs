@@ -87,8 +87,6 @@ fn full_file_system_fails_cleanly() {
     }
 }
 
-/// A source large enough that the write takes a while: the fixture plus a
-/// sparse gigabyte (the builder copies bytes past the volume's end too).
 #[test]
 fn signal_during_write_leaves_nothing() {
     for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
@@ -96,6 +94,8 @@ fn signal_during_write_leaves_nothing() {
             let Some(s) = Scene::new("faults-signal") else {
                 return;
             };
+            // The builder copies bytes past the volume's end too, so the
+            // lengthened source keeps it writing while the signal arrives.
             s.lengthen_source();
             if previous {
                 s.put_previous();

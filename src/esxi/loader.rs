@@ -109,18 +109,11 @@ pub struct Line<'a> {
     pub parsed: Parsed,
 }
 
-/// The bytes the loader's `isspace` matches: space, `\t`, `\n`, `\v`,
-/// `\f`, `\r`. All ASCII, so a word boundary is always a char boundary.
-const SPACE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    let set = *b" \t\n\x0b\x0c\r";
-    while i < set.len() {
-        t[set[i] as usize] = true;
-        i += 1;
-    }
-    t
-};
+/// The loader's `isspace`: space, `\t`, `\n`, `\v`, `\f`, `\r`. All
+/// ASCII, so a word boundary is always a char boundary.
+fn is_space(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == b'\x0b'
+}
 
 /// bootlib/string.c `str_merge_spaces`: words separated by one space.
 /// One pass over the bytes, one allocation (every boot.cfg line goes
@@ -135,7 +128,7 @@ pub fn merge_spaces(s: &str) -> String {
         out.push_str(w);
     };
     for (i, &b) in s.as_bytes().iter().enumerate() {
-        match (SPACE[usize::from(b)], word) {
+        match (is_space(b), word) {
             (false, None) => word = Some(i),
             (true, Some(start)) => {
                 push(&s[start..i]);
