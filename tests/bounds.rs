@@ -1,7 +1,8 @@
 //! Everything a user can hand esxi-iso is bounded: a kickstart, template
 //! or variables file of hundreds of megabytes (and one that reports no
 //! size, /dev/zero), an inventory of 100,000 hosts or with a 10 MB line, a
-//! template that renders megabytes, a tree too large or too deep for
+//! template that renders megabytes, loops for weeks or nests deep enough
+//! to overflow Tera's stack, a tree too large or too deep for
 //! `pack`, deeply nested or oversized overlays. Each ends in an error that
 //! names the file and the limit, or finishes; none panics or hangs, and the
 //! child's peak memory (its own rusage from wait4) stays under a bound.
@@ -275,6 +276,87 @@ fn a_template_rendering_megabytes_is_refused() {
         None,
     );
     m.fails_with("a template's range may make at most 65536", BARE);
+}
+
+/// Templates that would make Tera run for weeks or overflow its stack
+/// (which aborts the process, with no message): each is refused with the
+/// limit it broke, quickly and in little memory. The template at all the
+/// limits at once renders.
+#[test]
+fn templates_cannot_hang_or_overflow_the_stack() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-template-work");
+    let d = dir.path();
+    let cases: [(&str, String, &str); 6] = [
+        (
+            // 2.8 * 10^14 empty iterations: weeks.
+            "loops.ks.tera",
+            "{% for i in range(end=65536) %}{% for j in range(end=65536) %}\
+             {% for k in range(end=65536) %}{% endfor %}{% endfor %}{% endfor %}\n"
+                .into(),
+            "takes more than 4194304 steps (loop iterations and range items, together)",
+        ),
+        (
+            "recursive.ks.tera",
+            "{% macro f(n) %}{{ self::f(n=n+1) }}{% endmacro f %}{{ self::f(n=0) }}\n".into(),
+            "macro f calls itself (f -> f)",
+        ),
+        (
+            // 40 KB.
+            "parens.ks.tera",
+            format!("{{{{ {}1{} }}}}\n", "(".repeat(20_000), ")".repeat(20_000)),
+            "line 1: a tag of more than 1024 words and symbols",
+        ),
+        (
+            // 400 KB of one flat sum: Tera's parser recurses per operator.
+            "sum.ks.tera",
+            format!("x\n{{{{ 1{} }}}}\n", " + 1".repeat(100_000)),
+            "line 2: a tag of more than 1024 words and symbols",
+        ),
+        (
+            "nested.ks.tera",
+            "{% if true %}".repeat(20_000) + &"{% endif %}".repeat(20_000),
+            "blocks (for, if, macro, filter, block) nested more than 64 deep",
+        ),
+        ("worst.ks.tera", at_the_limits(), ""),
+    ];
+    for (file, text, want) in &cases {
+        fs::write(d.join(file), text).unwrap();
+        let m = measure(d, &["kickstart", "render", "--template", file], None);
+        if want.is_empty() {
+            assert_eq!(m.code, Some(0), "{file}: {}", m.stderr);
+            // Bound: the binary, the template and its parse trees.
+            m.under(96);
+        } else {
+            m.fails_with(want, BARE);
+        }
+    }
+}
+
+/// A template at every limit at once: 16 macros calling each other, each
+/// with 63 blocks open and a 1,020-token expression inside.
+fn at_the_limits() -> String {
+    let expr = "(".repeat(509) + "1" + &")".repeat(509);
+    let mut text = String::new();
+    for i in 0..16 {
+        let call = if i < 15 {
+            format!("{{{{ self::m{}() }}}}", i + 1)
+        } else {
+            String::new()
+        };
+        text += &format!(
+            "{{% macro m{i}() %}}{}{{% for x in [1] %}}{{{{ {expr} }}}}{call}{{% endfor %}}{}{{% endmacro m{i} %}}",
+            "{% if true %}".repeat(62),
+            "{% endif %}".repeat(62)
+        );
+    }
+    text + "\n"
+        + &"{% if true %}".repeat(63)
+        + "{{ self::m0() }}"
+        + &"{% endif %}".repeat(63)
+        + "\n"
 }
 
 #[test]

@@ -158,6 +158,30 @@ fn kickstart_render_rejects_bad_values_and_unknown_templates() {
     );
 }
 
+/// Tera's `get_env` would copy the root password from the environment,
+/// where esxi-iso reads it, into the kickstart in plain text.
+#[test]
+fn templates_cannot_read_the_environment() {
+    let work = common::fixture::work_dir("render-env");
+    let w = work.path();
+    fs::write(
+        w.join("env.ks.tera"),
+        "vmaccepteula\n# {{ get_env(name=\"ESXI_ISO_ROOT_PASSWORD\") }}\n",
+    )
+    .unwrap();
+    let run = run_in(
+        w,
+        &["kickstart", "render", "--template", "env.ks.tera"],
+        &[("ESXI_ISO_ROOT_PASSWORD", "VMware1!lab")],
+    )
+    .fails_with("get_env is turned off in esxi-iso templates");
+    assert!(
+        !run.describe().contains("VMware1!lab"),
+        "{}",
+        run.describe()
+    );
+}
+
 #[test]
 fn kickstart_vars_are_listed_and_documented() {
     let work = common::fixture::work_dir("vars");

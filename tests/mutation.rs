@@ -23,41 +23,13 @@ use esxi_iso::iso::{IsoImage, Patcher};
 use esxi_iso::verify::{self, Depth};
 
 use common::fixture::{self, work_dir};
+use common::rng::{seeds, Rng};
 
 const S: usize = 2048;
 const CASE_LIMIT: Duration = Duration::from_secs(2);
 /// Sectors from the start where the fixtures keep their metadata
 /// (descriptors, path tables, directories, boot catalog).
 const META_SECTORS: usize = 48;
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        // splitmix64 scrambles small seeds into a good xorshift state.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len())]
-    }
-}
 
 /// Offsets worth mutating in one fixture.
 struct Targets {
@@ -327,17 +299,6 @@ fn run_corpus(name: &str, src: &Path, seeds: std::ops::Range<u64>) {
         slowest.1,
         slowest.0
     );
-}
-
-/// `MUTATION_SEED=N` replays one case; `MUTATION_CASES=N` runs N cases
-/// instead of the default count (for a longer hunt).
-fn seeds(default: std::ops::Range<u64>) -> std::ops::Range<u64> {
-    let env = |k| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok());
-    match (env("MUTATION_SEED"), env("MUTATION_CASES")) {
-        (Some(seed), _) => seed..seed + 1,
-        (None, Some(n)) => default.start..default.start + n,
-        (None, None) => default,
-    }
 }
 
 #[test]

@@ -6,13 +6,14 @@
 //! same variables as the built-ins.
 
 pub mod crypt;
+pub mod guard;
 pub mod lint;
 pub mod vars;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 use crate::input;
 
@@ -116,18 +117,53 @@ pub fn render(name: &str, text: &str, vars: &Vars) -> Result<String> {
         );
     }
     let ctx = vars.context()?;
+    let instrumented = guard::instrument(name, text)?;
+    // Tera recurses as deep as a template nests: its own thread, with the
+    // stack the guard's limits call for.
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("template".into())
+            .stack_size(guard::STACK)
+            .spawn_scoped(s, || render_guarded(name, text, &instrumented, &ctx))
+            .map_err(|e| anyhow!("starting a thread to render template {name}: {e}"))?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Parses `text`, checks its macros, and renders its instrumented copy
+/// under the step budget and the output cap.
+fn render_guarded(
+    name: &str,
+    text: &str,
+    instrumented: &guard::Instrumented,
+    ctx: &tera::Context,
+) -> Result<String> {
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
-    tera.register_function("range", bounded_range);
+    // Parsed as written first, so that errors quote the template's lines.
     tera.add_raw_template(name, text)
         .map_err(|e| tera_error(e, name))?;
+    guard::check_macros(name, tera.get_template(name)?)?;
+    tera.add_raw_template(name, &instrumented.text)
+        .map_err(|e| tera_error(e, name))?;
+    guard::verify(name, tera.get_template(name)?, instrumented.loops)?;
+    let steps = guard::Steps::default();
+    steps.register(&mut tera);
+    let range_steps = steps.clone();
+    tera.register_function("range", move |args: &HashMap<String, tera::Value>| {
+        let list = bounded_range(args)?;
+        range_steps.take(list.as_array().map_or(0, |a| a.len() as u64))?;
+        Ok(list)
+    });
+    tera.register_function("get_env", refuse_get_env);
     // Rendered into a capped buffer, so a loop cannot grow it without end.
     let mut out = Capped {
         buf: Vec::new(),
         cap: input::KICKSTART_MAX as usize,
         exceeded: false,
     };
-    if let Err(e) = tera.render_to(name, &ctx, &mut out) {
+    if let Err(e) = tera.render_to(name, ctx, &mut out) {
         if out.exceeded {
             bail!(
                 "template {name} renders to more than {}, the most a kickstart may have: \
@@ -135,10 +171,27 @@ pub fn render(name: &str, text: &str, vars: &Vars) -> Result<String> {
                 input::size_label(input::KICKSTART_MAX)
             );
         }
+        if steps.exceeded() {
+            bail!(
+                "template {name} takes more than {} steps (loop iterations and range items, \
+                 together): check its nested loops and the variables they loop over",
+                guard::STEPS_MAX
+            );
+        }
         return Err(tera_error(e, name));
     }
-    String::from_utf8(out.buf)
-        .map_err(|_| anyhow::anyhow!("template {name} rendered invalid UTF-8"))
+    String::from_utf8(out.buf).map_err(|_| anyhow!("template {name} rendered invalid UTF-8"))
+}
+
+/// Tera's `get_env` would copy any environment variable into the
+/// kickstart, and the environment is where esxi-iso takes passwords from.
+fn refuse_get_env(_: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    Err(tera::Error::msg(format!(
+        "get_env is turned off in esxi-iso templates: the environment holds secrets \
+         ({} and vCenter credentials) that must not reach the ISO in plain text; pass \
+         values with --set KEY=VALUE or --vars FILE.toml",
+        vars::PASSWORD_ENV
+    )))
 }
 
 /// A rendering buffer that refuses to grow past `cap` bytes.

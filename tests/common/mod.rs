@@ -8,6 +8,7 @@ pub mod fixture;
 pub mod loopfs;
 pub mod oracle;
 pub mod qemu;
+pub mod rng;
 pub mod scene;
 pub mod server;
 pub mod tools;
