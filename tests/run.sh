@@ -58,7 +58,7 @@ fi
 # adds to its corpus folder) checks they start and survive mutated input.
 if [ $# -eq 0 ]; then
     cargo build --locked --manifest-path tests/fuzz/Cargo.toml --target-dir tests/fuzz/target --bins
-    for t in iso_reader:iso bootcfg_kickstart:bootcfg_kickstart build_patch:iso inventory_vars:inventory_vars serve_request:serve_request; do
+    for t in iso_reader:iso bootcfg_kickstart:bootcfg_kickstart build_patch:iso inventory_vars:inventory_vars serve_request:serve_request template_render:template_render; do
         target=${t%%:*}
         corpus=$(mktemp -d)
         cp tests/fuzz/seeds/"${t#*:}"/* "$corpus"/
