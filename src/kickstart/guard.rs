@@ -453,6 +453,16 @@ pub fn verify(name: &str, template: &tera::Template, loops: usize) -> Result<()>
     Ok(())
 }
 
+/// The error for a template Tera parses as written but not with the loop
+/// steps [`instrument`] added: the scan misread it.
+pub fn steps_broke_it(name: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "template {name}: esxi-iso could not count this template's loops (Tera parses it as \
+         written, not with the steps esxi-iso adds to count them), so it cannot bound them; \
+         please report the template"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

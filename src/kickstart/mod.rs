@@ -141,13 +141,16 @@ fn render_guarded(
 ) -> Result<String> {
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
-    // Parsed as written first, so that errors quote the template's lines.
-    tera.add_raw_template(name, text)
-        .map_err(|e| tera_error(e, name))?;
-    guard::check_macros(name, tera.get_template(name)?)?;
-    tera.add_raw_template(name, &instrumented.text)
-        .map_err(|e| tera_error(e, name))?;
-    guard::verify(name, tera.get_template(name)?, instrumented.loops)?;
+    if tera.add_raw_template(name, &instrumented.text).is_err() {
+        // Parsed again as written for the error, which then quotes the
+        // template's own lines.
+        tera.add_raw_template(name, text)
+            .map_err(|e| tera_error(e, name))?;
+        return Err(guard::steps_broke_it(name));
+    }
+    let template = tera.get_template(name)?;
+    guard::check_macros(name, template)?;
+    guard::verify(name, template, instrumented.loops)?;
     let steps = guard::Steps::default();
     steps.register(&mut tera);
     let range_steps = steps.clone();
