@@ -141,11 +141,18 @@ fn render_guarded(
 ) -> Result<String> {
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
-    if tera.add_raw_template(name, &instrumented.text).is_err() {
+    if let Err(e) = guard::add_template(&mut tera, name, &instrumented.text) {
+        if guard::out_of_parser_calls(&e) {
+            return Err(guard::too_complex(name));
+        }
         // Parsed again as written for the error, which then quotes the
         // template's own lines.
-        tera.add_raw_template(name, text)
-            .map_err(|e| tera_error(e, name))?;
+        guard::add_template(&mut tera, name, text).map_err(
+            |e| match guard::out_of_parser_calls(&e) {
+                true => guard::too_complex(name),
+                false => tera_error(e, name),
+            },
+        )?;
         return Err(guard::steps_broke_it(name));
     }
     let template = tera.get_template(name)?;
