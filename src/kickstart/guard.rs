@@ -11,8 +11,10 @@
 //! against [`STEPS_MAX`]. [`check_macros`] refuses recursive and deeply
 //! chained macros from the parsed template, and [`verify`] confirms on the
 //! parsed instrumented template that every loop, and nothing else, got its
-//! step. The renderer runs on a thread with a [`STACK`] large enough for
-//! everything the limits allow.
+//! step. [`add_template`] gives each parse a budget of parser calls, since
+//! Tera's parser backtracks exponentially on some malformed nesting. The
+//! renderer runs on a thread with a [`STACK`] large enough for everything
+//! the limits allow.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
