@@ -7,6 +7,7 @@ use esxi_iso::cli::{Cli, Command, KickstartCommand};
 use esxi_iso::cmd;
 
 fn main() -> ExitCode {
+    quiet_template_panics();
     esxi_iso::cli::complete::complete_env();
     let cli = Cli::parse_args();
     let result = match cli.command {
@@ -52,4 +53,15 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         };
         kind == Some(std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Tera panics on some templates; the library turns those panics into
+/// errors that quote them, so they are not printed twice.
+fn quiet_template_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() != Some(esxi_iso::kickstart::RENDER_THREAD) {
+            default(info);
+        }
+    }));
 }

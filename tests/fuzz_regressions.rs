@@ -74,15 +74,44 @@ fn template_that_makes_teras_parser_backtrack_for_minutes() {
     let d = dir.path();
     let text: &[u8] = b" [ }5\n{{ (selflfifa(x=hostn%elf::a(x=hon (x=ifa(x=hostn%elf::a(x=hon (x=a(x=hon (x=ifa(x=hostn%elf::a(x=hon (x= (selfifa(x=ho (selfifa(x=hostn%elf::a(x=hon (x=H\x00\x00\x11\x00ostnam#}}Hostnam#}}\n";
     fs::write(d.join("slow.ks.tera"), text).unwrap();
+    render_fails(
+        d,
+        "slow.ks.tera",
+        "template slow.ks.tera is too complex for Tera's parser",
+    );
+}
+
+/// `kickstart render --template FILE` in `dir` exits 1, without a panic,
+/// with `want` in its error.
+fn render_fails(dir: &std::path::Path, file: &str, want: &str) {
     let mut cmd = Command::new(common::scene::BIN);
-    cmd.current_dir(d)
-        .args(["kickstart", "render", "--template", "slow.ks.tera"])
+    cmd.current_dir(dir)
+        .args(["kickstart", "render", "--template", file])
         .env("ESXI_ISO_ROOT_PASSWORD", "VMware1!lab");
     let out = run(cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("template slow.ks.tera is too complex for Tera's parser"),
-        "{stderr}"
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains(want), "{stderr}");
+}
+
+/// template_render, 2026-11-26: a macro call compared with a number
+/// (`887 < f::b(...)`, mutated from a seed) made Tera 1.20 panic with
+/// "unimplemented math expression". The guard refuses a macro call used
+/// as a number, and a panic inside Tera would still end as an error.
+#[test]
+fn macro_call_used_as_a_number() {
+    let dir = work_dir("fuzz-template-macro-math");
+    let d = dir.path();
+    fs::write(
+        d.join("math.ks.tera"),
+        "{% macro b(x) %}{{ x }}{% endmacro b %}vmaccepteula\n\
+         {% if 887 < self::b(x=1) %}big{% endif %}\n",
+    )
+    .unwrap();
+    render_fails(
+        d,
+        "math.ks.tera",
+        "the macro call self::b() is used as a number",
     );
 }

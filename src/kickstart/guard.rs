@@ -9,7 +9,8 @@
 //! grammar: tags, strings, comments and raw blocks) and puts a call to
 //! [`STEP_FN`] at the start of every loop body, which counts iterations
 //! against [`STEPS_MAX`]. [`check_macros`] refuses recursive and deeply
-//! chained macros from the parsed template, and [`verify`] confirms on the
+//! chained macros from the parsed template ([`check_macro_math`], a macro
+//! call Tera would panic on), and [`verify`] confirms on the
 //! parsed instrumented template that every loop, and nothing else, got its
 //! step. [`add_template`] gives each parse a budget of parser calls, since
 //! Tera's parser backtracks exponentially on some malformed nesting. The
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{bail, Result};
-use tera::ast::{Expr, ExprVal, Node};
+use tera::ast::{Expr, ExprVal, LogicOperator, Node};
 
 /// The function called at the start of every loop body. Reserved: a
 /// template that names it is refused.
@@ -386,44 +387,87 @@ fn chain<'a>(
 /// Calls to this template's own macros (`self::name(...)`) in `nodes`
 /// and the bodies below them.
 fn nodes_calls<'a>(nodes: &'a [Node], out: &mut Vec<&'a str>) {
-    walk(nodes, &mut |n| {
-        for e in exprs(n) {
-            expr_calls(e, out);
+    each_val(nodes, &mut |v| {
+        if let ExprVal::MacroCall(c) = v {
+            if c.namespace == "self" {
+                out.push(c.name.as_str());
+            }
         }
     });
 }
 
-fn expr_calls<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
-    for f in &e.filters {
-        f.args.values().for_each(|a| expr_calls(a, out));
+/// Refuses a macro call used as a number (in arithmetic or an ordering
+/// comparison): Tera 1.20 panics on it ("unimplemented math expression"),
+/// which the template_render fuzzer found.
+pub fn check_macro_math(name: &str, template: &tera::Template) -> Result<()> {
+    let mut found = None;
+    each_val(&template.ast, &mut |v| {
+        let (lhs, rhs) = match v {
+            ExprVal::Math(m) => (&m.lhs, &m.rhs),
+            ExprVal::Logic(l)
+                if matches!(
+                    l.operator,
+                    LogicOperator::Gt | LogicOperator::Gte | LogicOperator::Lt | LogicOperator::Lte
+                ) =>
+            {
+                (&l.lhs, &l.rhs)
+            }
+            _ => return,
+        };
+        for side in [lhs, rhs] {
+            if let ExprVal::MacroCall(c) = &side.val {
+                found.get_or_insert(format!("{}::{}", c.namespace, c.name));
+            }
+        }
+    });
+    if let Some(call) = found {
+        bail!(
+            "template {name}: the macro call {call}() is used as a number, which Tera cannot \
+             do (it fails with an internal error): put its result in a variable with \
+             {{% set %}} and use that"
+        );
     }
-    val_calls(&e.val, out);
+    Ok(())
 }
 
-fn val_calls<'a>(v: &'a ExprVal, out: &mut Vec<&'a str>) {
-    match v {
-        ExprVal::MacroCall(c) => {
-            if c.namespace == "self" {
-                out.push(c.name.as_str());
-            }
-            c.args.values().for_each(|a| expr_calls(a, out));
+/// Every expression value in `nodes` and in the bodies below them, with
+/// the values inside it (operands, arguments, array items, filter
+/// arguments), outer first.
+fn each_val<'a>(nodes: &'a [Node], f: &mut dyn FnMut(&'a ExprVal)) {
+    walk(nodes, &mut |n| {
+        for e in exprs(n) {
+            expr_vals(e, f);
         }
-        ExprVal::FunctionCall(f) => f.args.values().for_each(|a| expr_calls(a, out)),
+    });
+}
+
+fn expr_vals<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a ExprVal)) {
+    for filter in &e.filters {
+        filter.args.values().for_each(|a| expr_vals(a, f));
+    }
+    val_vals(&e.val, f);
+}
+
+fn val_vals<'a>(v: &'a ExprVal, f: &mut dyn FnMut(&'a ExprVal)) {
+    f(v);
+    match v {
+        ExprVal::MacroCall(c) => c.args.values().for_each(|a| expr_vals(a, f)),
+        ExprVal::FunctionCall(c) => c.args.values().for_each(|a| expr_vals(a, f)),
         ExprVal::Math(m) => {
-            expr_calls(&m.lhs, out);
-            expr_calls(&m.rhs, out);
+            expr_vals(&m.lhs, f);
+            expr_vals(&m.rhs, f);
         }
         ExprVal::Logic(l) => {
-            expr_calls(&l.lhs, out);
-            expr_calls(&l.rhs, out);
+            expr_vals(&l.lhs, f);
+            expr_vals(&l.rhs, f);
         }
         ExprVal::In(i) => {
-            expr_calls(&i.lhs, out);
-            expr_calls(&i.rhs, out);
+            expr_vals(&i.lhs, f);
+            expr_vals(&i.rhs, f);
         }
-        ExprVal::Test(t) => t.args.iter().for_each(|a| expr_calls(a, out)),
-        ExprVal::Array(items) => items.iter().for_each(|a| expr_calls(a, out)),
-        ExprVal::StringConcat(s) => s.values.iter().for_each(|v| val_calls(v, out)),
+        ExprVal::Test(t) => t.args.iter().for_each(|a| expr_vals(a, f)),
+        ExprVal::Array(items) => items.iter().for_each(|a| expr_vals(a, f)),
+        ExprVal::StringConcat(s) => s.values.iter().for_each(|v| val_vals(v, f)),
         ExprVal::String(_)
         | ExprVal::Int(_)
         | ExprVal::Float(_)
@@ -650,6 +694,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("more than 16 deep (m0 -> m1"), "{err}");
+    }
+
+    #[test]
+    fn macro_calls_used_as_numbers_are_refused() {
+        let m = "{% macro b() %}1{% endmacro b %}";
+        for (text, refused) in [
+            ("{% if 887 < self::b() %}x{% endif %}", true),
+            ("{{ [1, self::b() * 2] | length }}", true),
+            ("{{ x | default(value=1 + self::b()) }}", true),
+            (
+                "{% if self::b() == \"1\" and self::b() %}x{% endif %}",
+                false,
+            ),
+            ("{% set n = self::b() %}{{ n }}", false),
+        ] {
+            let got = check_macro_math("t", &parsed(&format!("{m}{text}")));
+            assert_eq!(got.is_err(), refused, "{text}: {got:?}");
+        }
     }
 
     #[test]

@@ -122,13 +122,31 @@ pub fn render(name: &str, text: &str, vars: &Vars) -> Result<String> {
     // stack the guard's limits call for.
     std::thread::scope(|s| {
         std::thread::Builder::new()
-            .name("template".into())
+            .name(RENDER_THREAD.into())
             .stack_size(guard::STACK)
             .spawn_scoped(s, || render_guarded(name, text, &instrumented, &ctx))
             .map_err(|e| anyhow!("starting a thread to render template {name}: {e}"))?
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .unwrap_or_else(|panic| Err(tera_panicked(name, panic.as_ref())))
     })
+}
+
+/// The name of the thread templates are rendered on. Tera panics on some
+/// templates (a macro call in arithmetic, for one); [`render`] turns the
+/// panic into an error that quotes it, so a program may keep its panic
+/// hook quiet for this thread.
+pub const RENDER_THREAD: &str = "template";
+
+fn tera_panicked(name: &str, panic: &(dyn std::any::Any + Send)) -> anyhow::Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    anyhow!(
+        "template {name} made Tera fail (a bug in Tera: {what}); rewrite the expression it \
+         names, for example by putting a macro's result in a variable with {{% set %}} first"
+    )
 }
 
 /// Parses `text`, checks its macros, and renders its instrumented copy
@@ -157,6 +175,7 @@ fn render_guarded(
     }
     let template = tera.get_template(name)?;
     guard::check_macros(name, template)?;
+    guard::check_macro_math(name, template)?;
     guard::verify(name, template, instrumented.loops)?;
     let steps = guard::Steps::default();
     steps.register(&mut tera);
