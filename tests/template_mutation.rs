@@ -15,7 +15,8 @@
 mod common;
 
 use common::rng::{seeds, Rng};
-use esxi_iso::kickstart::{self, guard, Vars};
+use common::tera_plain;
+use esxi_iso::kickstart::{self, Vars};
 
 const CASES: u64 = 3000;
 
@@ -114,25 +115,6 @@ fn vars() -> Vars {
     v
 }
 
-/// Tera's render of `text` as written, with the variables as
-/// `kickstart::render` gives them (None when Tera refuses it). On a thread with the guard's stack: the template is
-/// within the guard's limits, but not within a test thread's 2 MiB.
-fn plain(text: &str, ctx: &tera::Context) -> Option<String> {
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .stack_size(guard::STACK)
-            .spawn_scoped(s, || {
-                let mut tera = tera::Tera::default();
-                tera.autoescape_on(vec![]);
-                tera.add_raw_template("t", text).ok()?;
-                tera.render("t", ctx).ok()
-            })
-            .unwrap()
-            .join()
-            .unwrap()
-    })
-}
-
 #[test]
 fn mutated_templates_are_bounded_and_rendered_as_tera_renders_them() {
     let vars = vars();
@@ -150,7 +132,7 @@ fn mutated_templates_are_bounded_and_rendered_as_tera_renders_them() {
         match &ours {
             Ok(out) => {
                 rendered += 1;
-                let theirs = plain(&text, &ctx);
+                let theirs = tera_plain::render(&text, &ctx);
                 assert_eq!(
                     Some(out),
                     theirs.as_ref(),

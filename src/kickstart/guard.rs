@@ -62,6 +62,21 @@ const CALL_LIMIT_REACHED: &str = "call limit reached";
 /// 40 MiB. Only the pages touched are ever resident.
 pub const STACK: usize = 64 << 20;
 
+/// Runs `f` on its own thread, named [`super::RENDER_THREAD`], with
+/// [`STACK`]: what Tera needs for a template within the limits. The outer
+/// error is the thread not starting; the inner one, `f` panicking.
+pub fn on_render_thread<T: Send>(
+    f: impl FnOnce() -> T + Send,
+) -> std::io::Result<std::thread::Result<T>> {
+    std::thread::scope(|s| {
+        Ok(std::thread::Builder::new()
+            .name(super::RENDER_THREAD.into())
+            .stack_size(STACK)
+            .spawn_scoped(s, f)?
+            .join())
+    })
+}
+
 /// The steps one render has taken: loop iterations (through [`STEP_FN`])
 /// and `range` items, shared by the functions that take them.
 #[derive(Clone, Default)]

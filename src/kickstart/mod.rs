@@ -120,15 +120,9 @@ pub fn render(name: &str, text: &str, vars: &Vars) -> Result<String> {
     let instrumented = guard::instrument(name, text)?;
     // Tera recurses as deep as a template nests: its own thread, with the
     // stack the guard's limits call for.
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name(RENDER_THREAD.into())
-            .stack_size(guard::STACK)
-            .spawn_scoped(s, || render_guarded(name, text, &instrumented, &ctx))
-            .map_err(|e| anyhow!("starting a thread to render template {name}: {e}"))?
-            .join()
-            .unwrap_or_else(|panic| Err(tera_panicked(name, panic.as_ref())))
-    })
+    guard::on_render_thread(|| render_guarded(name, text, &instrumented, &ctx))
+        .map_err(|e| anyhow!("starting a thread to render template {name}: {e}"))?
+        .unwrap_or_else(|panic| Err(tera_panicked(name, panic.as_ref())))
 }
 
 /// The name of the thread templates are rendered on. Tera panics on some
@@ -159,18 +153,10 @@ fn render_guarded(
 ) -> Result<String> {
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
-    if let Err(e) = guard::add_template(&mut tera, name, &instrumented.text) {
-        if guard::out_of_parser_calls(&e) {
-            return Err(guard::too_complex(name));
-        }
+    if guard::add_template(&mut tera, name, &instrumented.text).is_err() {
         // Parsed again as written for the error, which then quotes the
         // template's own lines.
-        guard::add_template(&mut tera, name, text).map_err(
-            |e| match guard::out_of_parser_calls(&e) {
-                true => guard::too_complex(name),
-                false => tera_error(e, name),
-            },
-        )?;
+        guard::add_template(&mut tera, name, text).map_err(|e| tera_error(e, name))?;
         return Err(guard::steps_broke_it(name));
     }
     let template = tera.get_template(name)?;
@@ -288,6 +274,9 @@ fn bounded_range(args: &HashMap<String, tera::Value>) -> tera::Result<tera::Valu
 }
 
 fn tera_error(e: tera::Error, name: &str) -> anyhow::Error {
+    if guard::out_of_parser_calls(&e) {
+        return guard::too_complex(name);
+    }
     let mut msg = format!("rendering template {name}");
     let mut cause: Option<&dyn std::error::Error> = Some(&e);
     let mut parts = Vec::new();

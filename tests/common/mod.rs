@@ -11,4 +11,5 @@ pub mod qemu;
 pub mod rng;
 pub mod scene;
 pub mod server;
+pub mod tera_plain;
 pub mod tools;

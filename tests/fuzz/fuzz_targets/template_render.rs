@@ -10,8 +10,11 @@
 
 use std::sync::OnceLock;
 
-use esxi_iso::kickstart::{self, guard, Vars};
+use esxi_iso::kickstart::{self, Vars};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../../common/tera_plain.rs"]
+mod tera_plain;
 
 const HASH: &str = "$6$fuzzsalt$TMAdpzXePxLUFyzhbszyG7PEYcOkSrx8gK/JwqZ/qtZjsDmpAWbYDF41z.P3owQTu0fV.h8j3SLR5H1R0lr9n/";
 
@@ -36,24 +39,6 @@ fn vars() -> &'static (Vars, tera::Context) {
     })
 }
 
-/// Tera as written, on a thread with the guard's stack (the template is
-/// within the guard's limits, not within the default thread's stack).
-fn plain(text: &str, ctx: &tera::Context) -> Option<String> {
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .stack_size(guard::STACK)
-            .spawn_scoped(s, || {
-                let mut tera = tera::Tera::default();
-                tera.autoescape_on(vec![]);
-                tera.add_raw_template("t", text).ok()?;
-                tera.render("t", ctx).ok()
-            })
-            .unwrap()
-            .join()
-            .unwrap()
-    })
-}
-
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -62,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     match kickstart::render("t", text, vars) {
         Ok(out) => assert_eq!(
             Some(&out),
-            plain(text, ctx).as_ref(),
+            tera_plain::render(text, ctx).as_ref(),
             "the guarded render differs from Tera's"
         ),
         Err(e) => {
