@@ -14,6 +14,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::failure::{self, Failure, Tag};
+
 /// Kickstarts are a few KB; the installer reads them into memory, and
 /// `verify` reads at most this much of one.
 pub const KICKSTART_MAX: u64 = 1 << 20;
@@ -36,6 +38,10 @@ pub fn size_label(n: u64) -> String {
 /// Reads `path` (a `what`, e.g. "kickstart") whole, refusing more than
 /// `cap` bytes.
 pub fn read_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<u8>> {
+    read_capped_untagged(path, cap, what).tag(Failure::Input)
+}
+
+fn read_capped_untagged(path: &Path, cap: u64, what: &str) -> Result<Vec<u8>> {
     let too_big = || {
         anyhow::anyhow!(
             "{what} {} is larger than {}, the most esxi-iso reads for a {what}: \
@@ -67,8 +73,12 @@ pub fn read_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<u8>> {
 /// [`read_capped`], as UTF-8 text.
 pub fn read_text_capped(path: &Path, cap: u64, what: &str) -> Result<String> {
     let data = read_capped(path, cap, what)?;
-    String::from_utf8(data)
-        .map_err(|_| anyhow::anyhow!("{what} {} is not UTF-8 text", path.display()))
+    String::from_utf8(data).map_err(|_| {
+        failure::error(
+            Failure::Input,
+            format!("{what} {} is not UTF-8 text", path.display()),
+        )
+    })
 }
 
 #[cfg(test)]

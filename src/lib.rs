@@ -18,7 +18,8 @@
 //! - [`report`]: install reports: tokens, kickstart lines;
 //! - [`serve`]: the lab's HTTP server, event log and status;
 //! - [`input`]: reading the small files a user hands us, with a size cap;
-//! - [`output`], [`diagnostic`], [`progress`], [`signals`]: shared pieces.
+//! - [`output`], [`diagnostic`], [`progress`], [`signals`], [`failure`]
+//!   (what kind of failure an error is: the exit status): shared pieces.
 //!
 //! ARCHITECTURE.md at the repository root is the map.
 
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod cmd;
 pub mod diagnostic;
 pub mod esxi;
+pub mod failure;
 pub mod input;
 pub mod iso;
 pub mod kickstart;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use esxi_iso::cli::{Cli, Command, KickstartCommand};
 use esxi_iso::cmd;
+use esxi_iso::failure::{self, Failure};
 
 fn main() -> ExitCode {
     quiet_template_panics();
@@ -35,9 +36,9 @@ fn main() -> ExitCode {
             }
             let _ = writeln!(std::io::stderr(), "esxi-iso: error: {err:#}");
             if err.is::<esxi_iso::signals::Interrupted>() {
-                return ExitCode::from(130);
+                return ExitCode::from(failure::INTERRUPTED);
             }
-            ExitCode::FAILURE
+            ExitCode::from(failure::of(&err).map_or(failure::OTHER, Failure::code))
         }
     }
 }

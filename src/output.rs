@@ -16,8 +16,21 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use tempfile::NamedTempFile;
+
+use crate::failure::{self, Failure};
+
+/// The error for an output that exists and may not be replaced.
+pub fn exists_error(dest: &Path) -> anyhow::Error {
+    failure::error(
+        Failure::OutputExists,
+        format!(
+            "{} already exists: pass --force to overwrite it",
+            dest.display()
+        ),
+    )
+}
 
 pub struct AtomicFile {
     tmp: NamedTempFile,
@@ -31,10 +44,7 @@ impl AtomicFile {
     /// Refuses an existing `dest` without `force`; creates the temporary.
     pub fn create(dest: &Path, force: bool) -> Result<AtomicFile> {
         if !force && dest.symlink_metadata().is_ok() {
-            bail!(
-                "{} already exists: pass --force to overwrite it",
-                dest.display()
-            );
+            return Err(exists_error(dest));
         }
         let dir = parent_dir(dest);
         let name = dest
@@ -105,9 +115,12 @@ impl AtomicFile {
         };
         result.map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow::anyhow!(
-                    "{} appeared while building: pass --force to overwrite it",
-                    dest.display()
+                failure::error(
+                    Failure::OutputExists,
+                    format!(
+                        "{} appeared while building: pass --force to overwrite it",
+                        dest.display()
+                    ),
                 )
             } else {
                 anyhow::Error::new(e.error)
@@ -162,10 +175,13 @@ pub fn refuse_same_file(source: &Path, dest: &Path) -> Result<()> {
     let src = std::fs::metadata(source).with_context(|| format!("reading {}", source.display()))?;
     if let Ok(d) = std::fs::metadata(dest) {
         if d.dev() == src.dev() && d.ino() == src.ino() {
-            bail!(
-                "output {} is the source ISO itself (same file): choose another output path",
-                dest.display()
-            );
+            return Err(failure::error(
+                Failure::Usage,
+                format!(
+                    "output {} is the source ISO itself (same file): choose another output path",
+                    dest.display()
+                ),
+            ));
         }
     }
     Ok(())

@@ -30,14 +30,14 @@ struct Measured {
 }
 
 impl Measured {
-    /// Exit 1 with `want` in an `esxi-iso: error:` message, no panic,
-    /// under `max_mib` of memory.
-    fn fails_with(&self, want: &str, max_mib: i64) {
+    /// Exit `code` with `want` in an `esxi-iso: error:` message, no
+    /// panic, under `max_mib` of memory.
+    fn fails_with(&self, code: i32, want: &str, max_mib: i64) {
         let ctx = format!(
             "code {:?}, peak {} KiB\nstderr: {}",
             self.code, self.max_rss_kib, self.stderr
         );
-        assert_eq!(self.code, Some(1), "{ctx}");
+        assert_eq!(self.code, Some(code), "{ctx}");
         assert!(
             self.stderr
                 .lines()
@@ -189,7 +189,7 @@ fn huge_kickstarts_templates_and_variables_files_are_refused_unread() {
         ),
     ];
     for (args, want) in cases {
-        measure(d, &args, None).fails_with(want, BARE);
+        measure(d, &args, None).fails_with(3, want, BARE);
     }
 }
 
@@ -261,7 +261,7 @@ fn a_template_rendering_megabytes_is_refused() {
     );
     // Bound: the 1 MiB the output may reach, and Tera's range of 30,000
     // values.
-    m.fails_with("template loop.ks.tera renders to more than 1 MiB", BARE);
+    m.fails_with(3, "template loop.ks.tera renders to more than 1 MiB", BARE);
     // A 50-byte template asking Tera for a list of 10^8 numbers (4 GB).
     let m = measure(
         d,
@@ -275,7 +275,7 @@ fn a_template_rendering_megabytes_is_refused() {
         ],
         None,
     );
-    m.fails_with("a template's range may make at most 65536", BARE);
+    m.fails_with(3, "a template's range may make at most 65536", BARE);
 }
 
 /// Templates that would make Tera run for weeks or overflow its stack
@@ -330,7 +330,7 @@ fn templates_cannot_hang_or_overflow_the_stack() {
             // Bound: the binary, the template and its parse trees.
             m.under(96);
         } else {
-            m.fails_with(want, BARE);
+            m.fails_with(3, want, BARE);
         }
     }
 }
@@ -399,6 +399,7 @@ fn huge_inventories_are_refused() {
     // kickstart is rendered. Bound: the parsed tables, under 1 KB a host
     // (measured: 85 MiB).
     measure(d, &lab("hosts.csv"), None).fails_with(
+        2,
         "inventory hosts.csv lists 100000 hosts, more than the 4096 one run builds",
         128,
     );
@@ -406,9 +407,13 @@ fn huge_inventories_are_refused() {
     // Bound: the line held by the parser, the variables and the render, a
     // few copies of 10 MB each (measured: 88 MiB).
     for inv in ["line.csv", "line.toml"] {
-        measure(d, &lab(inv), None).fails_with("renders to more than 1 MiB", 192);
+        measure(d, &lab(inv), None).fails_with(3, "renders to more than 1 MiB", 192);
     }
-    measure(d, &lab("big.toml"), None).fails_with("inventory big.toml is larger than 16 MiB", BARE);
+    measure(d, &lab("big.toml"), None).fails_with(
+        3,
+        "inventory big.toml is larger than 16 MiB",
+        BARE,
+    );
 }
 
 /// `n` empty files (or folders) named F000000... in `dir`.
@@ -481,20 +486,29 @@ fn pack_bounds_its_trees() {
     // million files ends the same way, at its 100,001st entry (measured:
     // 25 MiB; creating a million files would take minutes and inodes).
     many(&d.join("huge"), 100_001, false);
-    measure(d, &["pack", "-q", "huge", "-o", "huge.iso"], None)
-        .fails_with("huge holds more than 100000 files and folders", 64);
+    measure(d, &["pack", "-q", "huge", "-o", "huge.iso"], None).fails_with(
+        3,
+        "huge holds more than 100000 files and folders",
+        64,
+    );
     // More folders than ISO9660 path tables can number (measured: 50 MiB).
     many(&d.join("dirs"), 65_536, true);
-    measure(d, &["pack", "-q", "dirs", "-o", "dirs.iso"], None)
-        .fails_with("more than 65535 directories", 128);
+    measure(d, &["pack", "-q", "dirs", "-o", "dirs.iso"], None).fails_with(
+        3,
+        "more than 65535 directories",
+        128,
+    );
     // A deep tree: refused at the ninth level, not walked to its bottom.
     let mut deep = d.join("deep");
     for _ in 0..500 {
         deep = deep.join("D");
     }
     fs::create_dir_all(&deep).unwrap();
-    measure(d, &["pack", "-q", "deep", "-o", "deep.iso"], None)
-        .fails_with("directories nest deeper than ISO9660's 8 levels", BARE);
+    measure(d, &["pack", "-q", "deep", "-o", "deep.iso"], None).fails_with(
+        3,
+        "directories nest deeper than ISO9660's 8 levels",
+        BARE,
+    );
     for out in ["huge.iso", "dirs.iso", "deep.iso"] {
         assert!(!d.join(out).exists(), "{out}");
     }
@@ -527,7 +541,7 @@ fn overlays_are_bounded() {
             HASH,
         ]
     };
-    measure(d, &build("deep"), None).fails_with("is nested more than 64 levels deep", BARE);
+    measure(d, &build("deep"), None).fails_with(2, "is nested more than 64 levels deep", BARE);
     // A lab: each host holds its own copy of a 200 MB overlay until it is
     // built, so six of them pass the 1 GiB a run may hold. Bound: that
     // limit plus one host's overlay (measured: 1.19 GiB).
@@ -548,9 +562,10 @@ fn overlays_are_bounded() {
         HASH,
     ];
     measure(d, &lab, None).fails_with(
+        2,
         "the overlays of the first 6 hosts hold more than 1024 MiB",
         1400,
     );
     // Refused by its size, before it is read: the bound is far below 300 MB.
-    measure(d, &build("huge"), None).fails_with("overlays hold more than 256 MiB", BARE);
+    measure(d, &build("huge"), None).fails_with(2, "overlays hold more than 256 MiB", BARE);
 }

@@ -644,9 +644,9 @@ fn inspect_reports_boot_setup_and_kickstart() {
 }
 
 /// Asserts a failing build left no output and no temporary behind.
-fn fails_cleanly(dir: &Path, args: &[&str], env: &[(&str, &str)], want: &str) {
+fn fails_cleanly(dir: &Path, code: i32, args: &[&str], env: &[(&str, &str)], want: &str) {
     let before = listing(dir);
-    run_in(dir, args, env).fails_with(want);
+    run_in(dir, args, env).fails_with(code, want);
     assert_eq!(listing(dir), before, "a failed build left files behind");
 }
 
@@ -700,44 +700,54 @@ fn build_bad_inputs_fail_cleanly() {
     fs::remove_dir_all(&t).unwrap();
     let src_hash = tool("sha256sum", &[&plain]);
 
-    let cases: &[(&[&str], &str)] = &[
+    let cases: &[(i32, &[&str], &str)] = &[
         (
+            3,
             &["build", "random.iso", "-o", "o.iso"],
             "not an ISO9660 image: no ISO9660 volume descriptor (CD001) at LBA 16",
         ),
         (
+            3,
             &["build", "empty.iso", "-o", "o.iso"],
             "not an ISO9660 image: the file is empty",
         ),
         (
+            3,
             &["build", "truncated.iso", "-o", "o.iso"],
             "the file is truncated",
         ),
         (
+            3,
             &["build", "badrecord.iso", "-o", "o.iso"],
             "runs past the end of the file",
         ),
         (
+            3,
             &["build", "data.iso", "-o", "o.iso"],
             "not an ESXi installer ISO: it has no El Torito boot catalog",
         ),
         (
+            3,
             &["build", "other.iso", "-o", "o.iso"],
             "not an ESXi installer ISO: /BOOT.CFG is missing",
         ),
         (
+            3,
             &["build", "missing.iso", "-o", "o.iso"],
             "reading missing.iso: opening the image: No such file or directory",
         ),
         (
+            3,
             &["build", &plain, "-o", "o.iso", "-k", "nope.ks"],
             "reading kickstart nope.ks",
         ),
         (
+            2,
             &["build", &plain, "-o", "o.iso", "--ks-path", "/ks.cfg"],
             "invalid --ks-path: /ks.cfg: file name \"ks.cfg\" is not an uppercase 8.3",
         ),
         (
+            2,
             &[
                 "build",
                 &plain,
@@ -749,10 +759,12 @@ fn build_bad_inputs_fail_cleanly() {
             "would overwrite a boot.cfg",
         ),
         (
+            2,
             &["build", &plain, "-o", "o.iso", "--boot-opt", "a b"],
             "invalid --boot-opt",
         ),
         (
+            2,
             &[
                 "build",
                 &plain,
@@ -764,10 +776,12 @@ fn build_bad_inputs_fail_cleanly() {
             "--remove-boot-opt runweasel would stop the installer from starting",
         ),
         (
+            2,
             &["build", &plain, "-o", "o.iso", "--set", "hostname=bad_name"],
             "hostname: \"bad_name\" is not a valid RFC 1123 host name",
         ),
         (
+            2,
             &[
                 "build",
                 &plain,
@@ -779,19 +793,21 @@ fn build_bad_inputs_fail_cleanly() {
             "contains a newline or control character",
         ),
         (
+            2,
             &["build", &plain, "-o", &plain, "--force"],
             "is the source ISO itself",
         ),
     ];
-    for (args, want) in cases {
-        fails_cleanly(w, args, &pw, want);
+    for (code, args, want) in cases {
+        fails_cleanly(w, *code, args, &pw, want);
     }
     // No password at all: says how to give one.
-    fails_cleanly(w, &["build", &plain, "-o", "o.iso"], &[], "no root password for template nested-lab: pass --set root_password=... or set ESXI_ISO_ROOT_PASSWORD");
+    fails_cleanly(w, 2, &["build", &plain, "-o", "o.iso"], &[], "no root password for template nested-lab: pass --set root_password=... or set ESXI_ISO_ROOT_PASSWORD");
     // An undefined template variable.
     fs::write(w.join("u.ks.tera"), "vmaccepteula {{ undefined_thing }}\n").unwrap();
     fails_cleanly(
         w,
+        2,
         &["build", &plain, "-o", "o.iso", "-k", "u.ks.tera"],
         &pw,
         "undefined_thing",
@@ -800,6 +816,7 @@ fn build_bad_inputs_fail_cleanly() {
     fs::write(w.join("o.iso"), b"previous").unwrap();
     fails_cleanly(
         w,
+        4,
         &["build", &plain, "-o", "o.iso"],
         &pw,
         "o.iso already exists: pass --force to overwrite it",
@@ -809,6 +826,7 @@ fn build_bad_inputs_fail_cleanly() {
     std::os::unix::fs::symlink(&plain, w.join("link.iso")).unwrap();
     fails_cleanly(
         w,
+        2,
         &["build", &plain, "-o", "link.iso", "--force"],
         &pw,
         "is the source ISO itself",

@@ -382,7 +382,7 @@ fn man_pages_install_and_refuse_overwrite() {
     );
     let before = fs::read(pages.join("esxi-iso.1")).unwrap();
     run_in(prefix, &["man", pages.to_str().unwrap()], &[])
-        .fails_with("esxi-iso.1 already exists: pass --force");
+        .fails_with(4, "esxi-iso.1 already exists: pass --force");
     run_in(prefix, &["man", pages.to_str().unwrap(), "--force"], &[]).ok();
     assert_eq!(fs::read(pages.join("esxi-iso.1")).unwrap(), before);
 }

@@ -74,7 +74,7 @@ fn source_reads_failing_partway_fail_cleanly() {
             let backing_before = snapshot(&backing, s.source_data_len);
             let before = snapshot(&s.source, s.source_data_len);
             let out = run(s.build_cmd_from(&fuse_source, previous));
-            assert_eq!(out.status.code(), Some(1), "offset {offset}: {out:?}");
+            assert_eq!(out.status.code(), Some(3), "offset {offset}: {out:?}");
             s.check_failed(&out, previous, &before, &want);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(
@@ -128,7 +128,7 @@ fn output_writes_failing_partway_fail_cleanly() {
         }
         let before = snapshot(&s.source, s.source_data_len);
         let out = run(s.build_cmd(previous));
-        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert_eq!(out.status.code(), Some(6), "{out:?}");
         let want = format!("writing {} at offset ", s.output.display());
         s.check_failed(&out, previous, &before, &want);
         assert!(
@@ -189,7 +189,7 @@ fn pack_with_a_file_failing_partway_fails_cleanly() {
         c
     });
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     let want = format!(
         "reading {} at offset 100000: {EIO}",
         mnt.join(victim).display()

@@ -41,7 +41,7 @@ fn file_size_limit_fails_cleanly() {
             });
         }
         let out = run(cmd);
-        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert_eq!(out.status.code(), Some(6), "{out:?}");
         s.check_failed(&out, previous, &before, "File too large");
     }
 }
@@ -82,7 +82,7 @@ fn full_file_system_fails_cleanly() {
         }
         let before = snapshot(&s.source, s.source_data_len);
         let out = run(s.build_cmd(previous));
-        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert_eq!(out.status.code(), Some(6), "{out:?}");
         s.check_failed(&out, previous, &before, "No space left on device");
     }
 }
@@ -189,7 +189,7 @@ fn unreadable_sources_fail_cleanly() {
             .is_file()
             .then(|| snapshot(&s.source, s.source_data_len));
         let out = run(s.build_cmd(false));
-        assert_eq!(out.status.code(), Some(1), "{what}: {out:?}");
+        assert_eq!(out.status.code(), Some(3), "{what}: {out:?}");
         s.check_failed(&out, false, before.as_ref().unwrap_or(&good_before), &want);
         assert_eq!(snapshot(&good, s.source_data_len), good_before);
     }
@@ -216,7 +216,7 @@ fn unreadable_sources_fail_cleanly() {
         );
         return;
     }
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     s.check_failed(&out, false, &before, "opening the image: Permission denied");
 }
 
@@ -245,7 +245,7 @@ fn output_that_is_the_source_is_refused() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(
                 out.status.code(),
-                Some(1),
+                Some(2),
                 "{}: {stderr}",
                 out_path.display()
             );

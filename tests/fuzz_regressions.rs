@@ -50,7 +50,7 @@ fn path_table_past_the_image_when_adding_a_directory() {
     ]);
     let out = run(cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
         stderr.contains(&format!("path table at LBA {bogus}")),
@@ -90,7 +90,7 @@ fn render_fails(dir: &std::path::Path, file: &str, want: &str) {
         .env("ESXI_ISO_ROOT_PASSWORD", "VMware1!lab");
     let out = run(cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains(want), "{stderr}");
 }

@@ -314,7 +314,7 @@ fn invalid_inventory_lists_every_problem_and_writes_nothing() {
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     let lines: Vec<&str> = err.lines().map(str::trim).collect();
     let want = [
@@ -444,7 +444,7 @@ fn a_failure_stops_the_run_and_removes_its_outputs() {
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(6));
     let err = stderr(&o);
     assert!(
         err.contains("esx02: ") && err.contains("would replace /BOOT.CAT"),
@@ -474,7 +474,7 @@ fn a_failure_stops_the_run_and_removes_its_outputs() {
             ],
             &[],
         );
-        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(o.status.code(), Some(6));
         let names: Vec<_> = fs::read_dir(d.join("old"))
             .unwrap()
             .flatten()
@@ -509,7 +509,7 @@ fn keep_going_builds_the_other_hosts() {
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(6));
     let err = stderr(&o);
     assert!(
         err.contains("1 of 3 hosts failed") && err.contains("esx02: "),
@@ -556,7 +556,7 @@ fn existing_outputs_are_kept_without_force() {
     let out = d.join("out");
     fs::write(out.join("esx02.iso"), "keep me").unwrap();
     let o = esxi_iso(d, &args, &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(4));
     let err = stderr(&o);
     for f in [
         "esx01.iso",

@@ -123,14 +123,21 @@ fn kickstart_render_rejects_bad_values_and_unknown_templates() {
         ],
         &[],
     )
-    .fails_with("hostname: value \"esx01\\nreboot\" contains a newline or control character");
+    .fails_with(
+        2,
+        "hostname: value \"esx01\\nreboot\" contains a newline or control character",
+    );
     run_in(
         w,
         &["kickstart", "render", "--template", "nope", "--set", &pw],
         &[],
     )
-    .fails_with("no template \"nope\": use one of nested-lab, minimal or a path to a .tera file");
-    run_in(w, &["kickstart", "render"], &[]).fails_with("no root password for template nested-lab");
+    .fails_with(
+        2,
+        "no template \"nope\": use one of nested-lab, minimal or a path to a .tera file",
+    );
+    run_in(w, &["kickstart", "render"], &[])
+        .fails_with(2, "no root password for template nested-lab");
     run_in(
         w,
         &[
@@ -143,7 +150,7 @@ fn kickstart_render_rejects_bad_values_and_unknown_templates() {
         ],
         &[],
     )
-    .fails_with("is not an OpenSSH public key line");
+    .fails_with(2, "is not an OpenSSH public key line");
     // The environment variable is a source too, and is hashed.
     let out = run_in(
         w,
@@ -174,7 +181,7 @@ fn templates_cannot_read_the_environment() {
         &["kickstart", "render", "--template", "env.ks.tera"],
         &[("ESXI_ISO_ROOT_PASSWORD", "VMware1!lab")],
     )
-    .fails_with("get_env is turned off in esxi-iso templates");
+    .fails_with(3, "get_env is turned off in esxi-iso templates");
     assert!(
         !run.describe().contains("VMware1!lab"),
         "{}",

@@ -244,7 +244,7 @@ fn secure_boot_refuses_builds_that_add_modules() {
         vec!["--secure-boot", "--ks-in-ramdisk"],
         vec!["--secure-boot", "--overlay", ovl.to_str().unwrap()],
     ] {
-        let r = build(work.path(), &src, "sb.iso", &extra).fails_with("--secure-boot");
+        let r = build(work.path(), &src, "sb.iso", &extra).fails_with(2, "--secure-boot");
         assert!(
             r.stderr().contains("Unexpected early boot module"),
             "{}",
@@ -272,7 +272,7 @@ fn secure_boot_refuses_builds_that_add_modules() {
         "sb.iso",
         &["--secure-boot", "--replace-vendor-files", "--overlay", o2],
     )
-    .fails_with("changes the boot module list");
+    .fails_with(2, "changes the boot module list");
     // Per host in an inventory: refused before anything is written.
     let inv = work.path().join("lab.toml");
     fs::write(
@@ -296,7 +296,7 @@ fn secure_boot_refuses_builds_that_add_modules() {
         ],
         &[("ESXI_ISO_ROOT_PASSWORD", PW)],
     )
-    .fails_with("esx01: --secure-boot");
+    .fails_with(2, "esx01: --secure-boot");
     assert!(!work.path().join("out").exists(), "{}", r.describe());
 }
 
@@ -321,7 +321,7 @@ fn loader_errors_in_boot_cfg_stop_the_build() {
         "x.iso",
         &["--replace-vendor-files", "--overlay", o],
     )
-    .fails_with("Configuration error while parsing");
+    .fails_with(3, "Configuration error while parsing");
     assert!(r.stderr().contains("/BOOT.CFG:"), "{}", r.describe());
     assert!(!work.path().join("x.iso").exists());
 }

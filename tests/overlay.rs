@@ -314,7 +314,7 @@ fn overlay_bad_inputs_are_refused() {
         let before = listing(w);
         let mut a = vec!["-o", "out.iso"];
         a.extend_from_slice(args);
-        build(w, &a, &[]).fails_with(want);
+        build(w, &a, &[]).fails_with(2, want);
         assert_eq!(listing(w), before, "{args:?} left files behind");
     }
 }

@@ -61,7 +61,7 @@ fn publish_datastore_upload_reads_back() {
 
     // Existing files are not overwritten without --force, and nothing is sent.
     make_iso(&w.path().join("lab 1.iso"), 2_000_000, 3);
-    esxi_iso(w.path(), &args, &creds()).failure().stderr_has(&[
+    esxi_iso(w.path(), &args, &creds()).failure(4).stderr_has(&[
         "lab 1.iso, [LocalDS_0] isos/esxi 8/lab2.iso already exist",
         "--force",
     ]);
@@ -124,7 +124,7 @@ fn publish_datastore_standalone_esxi_insecure() {
         ],
         &creds(),
     )
-    .failure()
+    .failure(5)
     .stderr_has(&["matches --thumbprint", "2048 bits"]);
     // A standalone host has no content library API.
     esxi_iso(
@@ -140,7 +140,7 @@ fn publish_datastore_standalone_esxi_insecure() {
         ],
         &creds(),
     )
-    .failure()
+    .failure(5)
     .stderr_has(&["no content library API", "--datastore"]);
 }
 
@@ -170,7 +170,7 @@ fn publish_tls_verification_and_thumbprints() {
     };
     // Verified by default: Go's self-signed test certificate is refused,
     // and the message shows the way out, with the certificate's thumbprint.
-    upload(&[]).failure().stderr_has(&[
+    upload(&[]).failure(5).stderr_has(&[
         "is not trusted",
         &format!("--thumbprint {tp}"),
         "--ca-cert",
@@ -178,7 +178,7 @@ fn publish_tls_verification_and_thumbprints() {
     ]);
     let wrong = format!("SHA1:{}", ["AB"; 20].join(":"));
     upload(&["--thumbprint", &wrong])
-        .failure()
+        .failure(5)
         .stderr_has(&["does not match --thumbprint", &format!("presented {tp}")]);
     upload(&[
         "--thumbprint",
@@ -220,7 +220,7 @@ fn publish_tls_ca_cert() {
         "--force",
     ];
     esxi_iso(w.path(), &base, &creds())
-        .failure()
+        .failure(5)
         .stderr_has(&["is not trusted", "--ca-cert"]);
     let mut with_ca = base.to_vec();
     with_ca.extend(["--ca-cert", ca.to_str().unwrap()]);
@@ -232,7 +232,7 @@ fn publish_tls_ca_cert() {
     let mut bad = base.to_vec();
     bad.extend(["--ca-cert", "lab.iso"]);
     esxi_iso(w.path(), &bad, &creds())
-        .failure()
+        .failure(3)
         .stderr_has(&["no PEM certificate in lab.iso"]);
 }
 
@@ -289,7 +289,7 @@ fn publish_library_upload_reads_back() {
     // Existing item: refused without --force, before anything is sent.
     make_iso(&w.path().join("lab.iso"), 1_000_000, 12);
     esxi_iso(w.path(), &args, &creds())
-        .failure()
+        .failure(4)
         .stderr_has(&["library isos already has item lab", "--force"]);
     assert_eq!(sha256(&rest.download(&item, "lab.iso")), want);
 
@@ -325,14 +325,14 @@ fn publish_library_upload_reads_back() {
     let mut unknown = args.to_vec();
     unknown[5] = "nope";
     esxi_iso(w.path(), &unknown, &creds())
-        .failure()
+        .failure(5)
         .stderr_has(&["content library nope not found", "--library"]);
     esxi_iso(
         w.path(),
         &args,
         &[("ESXI_ISO_USERNAME", USER), ("ESXI_ISO_PASSWORD", "")],
     )
-    .failure()
+    .failure(5)
     .stderr_has(&["refused the credentials of user", "ESXI_ISO_PASSWORD"]);
 }
 
@@ -437,7 +437,9 @@ fn publish_errors_explained() {
             &[("ESXI_ISO_USERNAME", "root"), ("ESXI_ISO_PASSWORD", SECRET)],
         );
         eprintln!("case {name}: {}", run.stderr().trim());
-        run.failure().stderr_has(&expect).never_shows(SECRET);
+        run.failure(if name == "exists" { 4 } else { 5 })
+            .stderr_has(&expect)
+            .never_shows(SECRET);
     }
 }
 
@@ -522,11 +524,11 @@ fn publish_credentials_come_from_env_only() {
         "ds",
     ];
     esxi_iso(w.path(), &base, &[("ESXI_ISO_PASSWORD", "x")])
-        .failure()
+        .failure(2)
         .stderr_has(&["no user name: pass --username or set ESXI_ISO_USERNAME"]);
     // No terminal (the runner calls setsid) and no variable: no prompt, a hint.
     esxi_iso(w.path(), &base, &[("ESXI_ISO_USERNAME", "root")])
-        .failure()
+        .failure(2)
         .stderr_has(&["no password: set ESXI_ISO_PASSWORD"]);
     // There is no password flag, and a password in the URL is refused
     // without being repeated.
@@ -542,7 +544,7 @@ fn publish_credentials_come_from_env_only() {
         ],
         &creds(),
     )
-    .failure()
+    .failure(2)
     .stderr_has(&["must not contain credentials"])
     .never_shows("Sekrit-77");
     let run = esxi_iso(
@@ -683,7 +685,7 @@ fn publish_vcsp_serves_and_is_stable() {
     let empty = w.path().join("empty");
     fs::create_dir(&empty).unwrap();
     esxi_iso(w.path(), &["vcsp", "empty"], &[])
-        .failure()
+        .failure(3)
         .stderr_has(&["no .iso files in empty"]);
 }
 
@@ -764,7 +766,7 @@ fn publish_library_failure_cleans_up() {
         ],
         &creds(),
     )
-    .failure()
+    .failure(5)
     .stderr_has(&[
         "uploading lab.iso to library isos as item lab",
         "update session ended in state ERROR: checksum mismatch",

@@ -92,7 +92,7 @@ fn publish_api_only_upload_reads_back() {
     // An existing item is refused without --force, before any upload.
     make_iso(&w.path().join("lab.iso"), 1_000_000, 22);
     upload_lab(w.path(), &server.url, &[])
-        .failure()
+        .failure(4)
         .stderr_has(&["library isos already has item lab", "--force"]);
     assert_eq!(
         sha256(&server.item("isos", "lab").unwrap().files["lab.iso"]),
@@ -122,7 +122,7 @@ fn publish_api_only_upload_reads_back() {
     let mut unknown = args.to_vec();
     unknown[5] = "nope";
     esxi_iso(w.path(), &unknown, &api_creds())
-        .failure()
+        .failure(5)
         .stderr_has(&["content library nope not found", "--library"]);
     let before = server.log().len();
     esxi_iso(
@@ -133,7 +133,7 @@ fn publish_api_only_upload_reads_back() {
             ("ESXI_ISO_PASSWORD", "Wrong-Pw-9"),
         ],
     )
-    .failure()
+    .failure(5)
     .stderr_has(&[
         "refused the credentials of user (HTTP 401 on /api/session)",
         "ESXI_ISO_PASSWORD",
@@ -160,7 +160,7 @@ fn publish_api_checksum_failure_cleans_up() {
     let w = work_dir("publish-api-");
     make_iso(&w.path().join("lab.iso"), 300_000, 5);
     upload_lab(w.path(), &server.url, &[])
-        .failure()
+        .failure(5)
         .stderr_has(&[
             "uploading lab.iso to library isos as item lab",
             "update session ended in state ERROR: Checksum mismatch for file lab.iso",
@@ -485,7 +485,7 @@ fn publish_api_login_outcomes() {
         let server = FakeServer::start(rule);
         let run = upload_lab(w.path(), &server.url, &[]);
         eprintln!("case {name}: {}", run.stderr().trim());
-        run.failure().stderr_has(&expect).never_shows(SECRET);
+        run.failure(5).stderr_has(&expect).never_shows(SECRET);
         let seen: Vec<String> = server
             .requests()
             .iter()

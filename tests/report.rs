@@ -289,7 +289,7 @@ fn report_to_checks_its_url_and_warns_without_report_lines() {
             ],
             &[pw],
         )
-        .fails_with(want);
+        .fails_with(2, want);
     }
     assert!(
         !work.path().join(".esxi-iso").exists(),

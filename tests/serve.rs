@@ -461,7 +461,7 @@ fn tls_with_a_certificate_from_openssl() {
         ],
         &[],
     );
-    r.fails_with("do not go together");
+    r.fails_with(3, "do not go together");
 }
 
 /// A secret and the token of `host` under it (as `build` would make).
@@ -566,8 +566,8 @@ fn status_wait_ends_with_the_hosts_or_names_those_missing() {
     assert_eq!(report(&s, "esx01", "booted", &t1), 200);
 
     let r = run_in(d, &["status", ".", "--wait", "--timeout", "1"], &[]);
-    r.fails_with("1 of 2 hosts did not reach booted: esx02 (waiting)");
-    run_in(d, &["status", ".", "--wait=sideways"], &[]).fails_with("--wait \"sideways\"");
+    r.fails_with(1, "1 of 2 hosts did not reach booted: esx02 (waiting)");
+    run_in(d, &["status", ".", "--wait=sideways"], &[]).fails_with(2, "--wait \"sideways\"");
 
     // A waiter started first sees the events as they come.
     let waiter = Command::new(common::cli::BIN)

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use super::{HostBuild, Options, RAMDISK_KS};
 use crate::esxi::bootcfg::{self, KernelOptEdits};
 use crate::esxi::{loader, BIOS_BOOT_CFG, EFI_BOOT_CFG, SECURE_BOOT_EFFECT};
+use crate::failure::{self, Failure, Tag};
 use crate::overlay;
 
 pub(super) fn secure_boot_refusal(why: &str) -> String {
@@ -52,11 +53,14 @@ fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<String>) -> Result
         .map(|d| d.render(label))
         .collect();
     if !errors.is_empty() {
-        bail!(
-            "{label} would stop VMware's boot loader; fix it in the source (or in the \
-             overlay that replaces it):\n  {}",
-            errors.join("\n  ")
-        );
+        return Err(failure::error(
+            Failure::Input,
+            format!(
+                "{label} would stop VMware's boot loader; fix it in the source (or in the \
+                 overlay that replaces it):\n  {}",
+                errors.join("\n  ")
+            ),
+        ));
     }
     warnings.extend(
         diags
@@ -79,7 +83,19 @@ fn module_entries(text: &str) -> Vec<String> {
 /// the overlay module appended), overlay ISO files, the module, and the
 /// kickstart on the ISO unless it goes into the ramdisk. `exists` tells
 /// whether a loader-style path is on the source (an ISO or a tree).
+/// A boot.cfg the loader would refuse is the source's fault (an input);
+/// every other refusal is a conflict in what was asked (usage).
 pub fn plan_changes(
+    exists: &dyn Fn(&str) -> bool,
+    bios_text: &str,
+    efi_text: &str,
+    host: &HostBuild,
+    opts: &Options,
+) -> Result<Changes> {
+    changes(exists, bios_text, efi_text, host, opts).tag(Failure::Usage)
+}
+
+fn changes(
     exists: &dyn Fn(&str) -> bool,
     bios_text: &str,
     efi_text: &str,

@@ -10,7 +10,8 @@ use indicatif::ProgressBar;
 
 use super::{plan_changes, BuildSummary, HostBuild, KernelOpts, Options};
 use crate::esxi::{BIOS_BOOT_CFG, EFI_BOOT_CFG};
-use crate::iso::master::{Content, Volume};
+use crate::failure::{Failure, Tag};
+use crate::iso::master::{Content, Dir, Volume};
 use crate::progress::Notify;
 use crate::tree::pack::{
     boot_spec, check, check_names, read_text, scan, skip_output, write_volume, DEFAULT_EPOCH,
@@ -18,19 +19,13 @@ use crate::tree::pack::{
 };
 use crate::tree::TreeManifest;
 
-/// `esxi-iso build DIR`: the edits of `build`, applied to an extracted
-/// tree in memory (the directory is never modified), then packed with the
-/// trees and El Torito setup its `.esxi-iso.toml` records.
-pub fn build_from_dir(
-    dir: &Path,
-    host: &HostBuild,
-    opts: &Options,
-    bar: &ProgressBar,
-    notify: Notify<'_>,
-) -> Result<BuildSummary> {
+/// A tree from `extract`: its record, its files, and its two boot.cfg
+/// files (path as on the tree, text).
+type Tree = (Option<TreeManifest>, Dir, Vec<(String, String)>);
+
+fn read_tree(dir: &Path) -> Result<Tree> {
     let manifest = TreeManifest::load(dir)?;
-    let mut root = scan(dir)?;
-    skip_output(&mut root, dir, &host.output);
+    let root = scan(dir)?;
     let mut cfgs = Vec::new();
     for cfg in [BIOS_BOOT_CFG, EFI_BOOT_CFG] {
         let path = root.find_loader_path(cfg).with_context(|| {
@@ -42,6 +37,21 @@ pub fn build_from_dir(
         let text = read_text(&root, &path).with_context(|| format!("reading /{path}"))?;
         cfgs.push((path, text));
     }
+    Ok((manifest, root, cfgs))
+}
+
+/// `esxi-iso build DIR`: the edits of `build`, applied to an extracted
+/// tree in memory (the directory is never modified), then packed with the
+/// trees and El Torito setup its `.esxi-iso.toml` records.
+pub fn build_from_dir(
+    dir: &Path,
+    host: &HostBuild,
+    opts: &Options,
+    bar: &ProgressBar,
+    notify: Notify<'_>,
+) -> Result<BuildSummary> {
+    let (manifest, mut root, cfgs) = read_tree(dir).tag(Failure::Input)?;
+    skip_output(&mut root, dir, &host.output);
     let exists = |p: &str| root.find_loader_path(p).is_some();
     let changes = plan_changes(&exists, &cfgs[0].1, &cfgs[1].1, host, opts)?;
     let mut put = |path: &str, bytes: Vec<u8>| {

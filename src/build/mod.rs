@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::esxi::bootcfg::{self, KernelOptEdits};
 use crate::esxi::{self, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
+use crate::failure::{self, Failure, Tag};
 use crate::iso::{self, DataReport, IsoImage, Patcher, Watch};
 use crate::output::{self, AtomicFile};
 use crate::overlay::OverlaySet;
@@ -166,7 +167,8 @@ pub fn build(
         files,
         warnings,
     } = plan_changes(&exists, &media.bios_text, &media.efi_text, host, opts)?;
-    let mut patch = Patcher::new(img, opts.source_date_epoch)?;
+    // The patcher fails only on what the source's metadata cannot take.
+    let mut patch = Patcher::new(img, opts.source_date_epoch).tag(Failure::Input)?;
     let name = host
         .output
         .file_name()
@@ -182,11 +184,12 @@ pub fn build(
     for (path, data) in placed {
         let how = patch
             .put_file(path, data)
-            .with_context(|| format!("placing /{path}"))?;
+            .with_context(|| format!("placing /{path}"))
+            .tag(Failure::Input)?;
         opts.trace
             .say(|| format!("{name}: /{path} ({} bytes) {how}", data.len()));
     }
-    let layout = patch.finish()?;
+    let layout = patch.finish().tag(Failure::Input)?;
     opts.trace
         .say(|| format!("{name}: layout: {}", layout.describe()));
 
@@ -215,7 +218,13 @@ pub fn build(
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     anyhow::Error::new(signals::Interrupted)
                 } else {
-                    iso::describe_write_error(e, &host.output)
+                    let input = iso::input_failed(&e);
+                    let err = iso::describe_write_error(e, &host.output);
+                    if input {
+                        failure::tagged(Failure::Input, err)
+                    } else {
+                        err
+                    }
                 }
             },
         )?;

@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use super::{HostBuild, Options};
 use crate::esxi::bootcfg::KernelOptEdits;
+use crate::failure::{self, Failure, Tag};
 use crate::iso::name;
 use crate::kickstart::{self, crypt::Salt, lint, Source, Vars};
 use crate::output;
@@ -70,6 +71,10 @@ impl Request {
     /// Everything checked before the source is even opened. Kickstart lint
     /// warnings go to `notify`; lint errors stop here.
     pub fn plan(&self, notify: Notify<'_>) -> Result<Plan> {
+        self.plan_untagged(notify).tag(Failure::Usage)
+    }
+
+    fn plan_untagged(&self, notify: Notify<'_>) -> Result<Plan> {
         let inputs = &self.inputs;
         let ks_path = name::validate_path(&inputs.ks_path)
             .map_err(|e| anyhow::anyhow!("invalid --ks-path: {e}"))?;
@@ -206,12 +211,15 @@ fn check_lint(label: &str, text: &str, notify: Notify<'_>) -> Result<()> {
     }
     if !errors.is_empty() {
         let lines: Vec<String> = errors.iter().map(|d| d.render(label)).collect();
-        anyhow::bail!(
-            "the kickstart fails lint ({} error{}); fix it or pass --no-lint:\n  {}",
-            lines.len(),
-            if lines.len() == 1 { "" } else { "s" },
-            lines.join("\n  ")
-        );
+        return Err(failure::error(
+            Failure::Verdict,
+            format!(
+                "the kickstart fails lint ({} error{}); fix it or pass --no-lint:\n  {}",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" },
+                lines.join("\n  ")
+            ),
+        ));
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::ExtractArgs;
+use crate::failure::{Failure, Tag};
 use crate::tree::extract;
 use crate::{esxi, progress, signals};
 
@@ -27,7 +28,9 @@ struct Json<'a> {
 pub fn run(args: &ExtractArgs) -> Result<ExitCode> {
     signals::install();
     let img = esxi::open_iso(&args.iso)?;
-    let plan = extract::plan(&img).with_context(|| format!("extracting {}", args.iso.display()))?;
+    let plan = extract::plan(&img)
+        .with_context(|| format!("extracting {}", args.iso.display()))
+        .tag(Failure::Input)?;
     let bar = progress::bytes(plan.bytes, "extracting", progress::enabled(args.quiet));
     let record = extract::write(&img, &plan, &args.dir, args.force, &|n| bar.inc(n))?;
     bar.finish_and_clear();

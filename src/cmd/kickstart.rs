@@ -10,13 +10,14 @@ use serde::Serialize;
 
 use crate::cli::{LintArgs, RenderArgs, VarsArgs};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::failure::{Failure, Tag};
 use crate::input;
 use crate::kickstart::{self, crypt::Salt, lint, vars, Source, Vars};
 use crate::output;
 
 pub fn render(args: &RenderArgs) -> Result<ExitCode> {
-    let source = Source::from_template_arg(&args.template)?;
-    let mut vars = Vars::load(args.vars.as_deref(), &args.set)?;
+    let source = Source::from_template_arg(&args.template).tag(Failure::Usage)?;
+    let mut vars = Vars::load(args.vars.as_deref(), &args.set).tag(Failure::Usage)?;
     vars.salt = Salt::for_epoch(output::source_date_epoch()?);
     let text = kickstart::produce(&source, &vars)?;
     std::io::stdout().write_all(text.as_bytes())?;

@@ -14,6 +14,7 @@ use clap::CommandFactory;
 use roff::{bold, roman, Roff};
 
 use crate::cli::{Cli, ManArgs};
+use crate::failure::{self, Failure};
 use crate::output;
 
 /// What esxi-iso reads from the environment: (name, meaning).
@@ -53,11 +54,14 @@ pub fn run(args: &ManArgs) -> Result<ExitCode> {
     let paths: Vec<PathBuf> = pages.iter().map(|(f, _)| args.dir.join(f)).collect();
     if !args.force {
         if let Some(p) = paths.iter().find(|p| p.symlink_metadata().is_ok()) {
-            anyhow::bail!(
-                "{} already exists: pass --force to replace the pages in {}",
-                p.display(),
-                args.dir.display()
-            );
+            return Err(failure::error(
+                Failure::OutputExists,
+                format!(
+                    "{} already exists: pass --force to replace the pages in {}",
+                    p.display(),
+                    args.dir.display()
+                ),
+            ));
         }
     }
     for (path, (_, page)) in paths.iter().zip(&pages) {
@@ -147,10 +151,14 @@ fn render(cmd: &clap::Command, main: bool, see_also: &[&str]) -> std::io::Result
         }
         roff.control("SH", ["EXIT STATUS"]);
         roff.text([roman(
-            "0 on success; 1 on an error (one line on stderr, esxi-iso: error: ...), \
-             a failed verify check, a kickstart with lint errors or a status --wait \
-             that timed out; 2 for a usage error; 130 when interrupted.",
+            "An error is one line on stderr, esxi-iso: error: ..., and the status says \
+             what kind of failure it was:",
         )]);
+        for (code, meaning) in Failure::table() {
+            roff.control("TP", [] as [&str; 0]);
+            roff.text([bold(code.to_string())]);
+            roff.text([roman(meaning)]);
+        }
     }
     roff.control("SH", ["SEE ALSO"]);
     let refs: Vec<String> = see_also.iter().map(|n| format!("{n}(1)")).collect();

@@ -8,10 +8,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
+use crate::failure::{self, Failure, Tag};
 use crate::report;
 use crate::serve::events;
 use crate::serve::status::{lab_hosts, Board, State};
@@ -23,7 +24,10 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     let target = match &args.wait {
         None => None,
         Some(s) => Some(State::parse(s).ok_or_else(|| {
-            anyhow::anyhow!("--wait {s:?}: give one of fetched, installing, installed, booted")
+            failure::error(
+                Failure::Usage,
+                format!("--wait {s:?}: give one of fetched, installing, installed, booted"),
+            )
         })?),
     };
     let since = args.since.unwrap_or(0);
@@ -32,11 +36,14 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     loop {
         let board = read(&args.dir, since, &mut warned)?;
         if board.hosts.is_empty() {
-            bail!(
-                "{} has no hosts: no manifest.json, no *.iso and no reports (is it the \
-                 directory `build --inventory --out-dir` wrote?)",
-                args.dir.display()
-            );
+            return Err(failure::error(
+                Failure::Input,
+                format!(
+                    "{} has no hosts: no manifest.json, no *.iso and no reports (is it the \
+                     directory `build --inventory --out-dir` wrote?)",
+                    args.dir.display()
+                ),
+            ));
         }
         let Some(target) = target else {
             print(&args.dir, &board, args.json)?;
@@ -53,22 +60,25 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
                 .iter()
                 .map(|r| format!("{} ({})", r.host, r.state.name()))
                 .collect();
-            bail!(
-                "timed out after {} s: {} of {} hosts did not reach {}: {}",
-                args.timeout,
-                names.len(),
-                board.hosts.len(),
-                target.name(),
-                names.join(", ")
-            );
+            return Err(failure::error(
+                Failure::Verdict,
+                format!(
+                    "timed out after {} s: {} of {} hosts did not reach {}: {}",
+                    args.timeout,
+                    names.len(),
+                    board.hosts.len(),
+                    target.name(),
+                    names.join(", ")
+                ),
+            ));
         }
         std::thread::sleep(POLL.min(Duration::from_secs(args.timeout)));
     }
 }
 
 fn read(dir: &Path, since: u64, warned: &mut bool) -> Result<Board> {
-    let hosts = lab_hosts(dir)?;
-    let (records, bad) = events::read(&report::state_dir(dir))?;
+    let hosts = lab_hosts(dir).tag(Failure::Input)?;
+    let (records, bad) = events::read(&report::state_dir(dir)).tag(Failure::Input)?;
     if !*warned {
         for b in &bad {
             eprintln!("esxi-iso: warning: {b}");

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::failure::{Failure, Tag};
 use crate::iso::eltorito::{self, PLATFORM_EFI, PLATFORM_X86};
 use crate::iso::{BootInfoTable, Entry, IsoImage};
 
@@ -107,13 +108,17 @@ pub struct BootReport {
 
 /// Opens an ISO for reading; the error names the file.
 pub fn open_iso(path: &Path) -> Result<IsoImage> {
-    IsoImage::open(path).with_context(|| format!("reading {}", path.display()))
+    IsoImage::open(path)
+        .with_context(|| format!("reading {}", path.display()))
+        .tag(Failure::Input)
 }
 
 /// Opens an ESXi installer ISO and reads its two boot.cfg files.
 pub fn open_installer(path: &Path) -> Result<(IsoImage, Media)> {
     let img = open_iso(path)?;
-    let media = Media::detect(&img).with_context(|| format!("checking {}", path.display()))?;
+    let media = Media::detect(&img)
+        .with_context(|| format!("checking {}", path.display()))
+        .tag(Failure::Input)?;
     Ok((img, media))
 }
 

@@ -46,6 +46,14 @@ pub fn failed(op: Op, input: Option<&Path>, offset: u64, e: io::Error) -> io::Er
     )
 }
 
+/// Whether an error of [`write_segments`] is an input's (opening or
+/// reading a source), rather than the output's.
+pub fn input_failed(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|r| r.downcast_ref::<Failed>())
+        .is_some_and(|f| f.input.is_some() && f.op != Op::Write)
+}
+
 /// The message for an error of [`write_image`] or [`write_segments`]:
 /// "reading SOURCE at offset N: ..." for a failing input, "writing OUTPUT
 /// at offset N: ..." for a failing output. Cancels are the caller's.

@@ -24,7 +24,8 @@ pub use layout::{Layout, Segment};
 pub use patch::{Patcher, PutOutcome};
 pub use reader::{Entry, IsoImage};
 pub use writer::{
-    describe as describe_write_error, write_image, DataReport, Watch, WriteStats, Written,
+    describe as describe_write_error, input_failed, write_image, DataReport, Watch, WriteStats,
+    Written,
 };
 
 /// Errors callers may match on.

@@ -26,7 +26,7 @@ use super::copy::{
     clone_block, clone_range, copy_range, copy_range_userspace, failed, is_unsupported,
     start_writeback, Op,
 };
-pub use super::copy::{describe, Failed};
+pub use super::copy::{describe, input_failed, Failed};
 use super::layout::{Layout, Segment};
 use super::mapped;
 

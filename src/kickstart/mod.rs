@@ -15,6 +15,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::failure::{self, Failure, Tag};
 use crate::input;
 
 pub use vars::Vars;
@@ -108,21 +109,28 @@ pub fn builtin(name: &str) -> &'static str {
 }
 
 /// Renders template `text` (named `name` in errors) with `vars`.
+///
+/// A variable that is missing or invalid is a usage error; a template
+/// Tera refuses, or one over a limit, is an input error.
 pub fn render(name: &str, text: &str, vars: &Vars) -> Result<String> {
     if text.contains("root_password") && !vars.has_password() {
-        bail!(
-            "no root password for template {name}: pass --set root_password=... \
-             or set {} (a $6$ crypt hash is accepted as is)",
-            vars::PASSWORD_ENV
-        );
+        return Err(failure::error(
+            Failure::Usage,
+            format!(
+                "no root password for template {name}: pass --set root_password=... \
+                 or set {} (a $6$ crypt hash is accepted as is)",
+                vars::PASSWORD_ENV
+            ),
+        ));
     }
-    let ctx = vars.context()?;
-    let instrumented = guard::instrument(name, text)?;
+    let ctx = vars.context().tag(Failure::Usage)?;
+    let instrumented = guard::instrument(name, text).tag(Failure::Input)?;
     // Tera recurses as deep as a template nests: its own thread, with the
     // stack the guard's limits call for.
     guard::on_render_thread(|| render_guarded(name, text, &instrumented, &ctx))
         .map_err(|e| anyhow!("starting a thread to render template {name}: {e}"))?
         .unwrap_or_else(|panic| Err(tera_panicked(name, panic.as_ref())))
+        .tag(Failure::Input)
 }
 
 /// The name of the thread templates are rendered on. Tera panics on some
@@ -290,6 +298,7 @@ fn tera_error(e: tera::Error, name: &str) -> anyhow::Error {
     }
     if parts.iter().any(|p| p.contains("not found in context")) {
         msg.push_str(" (define it with --set KEY=VALUE or in --vars FILE.toml)");
+        return failure::error(Failure::Usage, msg);
     }
     anyhow::anyhow!(msg)
 }

@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use toml::Value;
 
 use super::crypt;
+use crate::failure::{Failure, Tag};
 
 pub const PASSWORD_ENV: &str = "ESXI_ISO_ROOT_PASSWORD";
 
@@ -100,7 +101,8 @@ impl Vars {
                 crate::input::read_text_capped(path, crate::input::VARS_MAX, "variables file")?;
             let table: toml::Table = text
                 .parse()
-                .with_context(|| format!("parsing variables file {}", path.display()))?;
+                .with_context(|| format!("parsing variables file {}", path.display()))
+                .tag(Failure::Input)?;
             for (k, val) in table {
                 v.insert(&k, val)
                     .with_context(|| format!("in {}", path.display()))?;

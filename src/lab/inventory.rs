@@ -9,6 +9,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use toml::{Table, Value};
 
+use crate::failure::{self, Failure, Tag};
+
 /// Most hosts one run builds. Each is a whole installer ISO (hundreds of
 /// MB for real media) and a kickstart rendered and linted in memory.
 pub const MAX_HOSTS: usize = 4096;
@@ -29,19 +31,29 @@ pub fn read(path: &Path) -> Result<Inventory> {
     let parsed = match ext.as_deref() {
         Some("toml") => parse_toml(&text),
         Some("csv") => parse_csv(&text),
-        _ => bail!(
-            "inventory {}: name it .toml or .csv so its format is known",
-            path.display()
-        ),
+        _ => {
+            return Err(failure::error(
+                Failure::Usage,
+                format!(
+                    "inventory {}: name it .toml or .csv so its format is known",
+                    path.display()
+                ),
+            ))
+        }
     };
-    let inv = parsed.with_context(|| format!("parsing inventory {}", path.display()))?;
+    let inv = parsed
+        .with_context(|| format!("parsing inventory {}", path.display()))
+        .tag(Failure::Input)?;
     if inv.hosts.len() > MAX_HOSTS {
-        bail!(
-            "inventory {} lists {} hosts, more than the {MAX_HOSTS} one run builds: \
-             split it into several inventories",
-            path.display(),
-            inv.hosts.len()
-        );
+        return Err(failure::error(
+            Failure::Usage,
+            format!(
+                "inventory {} lists {} hosts, more than the {MAX_HOSTS} one run builds: \
+                 split it into several inventories",
+                path.display(),
+                inv.hosts.len()
+            ),
+        ));
     }
     Ok(inv)
 }

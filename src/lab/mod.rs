@@ -24,6 +24,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use crate::build::{BuildSummary, HostBuild, Inputs, Options};
+use crate::failure::{self, Failure, Tag};
 use crate::kickstart::Vars;
 use crate::progress::{Notify, Trace};
 use crate::{esxi, output, signals};
@@ -90,6 +91,31 @@ impl LabPlan {
     }
 }
 
+/// One thing wrong with an inventory, and what kind of failure it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub failure: Failure,
+    pub text: String,
+}
+
+impl Problem {
+    pub fn usage(text: impl Into<String>) -> Problem {
+        Problem {
+            failure: Failure::Usage,
+            text: text.into(),
+        }
+    }
+}
+
+/// The failure a list of problems ends in: their kind when they share
+/// one, else a usage error.
+fn failure_of(problems: &[Problem]) -> Failure {
+    match problems.split_first() {
+        Some((first, rest)) if rest.iter().all(|p| p.failure == first.failure) => first.failure,
+        _ => Failure::Usage,
+    }
+}
+
 /// What a run built, and which hosts failed (with --keep-going).
 #[derive(Debug)]
 pub struct LabReport {
@@ -118,14 +144,19 @@ impl LabReport {
 pub fn plan(req: &LabRequest) -> Result<LabPlan> {
     let path = &req.inventory;
     let inv = inventory::read(path)?;
-    let common = resolve::Common::from_inputs(&req.inputs, path, req.out_dir.clone())?;
+    let common =
+        resolve::Common::from_inputs(&req.inputs, path, req.out_dir.clone()).tag(Failure::Usage)?;
     resolve::resolve(&inv, &common).map_err(|problems| {
-        anyhow::anyhow!(
-            "{} has {} problem{}; nothing was written:\n  {}",
-            path.display(),
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("\n  ")
+        let lines: Vec<&str> = problems.iter().map(|p| p.text.as_str()).collect();
+        failure::error(
+            failure_of(&problems),
+            format!(
+                "{} has {} problem{}; nothing was written:\n  {}",
+                path.display(),
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                lines.join("\n  ")
+            ),
         )
     })
 }

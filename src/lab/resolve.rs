@@ -25,9 +25,10 @@ use anyhow::{bail, Result};
 use toml::{Table, Value};
 
 use super::inventory::Inventory;
-use super::{HostPlan, LabPlan, MANIFEST_FILE, SUMS_FILE};
+use super::{HostPlan, LabPlan, Problem, MANIFEST_FILE, SUMS_FILE};
 use crate::build::{HostBuild, Inputs};
 use crate::esxi::bootcfg::KernelOptEdits;
+use crate::failure::{self, Failure};
 use crate::iso::name;
 use crate::kickstart::{self, crypt::Salt, lint, Source, Vars, TEMPLATES};
 use crate::output;
@@ -118,13 +119,15 @@ impl Common {
 }
 
 /// Merges and checks every host; all problems, or the plans.
-pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<String>> {
+pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     if inv.hosts.is_empty() {
-        problems.push("no hosts: add [[host]] entries (TOML) or rows (CSV)".to_string());
+        problems.push(Problem::usage(
+            "no hosts: add [[host]] entries (TOML) or rows (CSV)",
+        ));
     }
-    problems.extend(set_conflicts(inv, common));
+    problems.extend(set_conflicts(inv, common).into_iter().map(Problem::usage));
     let mut hosts = Vec::new();
     let mut found = Vec::new();
     let mut overlay_bytes = 0u64;
@@ -139,16 +142,16 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<String>>
         found.push((r.hostname, r.ip));
         // Every host holds its own copy of its overlays until it is built.
         if overlay_bytes > LAB_OVERLAY_MAX {
-            problems.push(format!(
+            problems.push(Problem::usage(format!(
                 "the overlays of the first {} hosts hold more than {} MiB in memory: \
                  build fewer hosts per run, or keep large payloads out of overlays",
                 i + 1,
                 LAB_OVERLAY_MAX >> 20
-            ));
+            )));
             break;
         }
     }
-    problems.extend(duplicates(&found));
+    problems.extend(duplicates(&found).into_iter().map(Problem::usage));
     problems.extend(existing_outputs(&hosts, common));
     if problems.is_empty() {
         Ok(LabPlan {
@@ -166,7 +169,7 @@ struct Resolved {
     plan: Option<HostPlan>,
     hostname: Option<String>,
     ip: Option<Ipv4Addr>,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
     warnings: Vec<String>,
 }
 
@@ -252,9 +255,15 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
 
     let mut warnings = Vec::new();
     let mut kickstart = None;
+    // Problems that are not usage errors: lint errors, a template that
+    // cannot be read or rendered.
+    let mut tagged = Vec::new();
     if let (true, Some(source), Some(ks)) = (problems.is_empty(), &source, &ks_path) {
         match kickstart::produce(source, &vars) {
-            Err(e) => problems.push(one_line(&format!("{e:#}"))),
+            Err(e) => tagged.push((
+                failure::of(&e).unwrap_or(Failure::Usage),
+                one_line(&format!("{e:#}")),
+            )),
             Ok(text) if common.lint => {
                 if let Some(m) = crate::report::missing_lines(vars.report.as_ref(), &text) {
                     warnings.push(format!("{label}: warning: {m}"));
@@ -262,7 +271,7 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
                 let file = format!("{label}: {ks}");
                 for d in lint::lint(&text) {
                     match d.severity {
-                        lint::Severity::Error => problems.push(d.render(&file)),
+                        lint::Severity::Error => tagged.push((Failure::Verdict, d.render(&file))),
                         lint::Severity::Warning => warnings.push(d.render(&file)),
                     }
                 }
@@ -271,14 +280,17 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
             Ok(text) => kickstart = Some(text),
         }
     }
-    let problems: Vec<String> = problems
+    let problems: Vec<Problem> = problems
         .into_iter()
-        .map(|p| {
-            if p.starts_with(&format!("{label}: ")) {
+        .map(|p| (Failure::Usage, p))
+        .chain(tagged)
+        .map(|(failure, p)| {
+            let text = if p.starts_with(&format!("{label}: ")) {
                 p
             } else {
                 format!("{label}: {p}")
-            }
+            };
+            Problem { failure, text }
         })
         .collect();
     let ip = vars.network().ok().flatten().map(|(addr, _)| addr);
@@ -443,13 +455,13 @@ fn duplicates(found: &[(Option<String>, Option<Ipv4Addr>)]) -> Vec<String> {
 
 /// Outputs that exist already (refused without --force), and an out-dir
 /// that is not a directory.
-fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<String> {
+fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<Problem> {
     let dir = &common.out_dir;
     if dir.symlink_metadata().is_ok() && !dir.is_dir() {
-        return vec![format!(
+        return vec![Problem::usage(format!(
             "--out-dir {} exists and is not a directory",
             dir.display()
-        )];
+        ))];
     }
     if common.force {
         return Vec::new();
@@ -465,11 +477,12 @@ fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<String> {
     paths
         .into_iter()
         .filter(|(_, p)| p.symlink_metadata().is_ok())
-        .map(|(who, p)| {
-            format!(
+        .map(|(who, p)| Problem {
+            failure: Failure::OutputExists,
+            text: format!(
                 "{who}: {} already exists: pass --force to overwrite it",
                 p.display()
-            )
+            ),
         })
         .collect()
 }
@@ -508,7 +521,11 @@ mod tests {
     }
 
     fn problems(toml: &str, c: &Common) -> Vec<String> {
-        resolve(&parse_toml(toml).unwrap(), c).unwrap_err()
+        resolve(&parse_toml(toml).unwrap(), c)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.text)
+            .collect()
     }
 
     #[test]

@@ -27,6 +27,7 @@ use super::http::{body_snippet, is_connection_closed, quote, Client, Server};
 use super::report::{Destination, Report, Uploaded};
 use super::vapi::trace;
 use super::{progress_bar, LocalIso, ProgressReader, UploadPlan};
+use crate::failure::{self, Failure};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatastoreTarget {
@@ -112,12 +113,15 @@ pub fn upload(
         replaces.push(found);
     }
     if !existing.is_empty() && !plan.force {
-        bail!(
-            "{} already exist{} on {}: pass --force to overwrite",
-            existing.join(", "),
-            if existing.len() == 1 { "s" } else { "" },
-            plan.server.host
-        );
+        return Err(failure::error(
+            Failure::OutputExists,
+            format!(
+                "{} already exist{} on {}: pass --force to overwrite",
+                existing.join(", "),
+                if existing.len() == 1 { "s" } else { "" },
+                plan.server.host
+            ),
+        ));
     }
     for (iso, replaced) in plan.isos.iter().zip(replaces) {
         let sha256 = put(client, creds, plan, target, iso)?;

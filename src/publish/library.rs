@@ -24,6 +24,7 @@ use super::http::{body_snippet, Client};
 use super::report::{Destination, Report, Uploaded};
 use super::vapi::{trace, FileSpec, Op, Session, SESSION_HEADER};
 use super::{progress_bar, stream_file, LocalIso, ProgressReader, UploadPlan};
+use crate::failure::{self, Failure};
 
 /// How long vCenter may take to move a completed upload into the library.
 const COMPLETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -62,11 +63,14 @@ fn upload_all(
         jobs.push((iso, name, found));
     }
     if !existing.is_empty() && !plan.force {
-        bail!(
-            "library {library} already has item{} {}: pass --force to replace its file",
-            if existing.len() == 1 { "" } else { "s" },
-            existing.join(", ")
-        );
+        return Err(failure::error(
+            Failure::OutputExists,
+            format!(
+                "library {library} already has item{} {}: pass --force to replace its file",
+                if existing.len() == 1 { "" } else { "s" },
+                existing.join(", ")
+            ),
+        ));
     }
     for (iso, name, found) in jobs {
         let replaced = found.is_some();

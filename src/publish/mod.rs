@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 use self::auth::Credentials;
 use self::http::{Client, Server, Thumbprint, Trust};
 use self::report::Report;
+use crate::failure::{Failure, Tag};
 
 /// What `esxi-iso upload` is asked, as given: checked by [`plan_upload`].
 #[derive(Debug, Clone, Default)]
@@ -90,9 +91,16 @@ pub struct UploadPlan {
 
 /// Logs in (`username`, or the environment, or a prompt) and uploads every
 /// ISO of the plan, reporting each as it lands ([`report`]).
+///
+/// A failure here is the server's or the network's unless tagged otherwise
+/// (a file that exists, a local file that cannot be read).
 pub fn upload(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
+    upload_all(plan, username).tag(Failure::Network)
+}
+
+fn upload_all(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
     let client = Client::new(plan.trust.clone())?;
-    let creds = Credentials::resolve(username, &plan.server.host)?;
+    let creds = Credentials::resolve(username, &plan.server.host).tag(Failure::Usage)?;
     let mut report = Report::new(&plan.server.host, plan.json);
     match &plan.target {
         Target::Datastore(target) => datastore::upload(&client, &creds, plan, target, &mut report)?,
@@ -104,19 +112,25 @@ pub fn upload(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
 }
 
 /// Checks everything before the first connection.
+///
+/// Local files that cannot be read are input errors; the rest, usage.
 pub fn plan_upload(req: &UploadRequest) -> Result<UploadPlan> {
+    plan_checked(req).tag(Failure::Usage)
+}
+
+fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
     let server =
         Server::parse(&req.server).map_err(|e| anyhow::anyhow!("invalid --server: {e}"))?;
     let trust = match (&req.thumbprint, &req.ca_cert, req.insecure) {
         (Some(t), _, _) => Trust::Pinned(t.clone()),
-        (_, Some(path), _) => Trust::load_ca_file(path)?,
+        (_, Some(path), _) => Trust::load_ca_file(path).tag(Failure::Input)?,
         (_, _, true) => Trust::Insecure,
         _ => Trust::Roots,
     };
     let isos = req
         .isos
         .iter()
-        .map(|p| check_iso(p))
+        .map(|p| check_iso(p).tag(Failure::Input))
         .collect::<Result<Vec<_>>>()?;
     let mut names = BTreeSet::new();
     for iso in &isos {

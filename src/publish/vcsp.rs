@@ -32,6 +32,7 @@ use uuid::Uuid;
 use super::http::quote;
 use super::library::item_name;
 use super::{progress_bar, stream_file};
+use crate::failure::{self, Failure, Tag};
 
 const LIB_JSON: &str = "lib.json";
 const ITEMS_JSON: &str = "items.json";
@@ -97,13 +98,16 @@ impl IndexSummary {
 
 /// Writes the index into `dir`; returns what it wrote.
 pub fn write_index(dir: &Path, name: Option<&str>) -> Result<IndexSummary> {
-    let isos = find_isos(dir)?;
+    let isos = find_isos(dir).tag(Failure::Input)?;
     let library = match name {
         Some(n) => n.to_string(),
-        None => default_name(dir)?,
+        None => default_name(dir).tag(Failure::Input)?,
     };
     if library.is_empty() {
-        bail!("the library name is empty: pass --name NAME");
+        return Err(failure::error(
+            Failure::Usage,
+            "the library name is empty: pass --name NAME",
+        ));
     }
     let source_date = source_date_epoch()?;
     let mut summary = Vec::new();

@@ -50,6 +50,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::failure::{self, Failure, Tag};
 use crate::report::{self, Secret};
 
 /// Largest request head hyper buffers (it answers 431 past it).
@@ -154,9 +155,13 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     let root = cfg
         .dir
         .canonicalize()
-        .with_context(|| format!("opening {}", cfg.dir.display()))?;
+        .with_context(|| format!("opening {}", cfg.dir.display()))
+        .tag(Failure::Input)?;
     if !root.is_dir() {
-        bail!("{} is not a directory", cfg.dir.display());
+        return Err(failure::error(
+            Failure::Input,
+            format!("{} is not a directory", cfg.dir.display()),
+        ));
     }
     let state = report::state_dir(&root);
     let secret = Secret::load(&state)?;
@@ -165,12 +170,12 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         eprintln!("esxi-iso: warning: {n}");
     }
     let acceptor = match &cfg.tls {
-        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        Some((cert, key)) => Some(tls_acceptor(cert, key).tag(Failure::Input)?),
         None => None,
     };
     let listener = TcpListener::bind(cfg.listen)
         .await
-        .with_context(|| format!("listening on {}", cfg.listen))?;
+        .map_err(|e| bind_error(cfg.listen, e))?;
     let bound = listener.local_addr()?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let listening = Listening {
@@ -327,4 +332,30 @@ fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
         .context("the TLS certificate and key do not go together")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Why `--listen ADDR` could not be had, and what to do.
+fn bind_error(listen: SocketAddr, e: std::io::Error) -> anyhow::Error {
+    let why = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "port {} is in use on {}: another server (or another esxi-iso serve) \
+             listens there; stop it, or pick another port with --listen {}:PORT",
+            listen.port(),
+            listen.ip(),
+            listen.ip()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine: give one of its own addresses, \
+             or 0.0.0.0 for all of them",
+            listen.ip()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "port {} needs privileges below 1024: pick a port of 1024 or more \
+             (e.g. --listen {}:8080)",
+            listen.port(),
+            listen.ip()
+        ),
+        _ => format!("{e}"),
+    };
+    failure::error(Failure::Network, format!("listening on {listen}: {why}"))
 }

@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 
 use super::{BootEntry, Platform, TreeManifest, MANIFEST};
 use crate::esxi;
+use crate::failure::{self, Failure};
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
 use crate::iso::format::Lba;
 use crate::iso::reader::{loader_name, rock_ridge_areas, rock_ridge_name_of};
@@ -243,10 +244,13 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
             let mut entries =
                 fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
             if entries.next().is_some() && !force {
-                bail!(
-                    "{} is not empty: pass --force to write into it",
-                    dir.display()
-                );
+                return Err(failure::error(
+                    Failure::OutputExists,
+                    format!(
+                        "{} is not empty: pass --force to write into it",
+                        dir.display()
+                    ),
+                ));
             }
         }
         Err(_) => fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?,

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use super::{TreeManifest, MANIFEST};
 use crate::esxi::{self, bootcfg, BIOS_BOOT_CFG, EFI_BOOT_CFG};
+use crate::failure::{self, Failure, Tag};
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
 use crate::iso::master::{self, Boot, BootImage, Content, Dir, Node, Volume};
 use crate::iso::{DataReport, IsoImage, Watch};
@@ -68,6 +69,11 @@ pub struct PackPlan {
 
 /// Reads and checks everything before any byte is written.
 pub fn plan(req: &PackRequest) -> Result<PackPlan> {
+    plan_tree(req).tag(Failure::Input)
+}
+
+/// [`plan`]; what fails here is the tree (or `--volid`, tagged usage).
+fn plan_tree(req: &PackRequest) -> Result<PackPlan> {
     let manifest = TreeManifest::load(&req.dir)?;
     let mut root = scan(&req.dir)?;
     skip_output(&mut root, &req.dir, &req.output);
@@ -183,7 +189,8 @@ fn volume(root: Dir, manifest: Option<&TreeManifest>, req: &PackRequest) -> Resu
         .clone()
         .or_else(|| manifest.map(|m| m.volume_id.clone()))
         .unwrap_or_else(|| DEFAULT_VOLUME_ID.into());
-    master::validate_volume_id(&volume_id).map_err(|e| anyhow::anyhow!("invalid --volid: {e}"))?;
+    master::validate_volume_id(&volume_id)
+        .map_err(|e| failure::error(Failure::Usage, format!("invalid --volid: {e}")))?;
     let boot = boot_spec(&root, manifest)?;
     let vol = Volume {
         volume_id,
@@ -380,7 +387,9 @@ pub fn write_volume(
     force: bool,
     bar: &ProgressBar,
 ) -> Result<PackSummary> {
-    let image = master::layout(vol).context("laying out the image")?;
+    let image = master::layout(vol)
+        .context("laying out the image")
+        .tag(Failure::Input)?;
     let out = AtomicFile::create(output, force)?;
     bar.set_length(image.total_len());
     let progress = |n: u64| bar.set_position(n);
@@ -392,7 +401,13 @@ pub fn write_volume(
         if e.kind() == std::io::ErrorKind::Interrupted {
             anyhow::Error::new(signals::Interrupted)
         } else {
-            crate::iso::describe_write_error(e, output)
+            let input = crate::iso::input_failed(&e);
+            let err = crate::iso::describe_write_error(e, output);
+            if input {
+                failure::tagged(Failure::Input, err)
+            } else {
+                err
+            }
         }
     })?;
     bar.finish_and_clear();

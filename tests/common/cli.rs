@@ -46,11 +46,17 @@ impl Run {
         self
     }
 
-    /// Asserts exit 1 with a one-line `esxi-iso: error:` message that
-    /// contains `want`, and no panic.
-    pub fn fails_with(self, want: &str) -> Run {
+    /// Asserts exit `code` (see `esxi_iso::failure`: 1 verdict, 2 usage,
+    /// 3 input, 4 output exists, 5 network, 6 other) with a one-line
+    /// `esxi-iso: error:` message that contains `want`, and no panic.
+    pub fn fails_with(self, code: i32, want: &str) -> Run {
         let err = self.stderr();
-        assert_eq!(self.code(), Some(1), "expected exit 1\n{}", self.describe());
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "expected exit {code}\n{}",
+            self.describe()
+        );
         assert!(
             err.starts_with("esxi-iso: error: "),
             "bad error prefix\n{}",

@@ -530,11 +530,13 @@ impl Run {
         self
     }
 
-    pub fn failure(&self) -> &Self {
+    /// Asserts exit `code`: 2 usage, 3 input, 4 exists, 5 network (see
+    /// `esxi_iso::failure`).
+    pub fn failure(&self, code: i32) -> &Self {
         assert_eq!(
             self.out.status.code(),
-            Some(1),
-            "expected exit 1\n{}",
+            Some(code),
+            "expected exit {code}\n{}",
             self.report()
         );
         self
