@@ -19,7 +19,8 @@
 //! - [`serve`]: the lab's HTTP server, event log and status;
 //! - [`input`]: reading the small files a user hands us, with a size cap;
 //! - [`output`], [`diagnostic`], [`progress`], [`signals`], [`failure`]
-//!   (what kind of failure an error is: the exit status): shared pieces.
+//!   (what kind of failure an error is: the exit status), [`warning`]
+//!   (warnings with codes, and `--allow`): shared pieces.
 //!
 //! ARCHITECTURE.md at the repository root is the map.
 
@@ -42,3 +43,4 @@ pub mod serve;
 pub mod signals;
 pub mod tree;
 pub mod verify;
+pub mod warning;

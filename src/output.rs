@@ -21,6 +21,15 @@ use tempfile::NamedTempFile;
 
 use crate::failure::{self, Failure};
 
+/// `e` without the path tempfile adds to its messages: the error's kind
+/// and OS code only.
+fn without_path(e: std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::from(e.kind()),
+    }
+}
+
 /// The error for an output that exists and may not be replaced.
 pub fn exists_error(dest: &Path) -> anyhow::Error {
     failure::error(
@@ -57,7 +66,15 @@ impl AtomicFile {
             .suffix(".tmp")
             .permissions(Permissions::from_mode(0o666))
             .tempfile_in(&dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+            .map_err(|e| {
+                // tempfile's error names the temporary; the user knows
+                // only the output.
+                anyhow::Error::new(without_path(e)).context(format!(
+                    "cannot write {} in {}",
+                    dest.display(),
+                    dir.display()
+                ))
+            })?;
         Ok(AtomicFile {
             tmp,
             dest: dest.to_path_buf(),
@@ -123,7 +140,7 @@ impl AtomicFile {
                     ),
                 )
             } else {
-                anyhow::Error::new(e.error)
+                anyhow::Error::new(without_path(e.error))
                     .context(format!("renaming the finished file to {}", dest.display()))
             }
         })

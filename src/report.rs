@@ -37,6 +37,9 @@ use serde::Serialize;
 /// The state folder, inside the served directory; never served.
 pub const STATE_DIR: &str = ".esxi-iso";
 pub const SECRET_FILE: &str = "secret";
+/// The `--report-to` URLs the folder's ISOs were built with, one a line,
+/// so that `serve` can check it listens where the hosts will report.
+pub const URLS_FILE: &str = "report-to";
 /// Where hosts send reports, relative to the server's root.
 pub const REPORT_PATH: &str = "/.esxi-iso/report";
 /// How long a report may take before the kickstart line gives up.
@@ -113,6 +116,34 @@ pub fn parse_base_url(url: &str) -> Result<String, String> {
         }
     }
     Ok(url.trim_end_matches('/').to_string())
+}
+
+/// Why no VM can reach `base` (a URL from [`parse_base_url`]), when its
+/// host is this machine's loopback, the unspecified address or a
+/// link-local one. Host names other than `localhost` are not resolved.
+pub fn unreachable(base: &str) -> Option<String> {
+    let authority = base.split("://").nth(1)?.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.split(':').next()?,
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return Some(format!("{host} is this machine's loopback name"));
+    }
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let why = if ip.is_loopback() {
+        "is a loopback address: it is the VM itself, not this machine, when the VM uses it"
+    } else if ip.is_unspecified() {
+        "is the unspecified address, which a server listens on but nobody can connect to"
+    } else if match ip {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    } {
+        "is link-local: only reachable on one network segment, without routing"
+    } else {
+        return None;
+    };
+    Some(format!("{host} {why}"))
 }
 
 /// The per-lab secret. Never printed: Debug shows a marker.
@@ -216,6 +247,17 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The `--report-to` URLs the ISOs of a folder were built with (from its
+/// state folder; none when it has no record).
+pub fn urls(state_dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(state_dir.join(URLS_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| parse_base_url(l).is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The state folder for ISOs written into `dir`.
 pub fn state_dir(dir: &Path) -> PathBuf {
     dir.join(STATE_DIR)
@@ -233,9 +275,17 @@ pub struct Reporter {
 
 impl Reporter {
     /// Validates the URL and reads (or draws, without writing) the secret
-    /// of the ISOs' folder `out_dir`. Writes nothing.
-    pub fn open(url: &str, out_dir: &Path) -> Result<Reporter> {
+    /// of the ISOs' folder `out_dir`. Writes nothing. A URL no VM can
+    /// reach (loopback, link-local) is refused unless `allow_local`.
+    pub fn open(url: &str, out_dir: &Path, allow_local: bool) -> Result<Reporter> {
         let base = parse_base_url(url).map_err(|e| anyhow::anyhow!("--report-to {e}"))?;
+        if let (Some(why), false) = (unreachable(&base), allow_local) {
+            anyhow::bail!(
+                "--report-to {base}: {why}, so the hosts' reports would never arrive: give \
+                 this machine's address as the VMs see it (`ip -brief addr` lists them), or \
+                 pass --allow-local-report if the hosts really are on this machine"
+            );
+        }
         let state_dir = state_dir(out_dir);
         let (secret, new) = match Secret::load(&state_dir)? {
             Some(s) => (s, false),
@@ -249,10 +299,17 @@ impl Reporter {
         })
     }
 
-    /// Stores a new secret; called once the build is about to write.
+    /// Stores a new secret and records the URL ([`URLS_FILE`]); called
+    /// once the build is about to write.
     pub fn persist(&self) -> Result<()> {
         if self.new {
             self.secret.store(&self.state_dir)?;
+        }
+        let mut urls = urls(&self.state_dir);
+        if !urls.contains(&self.base) {
+            urls.push(self.base.clone());
+            let text: String = urls.iter().map(|u| format!("{u}\n")).collect();
+            crate::output::write_atomic(&self.state_dir.join(URLS_FILE), text.as_bytes(), true)?;
         }
         Ok(())
     }

@@ -121,7 +121,7 @@ fn build(v: Variant, dir: &Path) -> PathBuf {
         .arg(&out)
         .arg("--kickstart")
         .arg(&ks)
-        .args(["--set", "root_password=VMware1!lab", "--quiet"]);
+        .arg("--quiet");
     let res = cmd.output().expect("running esxi-iso");
     assert!(
         res.status.success() && out.is_file(),

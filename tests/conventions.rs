@@ -607,3 +607,93 @@ fn verbose_never_prints_a_secret() {
         );
     }
 }
+
+/// Every code a warning can carry is one `--allow` knows
+/// (`esxi_iso::warning::codes`), and every code it knows is used: read
+/// from the source, where the linters name their rules (`d.warn(line,
+/// "code", ...)`, `d.advice(...)`, the loader's `push(Severity::Warning,
+/// ..., "code", ...)` and `code: "..."`) and where esxi-iso warns
+/// (`Warning::advice("code", ...)`).
+#[test]
+fn warning_codes_are_all_known_to_allow() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    let mut stack = vec![src];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    let code_like = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.contains('-')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    // The string literals of `text`, outside its test module.
+    let literals = |text: &str| -> Vec<(usize, String)> {
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let mut out = Vec::new();
+        let mut rest = text;
+        let mut at = 0;
+        while let Some(i) = rest.find('"') {
+            let after = &rest[i + 1..];
+            let Some(j) = after.find('"') else { break };
+            out.push((at + i, after[..j].to_string()));
+            at += i + j + 2;
+            rest = &after[j + 1..];
+        }
+        out
+    };
+    let known: Vec<&str> = esxi_iso::warning::codes().collect();
+    let mut used = std::collections::BTreeSet::new();
+    for f in &files {
+        let text = fs::read_to_string(f).unwrap();
+        let rel = f
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .display()
+            .to_string();
+        let rule_file = rel.contains("kickstart/lint") || rel.ends_with("esxi/loader.rs");
+        for (at, lit) in literals(&text) {
+            if !code_like(&lit) {
+                continue;
+            }
+            let before = &text[at.saturating_sub(160)..at];
+            let warning_call = before.trim_end().ends_with("Warning::advice(")
+                || before.trim_end().ends_with("Warning::reader(");
+            // In a rule file: the nearest marker before the code says
+            // whether the rule warns.
+            let nearest = |marks: &[&str]| marks.iter().filter_map(|m| before.rfind(m)).max();
+            // (`missing(` and a `severity` variable: warning or error by case.)
+            let warns = nearest(&[
+                ".warn(",
+                ".advice(",
+                "Severity::Warning",
+                "code:",
+                "missing(",
+                "severity,",
+            ]);
+            let errs = nearest(&[".error(", "Severity::Error"]);
+            let rule = rule_file && warns.is_some() && warns > errs;
+            if warning_call || rule {
+                used.insert(lit.clone());
+                assert!(
+                    known.contains(&lit.as_str()),
+                    "{rel}: warning code {lit:?} is not in esxi_iso::warning (OWN or RULES): \
+                     add it, or --allow refuses it"
+                );
+            }
+        }
+    }
+    let unused: Vec<&&str> = known.iter().filter(|k| !used.contains(**k)).collect();
+    assert!(
+        unused.is_empty(),
+        "esxi_iso::warning lists codes no warning uses: {unused:?}"
+    );
+}

@@ -686,7 +686,9 @@ fn pack_checks_boot_cfg_and_warns_or_fails_with_strict() {
     let res = pack(&dir, &out, work.path(), &["-q"]);
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(
-        err.contains("warning: /BOOT.CFG boots with ks=cdrom:/KS.CFG, which is not a file"),
+        err.contains(
+            "warning (esxi-iso advice): /BOOT.CFG boots with ks=cdrom:/KS.CFG, which is not a file"
+        ),
         "{err}"
     );
     assert!(err.contains("no BIOS (ISOLINUX.BIN) boot image"), "{err}");

@@ -288,7 +288,12 @@ fn invalid_inventory_lists_every_problem_and_writes_nothing() {
     }
     let dir = work_dir("inv-invalid");
     let d = dir.path();
-    fs::write(d.join("bad.tera"), "install --firstdisk\nreboot\n").unwrap();
+    // Reads what the lab sets, but lacks vmaccepteula and rootpw: lint errors.
+    fs::write(
+        d.join("bad.tera"),
+        "install --firstdisk\nnetwork {{ network_args }}\nreboot\n",
+    )
+    .unwrap();
     let lab = format!(
         "[defaults]\nroot_password = '{HASH}'\ngateway = '10.0.0.1'\n\
          [[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\n\
@@ -298,7 +303,8 @@ fn invalid_inventory_lists_every_problem_and_writes_nothing() {
          [[host]]\nip = '10.0.0.15/24'\n\
          [[host]]\nhostname = 'esx06'\nip = '10.0.0.16/24'\nroot_password = ''\n\
          [[host]]\nhostname = 'esx07'\nip = '10.0.0.17/24'\ntemplate = 'bad.tera'\n\
-         [[host]]\nhostname = 'esx08'\nip = '10.0.0.18/24'\ntemplate = 'nope'\n"
+         [[host]]\nhostname = 'esx08'\nip = '10.0.0.18/24'\ntemplate = 'nope'\n\
+         [[host]]\nhostname = 'esx09'\nip = '10.0.0.19/24'\nnameserver = '10.0.0.2'\n"
     );
     fs::write(d.join("lab.toml"), lab).unwrap();
     let src = source();
@@ -323,8 +329,9 @@ fn invalid_inventory_lists_every_problem_and_writes_nothing() {
         "esx04: gateway 10.0.0.1 is outside the subnet of ip 10.0.1.14/24",
         "host #5: missing hostname",
         "esx06: no root password",
-        "esx07: KS.CFG: error:",
+        "esx07: /KS.CFG: error:",
         "esx08: unknown template \"nope\"",
+        "esx09: key nameserver: template nested-lab reads no variable nameserver (did you mean nameservers?)",
     ];
     for w in want {
         assert!(
@@ -558,14 +565,12 @@ fn existing_outputs_are_kept_without_force() {
     let o = esxi_iso(d, &args, &[]);
     assert_eq!(o.status.code(), Some(4));
     let err = stderr(&o);
-    for f in [
-        "esx01.iso",
-        "esx02.iso",
-        "esx03.iso.sha256",
-        "SHA256SUMS",
-        "manifest.json",
-    ] {
+    for f in ["esx01.iso", "esx02.iso", "esx03.iso.sha256"] {
         assert!(err.contains(&format!("{f} already exists")), "{f}: {err}");
+    }
+    // The index files are merged, never replaced: they need no --force.
+    for f in ["SHA256SUMS", "manifest.json"] {
+        assert!(!err.contains(&format!("{f} already exists")), "{f}: {err}");
     }
     assert_eq!(
         fs::read_to_string(out.join("esx02.iso")).unwrap(),
@@ -575,4 +580,137 @@ fn existing_outputs_are_kept_without_force() {
     forced.push("--force");
     assert!(esxi_iso(d, &forced, &[]).status.success());
     check_lab(&out);
+}
+
+/// `--host` rebuilds only the hosts named, and no run drops another
+/// host's entry from SHA256SUMS or manifest.json while its ISO is there
+/// (`sha256sum -c` judges the checksums); an entry whose ISO is gone is
+/// dropped with a warning.
+#[test]
+fn rebuilding_part_of_a_lab_keeps_the_index_whole() {
+    if !can_run() {
+        return;
+    }
+    let dir = work_dir("inv-partial");
+    let d = dir.path();
+    fs::write(d.join("lab.toml"), toml_lab()).unwrap();
+    let src = source();
+    let base = [
+        "build",
+        src.to_str().unwrap(),
+        "--inventory",
+        "lab.toml",
+        "--out-dir",
+        "out",
+        "-q",
+    ];
+    assert!(esxi_iso(d, &base, &[]).status.success());
+    let out = d.join("out");
+    let before = sums_checked(&out, 3);
+    let manifest = |out: &Path| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap()
+    };
+    let m0 = manifest(&out);
+
+    // esx02 gets another VLAN; only it is rebuilt.
+    let changed = toml_lab().replace("vlan_id = 12", "vlan_id = 42");
+    fs::write(d.join("lab.toml"), &changed).unwrap();
+    let mut one = base.to_vec();
+    one.extend(["--host", "esx02", "--force"]);
+    let o = esxi_iso(d, &one, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = sums_checked(&out, 3);
+    assert_eq!(after["esx01.iso"], before["esx01.iso"]);
+    assert_eq!(after["esx03.iso"], before["esx03.iso"]);
+    assert_ne!(after["esx02.iso"], before["esx02.iso"]);
+    assert!(iso_file(&out.join("esx02.iso"), "/KS.CFG;1").contains("--vlanid=42"));
+    let m1 = manifest(&out);
+    assert_eq!(m1["hosts"][0], m0["hosts"][0], "esx01's entry changed");
+    assert_eq!(m1["hosts"][2], m0["hosts"][2], "esx03's entry changed");
+    assert_eq!(m1["hosts"][1]["variables"]["vlan_id"], "42");
+
+    // The case from the field: a one-host inventory with --force into the
+    // lab folder keeps the other hosts' entries.
+    fs::write(
+        d.join("one.toml"),
+        changed
+            .split("\n[[host]]")
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n[[host]]"),
+    )
+    .unwrap();
+    let mut single = base.to_vec();
+    single[3] = "one.toml";
+    single.push("--force");
+    let o = esxi_iso(d, &single, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = sums_checked(&out, 3);
+    assert_eq!(again["esx02.iso"], after["esx02.iso"]);
+    assert_eq!(again["esx03.iso"], after["esx03.iso"]);
+
+    // An ISO that is gone is dropped from the index, with a warning.
+    fs::remove_file(out.join("esx03.iso")).unwrap();
+    let mut first = base.to_vec();
+    first.extend(["--host", "esx01", "--force"]);
+    let o = esxi_iso(d, &first, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("esx03 is no longer listed in SHA256SUMS and manifest.json: its ISO is gone from out [index-changed]"),
+        "{}",
+        stderr(&o)
+    );
+    sums_checked(&out, 2);
+    assert_eq!(manifest(&out)["hosts"].as_array().unwrap().len(), 2);
+
+    // A host that is not in the inventory, and an existing ISO without
+    // --force.
+    let mut wrong = base.to_vec();
+    wrong.extend(["--host", "esx2"]);
+    let o = esxi_iso(d, &wrong, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--host esx2: the inventory has no host esx2: did you mean esx02? its hosts are esx01, esx02, esx03"),
+        "{}",
+        stderr(&o)
+    );
+    let mut no_force = base.to_vec();
+    no_force.extend(["--host", "esx01"]);
+    let o = esxi_iso(d, &no_force, &[]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        stderr(&o).contains("esx01: out/esx01.iso already exists"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A manifest that cannot be read stops the run before anything is built.
+    fs::write(out.join("manifest.json"), "{ torn").unwrap();
+    let o = esxi_iso(d, &first, &[]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("manifest.json: it is not JSON; remove it"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// SHA256SUMS of a lab folder, checked by coreutils: file -> checksum.
+fn sums_checked(out: &Path, hosts: usize) -> BTreeMap<String, String> {
+    let check = Command::new("sha256sum")
+        .args(["-c", "--strict", "SHA256SUMS"])
+        .current_dir(out)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "sha256sum -c: {check:?}");
+    let sums: BTreeMap<String, String> = fs::read_to_string(out.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (s, f) = l.split_once("  ").unwrap();
+            (f.to_string(), s.to_string())
+        })
+        .collect();
+    assert_eq!(sums.len(), hosts, "{sums:?}");
+    sums
 }

@@ -188,10 +188,13 @@ fn json_iso_commands() {
             "--json",
             "--report-to",
             "http://10.0.0.5:8080",
+            "--secure-boot",
         ],
         0,
     );
     assert_eq!(built["output"], "lab.iso");
+    // A warning's shape is checked too: %firstboot under Secure Boot.
+    assert_eq!(built["warnings"][0]["code"], "firstboot-secure-boot");
     assert_eq!(
         built["size"],
         fs::metadata(d.join("lab.iso")).unwrap().len()
@@ -262,6 +265,30 @@ fn json_kickstart_vars() {
         .map(|v| v["name"].as_str().unwrap())
         .collect();
     assert_eq!(secret, ["root_password"]);
+    assert_eq!(v["template"], Value::Null);
+    // A template file: what it reads, with lines.
+    fs::write(
+        w.path().join("own.ks.tera"),
+        "vmaccepteula\n{{ install_args }}\n# {{ rack }}\n",
+    )
+    .unwrap();
+    let v = json_run(
+        &docs,
+        w.path(),
+        "kickstart-vars",
+        &["kickstart", "vars", "own.ks.tera", "--json"],
+        0,
+    );
+    assert_eq!(v["template"], "own.ks.tera");
+    let rack = v["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "rack")
+        .unwrap();
+    assert_eq!(rack["line"], 3);
+    assert_eq!(v["computed"][0]["name"], "install_args");
+    assert_eq!(v["computed"][0]["line"], 2);
 }
 
 /// A lab, then what a lab folder is used with: vcsp, serve, status.
@@ -275,7 +302,7 @@ fn json_lab_commands() {
     let d = w.path();
     fs::write(
         d.join("lab.toml"),
-        "[defaults]\ndomain = \"lab.local\"\n\n[[host]]\nhostname = \"esx01\"\n\n\
+        "[defaults]\ndomain = \"lab.local\"\n\n[[host]]\nhostname = \"esx01\"\nsecure_boot = true\n\n\
          [[host]]\nhostname = \"esx02\"\noverlays = [\"ssh-keys\"]\n\
          ssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA test\"]\n",
     )
@@ -297,6 +324,10 @@ fn json_lab_commands() {
         0,
     );
     assert_eq!(m["hosts"][1]["variables"]["root_password"], "<redacted>");
+    assert_eq!(
+        m["hosts"][0]["warnings"][0]["code"],
+        "firstboot-secure-boot"
+    );
     // The manifest file is the same document.
     let file: Value =
         serde_json::from_slice(&fs::read(d.join("lab/manifest.json")).unwrap()).unwrap();

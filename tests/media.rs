@@ -185,8 +185,14 @@ fn build_warns_when_it_adds_a_module() {
     )
     .ok();
     let err = r.stderr();
-    assert!(err.contains("esxi-iso: warning:"), "{err}");
+    assert!(
+        err.contains(
+            "esxi-iso: warning (esxi-iso advice): this build adds the boot module /OVERLAY.TGZ"
+        ),
+        "{err}"
+    );
     assert!(err.contains("Unexpected early boot module"), "{err}");
+    assert!(err.trim_end().ends_with("[module-added]"), "{err}");
     assert!(err.contains("%firstboot"), "{err}");
     let j = run_in(
         work.path(),
@@ -210,9 +216,16 @@ fn build_warns_when_it_adds_a_module() {
         .find(|c| c["check"] == "modules")
         .unwrap();
     assert_eq!(m["level"], "warn", "{m}");
-    // A plain build adds nothing and says nothing about modules.
+    // A plain build adds nothing and says nothing about modules (the one
+    // warning says the template's %firstboot will not run).
     let r = build(work.path(), &fixtures().plain, "p.iso", &["--secure-boot"]).ok();
-    assert!(!r.stderr().contains("warning"), "{}", r.stderr());
+    assert!(!r.stderr().contains("module"), "{}", r.stderr());
+    assert_eq!(r.stderr().lines().count(), 1, "{}", r.stderr());
+    assert!(
+        r.stderr().contains("[firstboot-secure-boot]"),
+        "{}",
+        r.stderr()
+    );
     let v = run_in(
         work.path(),
         &[

@@ -15,6 +15,7 @@ use crate::esxi::bootcfg::{self, KernelOptEdits};
 use crate::esxi::{loader, BIOS_BOOT_CFG, EFI_BOOT_CFG, SECURE_BOOT_EFFECT};
 use crate::failure::{self, Failure, Tag};
 use crate::overlay;
+use crate::warning::Warning;
 
 pub(super) fn secure_boot_refusal(why: &str) -> String {
     format!(
@@ -40,12 +41,12 @@ pub struct Changes {
     pub efi: bootcfg::Edited,
     /// (ISO path, bytes), in placement order.
     pub files: Vec<(String, Vec<u8>)>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Loader diagnostics of a boot.cfg about to be edited: errors stop the
 /// build (the ISO would not boot), warnings are returned.
-fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<String>) -> Result<()> {
+fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<Warning>) -> Result<()> {
     let diags = loader::check(text);
     let errors: Vec<String> = diags
         .iter()
@@ -66,7 +67,7 @@ fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<String>) -> Result
         diags
             .iter()
             .filter(|d| d.severity == loader::Severity::Warning)
-            .map(|d| format!("{label}:{}: {}", d.line, d.message)),
+            .map(|d| Warning::from_diagnostic(d, label)),
     );
     Ok(())
 }
@@ -155,7 +156,10 @@ fn changes(
             if host.secure_boot {
                 bail!(secure_boot_refusal(&why));
             }
-            warnings.push(format!("{why}: {SECURE_BOOT_EFFECT}"));
+            warnings.push(Warning::advice(
+                "module-list-changed",
+                format!("{why}: {SECURE_BOOT_EFFECT}"),
+            ));
         }
     }
     let mut module_files = host.overlay.ramdisk.clone();
@@ -186,10 +190,14 @@ fn changes(
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("adding the overlay module to {label}"))?;
         }
-        warnings.push(format!(
-            "this build adds the boot module /{name} ({}): {SECURE_BOOT_EFFECT}; and %firstboot \
-             scripts are skipped under Secure Boot. Pass --secure-boot to refuse such builds",
-            host.adds_module().unwrap_or("overlay files")
+        let why = host.adds_module().unwrap_or("overlay files");
+        warnings.push(Warning::advice(
+            "module-added",
+            format!(
+                "this build adds the boot module /{name} ({why}): {SECURE_BOOT_EFFECT}; and \
+                 %firstboot scripts are skipped under Secure Boot. Pass --secure-boot to refuse \
+                 such builds"
+            ),
         ));
         files.push((name, module));
     }

@@ -12,7 +12,6 @@ use super::{plan_changes, BuildSummary, HostBuild, KernelOpts, Options};
 use crate::esxi::{BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::failure::{Failure, Tag};
 use crate::iso::master::{Content, Dir, Volume};
-use crate::progress::Notify;
 use crate::tree::pack::{
     boot_spec, check, check_names, read_text, scan, skip_output, write_volume, DEFAULT_EPOCH,
     DEFAULT_VOLUME_ID,
@@ -48,7 +47,6 @@ pub fn build_from_dir(
     host: &HostBuild,
     opts: &Options,
     bar: &ProgressBar,
-    notify: Notify<'_>,
 ) -> Result<BuildSummary> {
     let (manifest, mut root, cfgs) = read_tree(dir).tag(Failure::Input)?;
     skip_output(&mut root, dir, &host.output);
@@ -68,7 +66,7 @@ pub fn build_from_dir(
         put(&path, data)?;
     }
     let kernelopt = [changes.bios.kernelopt, changes.efi.kernelopt];
-    let warnings = changes.warnings;
+    let mut warnings = changes.warnings;
     let rock_ridge = manifest.as_ref().is_some_and(|m| m.rock_ridge);
     let joliet = manifest.as_ref().is_some_and(|m| m.joliet);
     let boot = boot_spec(&root, manifest.as_ref())?;
@@ -83,9 +81,7 @@ pub fn build_from_dir(
         unix_time: opts.source_date_epoch.unwrap_or(DEFAULT_EPOCH),
     };
     check_names(&vol)?;
-    for w in check(&vol, dir, false)? {
-        notify(&format!("warning: {w}"));
-    }
+    warnings.extend(check(&vol, dir, false)?);
     let s = write_volume(&vol, &host.output, opts.force, bar)?;
     let [bios, efi] = kernelopt;
     Ok(BuildSummary {

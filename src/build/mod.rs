@@ -10,6 +10,7 @@
 //! costs one metadata parse plus one copy per host.
 
 pub mod changes;
+pub mod checks;
 pub mod dir;
 pub mod request;
 
@@ -27,12 +28,13 @@ use crate::failure::{self, Failure, Tag};
 use crate::iso::{self, DataReport, IsoImage, Patcher, Watch};
 use crate::output::{self, AtomicFile};
 use crate::overlay::OverlaySet;
-use crate::progress::{self, Notify, Trace};
+use crate::progress::{self, Trace};
+use crate::warning::Warning;
 use crate::{signals, verify};
 
 use changes::secure_boot_refusal;
 pub use changes::{edits_for, plan_changes, Changes};
-pub use request::{describe_host, Inputs, Plan, Request};
+pub use request::{describe_host, lint_file, unknown_error, Inputs, Plan, Request};
 
 /// Where the kickstart lives in the installer ramdisk with `--ks-in-ramdisk`.
 pub const RAMDISK_KS: &str = "ks.cfg";
@@ -129,26 +131,36 @@ pub struct BuildSummary {
     pub sha256: String,
     pub ks_path: String,
     pub kernelopt: KernelOpts,
-    /// Things the user must know (module added, boot.cfg lines the loader
-    /// reads differently than they look); commands print them on stderr.
-    pub warnings: Vec<String>,
+    /// Things the user must know (kickstart lint, a module added, boot.cfg
+    /// lines the loader reads differently than they look), but those
+    /// `--allow` silences; commands print them on stderr.
+    pub warnings: Vec<Warning>,
     /// How the output's bytes got there: cloned from the source, copied.
     pub data: DataReport,
 }
 
 /// Builds the planned output from its source, an ISO or a directory from
-/// `extract`. Warnings found while packing a directory go to `notify`.
-pub fn run(plan: &Plan, show_progress: bool, notify: Notify<'_>) -> Result<BuildSummary> {
+/// `extract`. The summary's warnings are the plan's and the build's, less
+/// those the plan allows.
+pub fn run(plan: &Plan, show_progress: bool) -> Result<BuildSummary> {
     if let Some(r) = &plan.reporter {
         r.persist()?;
     }
-    if plan.source.is_dir() {
-        let bar = progress::bytes(0, "building", show_progress);
-        return dir::build_from_dir(&plan.source, &plan.host, &plan.opts, &bar, notify);
-    }
-    let (img, media) = esxi::open_installer(&plan.source)?;
     let bar = progress::bytes(0, "building", show_progress);
-    build(&img, &media, &plan.host, &plan.opts, &bar)
+    let mut summary = if plan.source.is_dir() {
+        dir::build_from_dir(&plan.source, &plan.host, &plan.opts, &bar)?
+    } else {
+        let (img, media) = esxi::open_installer(&plan.source)?;
+        let mut s = build(&img, &media, &plan.host, &plan.opts, &bar)?;
+        s.warnings.extend(img.warnings.iter().map(|w| {
+            Warning::advice("iso-oddity", w.clone()).at(&plan.source.display().to_string(), 0)
+        }));
+        s
+    };
+    let mut warnings = plan.warnings.clone();
+    warnings.append(&mut summary.warnings);
+    summary.warnings = plan.allow.filter(warnings);
+    Ok(summary)
 }
 
 /// Builds one output from an opened ISO.

@@ -6,17 +6,18 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
-use super::{HostBuild, Options};
+use super::{checks, HostBuild, Options};
 use crate::esxi::bootcfg::KernelOptEdits;
 use crate::failure::{self, Failure, Tag};
 use crate::iso::name;
-use crate::kickstart::{self, crypt::Salt, lint, Source, Vars};
+use crate::kickstart::{crypt::Salt, known::Known, Kickstart, Source, Vars};
 use crate::output;
 use crate::overlay::OverlaySet;
-use crate::progress::{Notify, Trace};
+use crate::progress::Trace;
 use crate::report::{self, Reporter};
+use crate::warning::{Allow, Warning};
 
 /// What to put on the ISO, as the user gave it: the same for one build
 /// and for every host of a lab (where the inventory adds to it).
@@ -45,6 +46,10 @@ pub struct Inputs {
     pub force: bool,
     /// `--report-to URL`: the kickstart reports the install to a server.
     pub report_to: Option<String>,
+    /// `--allow-local-report`: a loopback or link-local `--report-to` is meant.
+    pub allow_local_report: bool,
+    /// `--allow CODE`: warnings not to show.
+    pub allow: Vec<String>,
 }
 
 /// One build: a source (ISO or extracted directory) and one output.
@@ -65,43 +70,67 @@ pub struct Plan {
     pub opts: Options,
     /// `--report-to`: its secret is stored when the build starts.
     pub reporter: Option<Reporter>,
+    /// What the plan found about the kickstart, less what `allow` silences.
+    pub warnings: Vec<Warning>,
+    pub allow: Allow,
 }
 
 impl Request {
-    /// Everything checked before the source is even opened. Kickstart lint
-    /// warnings go to `notify`; lint errors stop here.
-    pub fn plan(&self, notify: Notify<'_>) -> Result<Plan> {
-        self.plan_untagged(notify).tag(Failure::Usage)
+    /// Everything checked before the source is even opened: lint errors
+    /// and unknown variables stop here; warnings go into the plan.
+    pub fn plan(&self) -> Result<Plan> {
+        self.plan_untagged().tag(Failure::Usage)
     }
 
-    fn plan_untagged(&self, notify: Notify<'_>) -> Result<Plan> {
+    fn plan_untagged(&self) -> Result<Plan> {
         let inputs = &self.inputs;
+        let allow = Allow::parse(&inputs.allow)?;
         let ks_path = name::validate_path(&inputs.ks_path)
             .map_err(|e| anyhow::anyhow!("invalid --ks-path: {e}"))?;
         let extra = KernelOptEdits::from_args(&inputs.boot_opts, &inputs.remove_boot_opts)?;
+        let output = resolve_output(self.output.as_deref(), &self.source)?;
         let source = Source::from_kickstart_arg(inputs.kickstart.as_deref());
+        let template = Kickstart::load(&source)?;
         let overlay = OverlaySet::load(&inputs.overlays, Path::new("."))?;
         let source_date_epoch = output::source_date_epoch()?;
         let mut vars = Vars::load(inputs.vars.as_deref(), &inputs.set)?;
+        // With --report-to the host name also names the host's reports.
+        let also: &[&str] = if inputs.report_to.is_some() {
+            &["hostname"]
+        } else {
+            &[]
+        };
+        let known = Known::new(&template.label(), template.uses()?.as_ref(), also);
+        let unknown = known.unknown_lines(&vars);
+        if !unknown.is_empty() {
+            bail!(unknown_error(&unknown));
+        }
         vars.set_overlay(&overlay);
         vars.salt = Salt::for_epoch(source_date_epoch);
-        let output = match &self.output {
-            Some(o) => o.clone(),
-            None => default_output(&self.source),
-        };
         let reporter = match &inputs.report_to {
-            Some(url) => Some(Reporter::open(url, output_dir(&output))?),
+            Some(url) => Some(Reporter::open(
+                url,
+                output_dir(&output),
+                inputs.allow_local_report,
+            )?),
             None => None,
         };
         if let Some(r) = &reporter {
             vars.report = Some(r.for_host(&report::host_name(&vars, &output)?));
         }
-        let kickstart = kickstart::produce(&source, &vars)?;
-        if let Some(m) = report::missing_lines(vars.report.as_ref(), &kickstart) {
-            notify(&format!("warning: {}: {m}", source.label()));
+        let kickstart = template.produce(&vars)?;
+        let findings = checks::Kickstart {
+            file: &lint_file(&source, &ks_path, inputs.ks_in_ramdisk),
+            text: &kickstart,
+            verbatim: !source.is_template(),
+            vars: &vars,
+            report: vars.report.as_ref(),
+            secure_boot: inputs.secure_boot,
+            lint: inputs.lint,
         }
-        if inputs.lint {
-            check_lint(&source.label(), &kickstart, notify)?;
+        .check();
+        if !findings.errors.is_empty() {
+            return Err(lint_failed(&findings.errors));
         }
         let mut var_opts = KernelOptEdits {
             set: vars.boot_opts(),
@@ -132,7 +161,32 @@ impl Request {
                 trace: Trace::default(),
             },
             reporter,
+            warnings: allow.filter(findings.warnings),
+            allow,
         })
+    }
+}
+
+/// The error for variables nothing would use: each on its own line.
+pub fn unknown_error(unknown: &[String]) -> anyhow::Error {
+    match unknown {
+        [one] => anyhow::anyhow!("{one}"),
+        many => anyhow::anyhow!(
+            "{} variables that nothing would use:\n  {}",
+            many.len(),
+            many.join("\n  ")
+        ),
+    }
+}
+
+/// Where lint findings of a kickstart point: the user's file when it is
+/// copied as it is, else the kickstart's place on the ISO (the rendered
+/// text, which `esxi-iso kickstart render` shows).
+pub fn lint_file(source: &Source, ks_path: &str, in_ramdisk: bool) -> String {
+    match source {
+        Source::Verbatim(p) => p.display().to_string(),
+        _ if in_ramdisk => format!("/{}", super::RAMDISK_KS),
+        _ => format!("/{ks_path}"),
     }
 }
 
@@ -199,29 +253,17 @@ pub fn describe_host(host: &HostBuild) -> Vec<String> {
     v
 }
 
-/// Lints a kickstart about to be injected: warnings go to `notify`, errors
-/// stop the build before anything is written.
-fn check_lint(label: &str, text: &str, notify: Notify<'_>) -> Result<()> {
-    let diags = lint::lint(text);
-    let (errors, warnings): (Vec<_>, Vec<_>) = diags
-        .iter()
-        .partition(|d| d.severity == lint::Severity::Error);
-    for w in warnings {
-        notify(&w.render(label));
-    }
-    if !errors.is_empty() {
-        let lines: Vec<String> = errors.iter().map(|d| d.render(label)).collect();
-        return Err(failure::error(
-            Failure::Verdict,
-            format!(
-                "the kickstart fails lint ({} error{}); fix it or pass --no-lint:\n  {}",
-                lines.len(),
-                if lines.len() == 1 { "" } else { "s" },
-                lines.join("\n  ")
-            ),
-        ));
-    }
-    Ok(())
+/// The error for a kickstart that fails lint: every error, one a line.
+fn lint_failed(errors: &[String]) -> anyhow::Error {
+    failure::error(
+        Failure::Verdict,
+        format!(
+            "the kickstart fails lint ({} error{}); fix it or pass --no-lint:\n  {}",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            errors.join("\n  ")
+        ),
+    )
 }
 
 /// The folder an output goes to (its state folder holds the report secret).
@@ -232,11 +274,39 @@ fn output_dir(output: &Path) -> &Path {
     }
 }
 
-/// `<source stem>-ks.iso` in the current directory.
-fn default_output(source: &Path) -> PathBuf {
+/// The output path: `-o` as given, or inside it with the default name
+/// when it is a folder (or ends in `/`), or the default name in the
+/// current directory. The folder the output goes to must exist: this is
+/// checked now, not after the build.
+fn resolve_output(given: Option<&Path>, source: &Path) -> Result<PathBuf> {
+    let name = default_name(source);
+    let out = match given {
+        None => return Ok(PathBuf::from(name)),
+        Some(o) if o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/') => o.join(name),
+        Some(o) => o.to_path_buf(),
+    };
+    let dir = output_dir(&out);
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        bail!(
+            "-o {}: the folder {} {what}: create it (mkdir -p {}) or write elsewhere",
+            given.unwrap_or(&out).display(),
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(out)
+}
+
+/// `<source stem>-ks.iso`.
+fn default_name(source: &Path) -> String {
     let stem = source
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "esxi".into());
-    PathBuf::from(format!("{stem}-ks.iso"))
+    format!("{stem}-ks.iso")
 }

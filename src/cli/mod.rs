@@ -107,6 +107,11 @@ pub struct BuildArgs {
     #[arg(long, requires = "inventory")]
     pub keep_going: bool,
 
+    /// Build only this host of the inventory (repeatable); the index files
+    /// keep the other hosts' entries
+    #[arg(long = "host", value_name = "HOSTNAME", requires = "inventory")]
+    pub hosts: Vec<String>,
+
     /// Where the kickstart goes on the ISO: an uppercase ISO9660 8.3 path
     #[arg(long, value_name = "PATH", default_value = "/KS.CFG")]
     pub ks_path: String,
@@ -153,6 +158,14 @@ pub struct BuildArgs {
     #[arg(long, value_name = "URL")]
     pub report_to: Option<String>,
 
+    /// Accept a loopback or link-local --report-to (hosts on this machine)
+    #[arg(long, requires = "report_to")]
+    pub allow_local_report: bool,
+
+    /// Do not show warnings with this code (repeatable, or comma-separated)
+    #[arg(long, value_name = "CODE")]
+    pub allow: Vec<String>,
+
     /// Skip linting the kickstart before injecting it
     #[arg(long)]
     pub no_lint: bool,
@@ -191,6 +204,8 @@ impl BuildArgs {
             lint: !self.no_lint,
             force: self.force,
             report_to: self.report_to.clone(),
+            allow_local_report: self.allow_local_report,
+            allow: self.allow.clone(),
         }
     }
 
@@ -215,6 +230,7 @@ impl BuildArgs {
             inputs: self.inputs(),
             jobs: self.jobs.map(usize::from),
             keep_going: self.keep_going,
+            only: self.hosts.clone(),
             trace: Default::default(),
         })
     }
@@ -432,6 +448,11 @@ pub struct LintArgs {
 
 #[derive(Debug, Args)]
 pub struct VarsArgs {
+    /// A template (built-in name or .tera file): list what it reads
+    /// [default: every variable of the built-in templates]
+    #[arg(value_name = "NAME|FILE", add = ArgValueCompleter::new(complete::template))]
+    pub template: Option<String>,
+
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,

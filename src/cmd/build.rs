@@ -15,22 +15,21 @@ use crate::signals;
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
     signals::install();
-    let notify = |line: &str| eprintln!("esxi-iso: {line}");
-    let mut plan = args.request().plan(&notify)?;
+    let mut plan = args.request().plan()?;
     if args.verbose {
         for line in plan.describe() {
-            notify(&line);
+            eprintln!("esxi-iso: {line}");
         }
         plan.opts.trace = Trace::to(|line| eprintln!("esxi-iso: {line}"));
     }
-    let summary = build::run(&plan, progress::enabled(args.quiet), &notify)?;
+    let summary = build::run(&plan, progress::enabled(args.quiet))?;
     report(&summary, args.json, args.quiet)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn report(s: &BuildSummary, json: bool, quiet: bool) -> Result<()> {
     for w in &s.warnings {
-        eprintln!("esxi-iso: warning: {w}");
+        eprintln!("esxi-iso: {}", w.render());
     }
     let mut out = std::io::stdout().lock();
     if json {

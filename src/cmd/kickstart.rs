@@ -8,18 +8,28 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::build;
 use crate::cli::{LintArgs, RenderArgs, VarsArgs};
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::failure::{Failure, Tag};
+use crate::failure::{self, Failure, Tag};
 use crate::input;
-use crate::kickstart::{self, crypt::Salt, lint, vars, Source, Vars};
+use crate::kickstart::{crypt::Salt, known, known::Known, lint, vars, Kickstart, Source, Vars};
 use crate::output;
 
 pub fn render(args: &RenderArgs) -> Result<ExitCode> {
     let source = Source::from_template_arg(&args.template).tag(Failure::Usage)?;
+    let template = Kickstart::load(&source)?;
     let mut vars = Vars::load(args.vars.as_deref(), &args.set).tag(Failure::Usage)?;
+    let unknown =
+        Known::new(&template.label(), template.uses()?.as_ref(), &[]).unknown_lines(&vars);
+    if !unknown.is_empty() {
+        return Err(failure::tagged(
+            Failure::Usage,
+            build::unknown_error(&unknown),
+        ));
+    }
     vars.salt = Salt::for_epoch(output::source_date_epoch()?);
-    let text = kickstart::produce(&source, &vars)?;
+    let text = template.produce(&vars)?;
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -107,46 +117,164 @@ fn lint_json(file: &str, diags: Vec<Diagnostic>, reports: &[lint::report::Report
     }
 }
 
-/// `kickstart vars --json`: one entry per variable.
+/// `kickstart vars --json`: what a template reads (every built-in
+/// variable without a template), and the values esxi-iso computes.
+#[derive(Serialize)]
+struct VarsJson {
+    /// The template asked about; null for the list of built-in variables.
+    template: Option<String>,
+    variables: Vec<VarJson>,
+    computed: Vec<ComputedJson>,
+}
+
 #[derive(Serialize)]
 struct VarJson {
-    name: &'static str,
+    name: String,
     group: &'static str,
     default: Option<&'static str>,
     /// Redacted in manifests and `--verbose` output.
     secret: bool,
+    help: String,
+    /// The first line of the template that reads it (directly or through
+    /// a computed value); null without a template.
+    line: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct ComputedJson {
+    name: &'static str,
+    from: &'static [&'static str],
     help: &'static str,
+    line: Option<usize>,
 }
 
 pub fn vars(args: &VarsArgs) -> Result<ExitCode> {
+    let doc = match &args.template {
+        None => VarsJson {
+            template: None,
+            variables: vars::SPECS.iter().map(|s| spec_json(s, None)).collect(),
+            computed: known::DERIVED
+                .iter()
+                .map(|(name, from, help)| ComputedJson {
+                    name,
+                    from,
+                    help,
+                    line: None,
+                })
+                .collect(),
+        },
+        Some(t) => template_vars(t)?,
+    };
     let mut o = std::io::stdout().lock();
     if args.json {
-        let variables: Vec<VarJson> = vars::SPECS
-            .iter()
-            .map(|s| VarJson {
-                name: s.name,
-                group: s.group,
-                default: (!s.default.is_empty()).then_some(s.default),
-                secret: s.kind == vars::Kind::Secret,
-                help: s.help,
-            })
-            .collect();
-        serde_json::to_writer_pretty(&mut o, &serde_json::json!({ "variables": variables }))?;
+        serde_json::to_writer_pretty(&mut o, &doc)?;
         writeln!(o)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(t) = &doc.template {
+        writeln!(
+            o,
+            "template {t} reads these variables (set them with --set KEY=VALUE, --vars \
+             FILE.toml or in an inventory):"
+        )?;
+    }
     let mut group = "";
-    for s in vars::SPECS {
-        if s.group != group {
-            group = s.group;
+    for v in &doc.variables {
+        if v.group != group {
+            group = v.group;
             writeln!(o, "{group}:")?;
         }
-        let default = if s.default.is_empty() {
-            String::new()
-        } else {
-            format!(" [default: {}]", s.default)
+        let default = match v.default {
+            Some(d) => format!(" [default: {d}]"),
+            None => String::new(),
         };
-        writeln!(o, "  {:<24}{}{default}", s.name, s.help)?;
+        let line = match (v.line, &doc.template) {
+            (Some(l), Some(_)) => format!(" (line {l})"),
+            _ => String::new(),
+        };
+        writeln!(o, "  {:<24}{}{default}{line}", v.name, v.help)?;
+    }
+    if !doc.computed.is_empty() {
+        writeln!(o, "computed by esxi-iso (not set directly):")?;
+        for c in &doc.computed {
+            let from = if c.from.is_empty() {
+                String::new()
+            } else {
+                format!(" (from {})", c.from.join(", "))
+            };
+            let line = c.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            writeln!(o, "  {:<24}{}{from}{line}", c.name, c.help)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn spec_json(s: &vars::Spec, line: Option<usize>) -> VarJson {
+    VarJson {
+        name: s.name.to_string(),
+        group: s.group,
+        default: (!s.default.is_empty()).then_some(s.default),
+        secret: s.kind == vars::Kind::Secret,
+        help: s.help.to_string(),
+        line,
+    }
+}
+
+/// What template `arg` (a built-in name or a file) reads.
+fn template_vars(arg: &str) -> Result<VarsJson> {
+    let source = Source::from_template_arg(arg).tag(Failure::Usage)?;
+    let template = Kickstart::load(&source)?;
+    let uses = template.uses()?.unwrap_or_default();
+    let known = Known::new(&template.label(), Some(&uses), &[]);
+    // The first line that reads a variable, directly or through a value
+    // computed from it.
+    let line_of = |name: &str| {
+        uses.vars
+            .iter()
+            .filter(|(n, _)| {
+                n.as_str() == name
+                    || known::derived(n).is_some_and(|(from, _)| from.contains(&name))
+            })
+            .map(|(_, u)| u.line)
+            .min()
+    };
+    let mut variables: Vec<VarJson> = vars::SPECS
+        .iter()
+        .filter(|s| known.accepts(s.name))
+        .map(|s| spec_json(s, line_of(s.name)))
+        .collect();
+    variables.extend(
+        uses.vars
+            .iter()
+            .filter(|(n, _)| vars::spec(n).is_none() && known::derived(n).is_none())
+            .map(|(n, u)| VarJson {
+                name: n.clone(),
+                group: "the template's own",
+                default: None,
+                secret: false,
+                help: if u.guarded {
+                    "read only when set (is defined, default)".to_string()
+                } else {
+                    "must be set".to_string()
+                },
+                line: Some(u.line),
+            }),
+    );
+    let computed = known::DERIVED
+        .iter()
+        .filter_map(|(name, from, help)| {
+            let u = uses.vars.get(*name)?;
+            Some(ComputedJson {
+                name,
+                from,
+                help,
+                line: Some(u.line),
+            })
+        })
+        .collect();
+    Ok(VarsJson {
+        template: Some(template.label()),
+        variables,
+        computed,
+    })
 }

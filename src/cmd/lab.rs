@@ -10,16 +10,19 @@ use anyhow::Result;
 
 use crate::build;
 use crate::cli::BuildArgs;
-use crate::lab::{self, index::LabManifest, LabPlan, LabRequest};
+use crate::lab::{self, LabPlan, LabReport, LabRequest};
 use crate::progress::{self, Trace};
 use crate::signals;
+use crate::warning::Warning;
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
     signals::install();
     let mut req = args.lab_request()?;
     let plan = lab::plan(&req)?;
-    for w in &plan.warnings {
-        eprintln!("esxi-iso: {w}");
+    for h in &plan.hosts {
+        for w in &h.warnings {
+            eprintln!("esxi-iso: {}", w.render_for(Some(&h.hostname)));
+        }
     }
     if args.verbose {
         describe(&req, &plan);
@@ -27,7 +30,7 @@ pub fn run(args: &BuildArgs) -> Result<ExitCode> {
     }
     let notify = |line: &str| eprintln!("esxi-iso: {line}");
     let outcome = lab::run(&req, &plan, progress::enabled(args.quiet), &notify)?;
-    report(&plan, &outcome.manifest, args.json, args.quiet)?;
+    report(&plan, &outcome, args.json, args.quiet)?;
     match outcome.failure() {
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
@@ -69,24 +72,50 @@ fn describe(req: &LabRequest, lab: &LabPlan) {
     }
 }
 
-fn report(lab: &LabPlan, m: &LabManifest, json: bool, quiet: bool) -> Result<()> {
+fn report(lab: &LabPlan, r: &LabReport, json: bool, quiet: bool) -> Result<()> {
+    for name in &r.changes.dropped {
+        let w = Warning::advice(
+            "index-changed",
+            format!(
+                "{name} is no longer listed in {} and {}: its ISO is gone from {}",
+                lab::SUMS_FILE,
+                lab::MANIFEST_FILE,
+                lab.out_dir.display()
+            ),
+        );
+        eprintln!("esxi-iso: {}", w.render());
+    }
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, m)?;
+        serde_json::to_writer_pretty(&mut out, &r.manifest)?;
         writeln!(out)?;
     } else if !quiet {
-        for h in &m.hosts {
+        for (_, s) in &r.built {
             writeln!(
                 out,
                 "wrote {} ({} bytes; {})",
-                lab.out_dir.join(&h.file).display(),
-                h.size,
-                h.data
+                s.output.display(),
+                s.size,
+                s.data
             )?;
         }
-        if !m.hosts.is_empty() {
-            writeln!(out, "wrote {}", lab.sums_path().display())?;
-            writeln!(out, "wrote {}", lab.manifest_path().display())?;
+        if !r.built.is_empty() {
+            let kept = match r.changes.kept.len() {
+                0 => String::new(),
+                n => format!(
+                    "; kept {n} other host{} from before: {}",
+                    if n == 1 { "" } else { "s" },
+                    r.changes.kept.join(", ")
+                ),
+            };
+            writeln!(
+                out,
+                "wrote {} and {} ({} host{}{kept})",
+                lab.sums_path().display(),
+                lab.manifest_path().display(),
+                r.built.len(),
+                if r.built.len() == 1 { "" } else { "s" },
+            )?;
         }
     }
     Ok(())

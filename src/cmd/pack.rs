@@ -13,7 +13,7 @@ pub fn run(args: &PackArgs) -> Result<ExitCode> {
     signals::install();
     let plan = pack::plan(&args.request())?;
     for w in &plan.warnings {
-        eprintln!("esxi-iso: warning: {w}");
+        eprintln!("esxi-iso: {}", w.render());
     }
     let bar = progress::bytes(0, "packing", progress::enabled(args.quiet));
     let summary = pack::write(&plan, &bar)?;

@@ -16,6 +16,7 @@ use crate::failure::{self, Failure, Tag};
 use crate::report;
 use crate::serve::events;
 use crate::serve::status::{lab_hosts, Board, State};
+use crate::warning::Warning;
 
 /// How often `--wait` reads the log again.
 const POLL: Duration = Duration::from_secs(2);
@@ -32,9 +33,9 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     };
     let since = args.since.unwrap_or(0);
     let started = Instant::now();
-    let mut warned = false;
+    let mut warnings = Vec::new();
     loop {
-        let board = read(&args.dir, since, &mut warned)?;
+        let board = read(&args.dir, since, &mut warnings)?;
         if board.hosts.is_empty() {
             return Err(failure::error(
                 Failure::Input,
@@ -46,16 +47,16 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
             ));
         }
         let Some(target) = target else {
-            print(&args.dir, &board, args.json)?;
+            print(&args.dir, &board, &warnings, args.json)?;
             return Ok(ExitCode::SUCCESS);
         };
         let behind = board.behind(target);
         if behind.is_empty() {
-            print(&args.dir, &board, args.json)?;
+            print(&args.dir, &board, &warnings, args.json)?;
             return Ok(ExitCode::SUCCESS);
         }
         if started.elapsed() >= Duration::from_secs(args.timeout) {
-            print(&args.dir, &board, args.json)?;
+            print(&args.dir, &board, &warnings, args.json)?;
             let names: Vec<String> = behind
                 .iter()
                 .map(|r| format!("{} ({})", r.host, r.state.name()))
@@ -76,14 +77,17 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     }
 }
 
-fn read(dir: &Path, since: u64, warned: &mut bool) -> Result<Board> {
+/// The board from the log; the log's unreadable lines become warnings
+/// (printed at once, and kept for `--json`) the first time.
+fn read(dir: &Path, since: u64, warnings: &mut Vec<Warning>) -> Result<Board> {
     let hosts = lab_hosts(dir).tag(Failure::Input)?;
     let (records, bad) = events::read(&report::state_dir(dir)).tag(Failure::Input)?;
-    if !*warned {
-        for b in &bad {
-            eprintln!("esxi-iso: warning: {b}");
+    if warnings.is_empty() {
+        for b in bad {
+            let w = Warning::advice("event-log", b);
+            eprintln!("esxi-iso: {}", w.render());
+            warnings.push(w);
         }
-        *warned = true;
     }
     Ok(Board::fold(&hosts, &records, since))
 }
@@ -94,12 +98,18 @@ struct Json<'a> {
     dir: &'a Path,
     #[serde(flatten)]
     board: &'a Board,
+    warnings: &'a [Warning],
 }
 
-fn print(dir: &Path, board: &Board, json: bool) -> Result<()> {
+fn print(dir: &Path, board: &Board, warnings: &[Warning], json: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &Json { dir, board })?;
+        let doc = Json {
+            dir,
+            board,
+            warnings,
+        };
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
         out.write_all(board.table().as_bytes())?;

@@ -306,6 +306,45 @@ fn tokens(tag: &[u8]) -> usize {
     n
 }
 
+/// The words inside the tags of `text` (`{{ }}` and `{% %}`, not
+/// comments or raw blocks), outside strings, each with its line: what
+/// [`super::uses`] uses to say where a variable is read. After a `.` a
+/// word is an attribute, not a name of its own, and is left out.
+pub fn tag_words(text: &str) -> Vec<(usize, &str)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut line = 1;
+    let mut counted = 0;
+    let mut i = 0;
+    while let Some(open) = find_block_start(b, i) {
+        let Some(piece) = piece_at(b, open) else {
+            break;
+        };
+        i = piece.end;
+        if piece.parsed.is_none() {
+            continue;
+        }
+        let mut j = open + 2;
+        while j < piece.end {
+            let c = b[j];
+            if matches!(c, b'"' | b'\'' | b'`') {
+                j = find(b, j + 1, &[c]).map_or(piece.end, |e| e + 1);
+            } else if (c.is_ascii_alphabetic() || c == b'_') && b[j - 1] != b'.' {
+                line += b[counted..j].iter().filter(|&&c| c == b'\n').count();
+                counted = j;
+                let w = word(b, j);
+                out.push((line, w));
+                j += w.len();
+            } else if is_word(c) {
+                j += word(b, j).len().max(1);
+            } else {
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Adds `text` to `tera` as template `name`, its parse held to
 /// [`PARSE_CALLS_PER_BYTE`]. pest's call limit is one setting for the whole
 /// process, so parses take turns setting it; they are short.

@@ -7,7 +7,9 @@
 
 pub mod crypt;
 pub mod guard;
+pub mod known;
 pub mod lint;
+pub mod uses;
 pub mod vars;
 
 use std::collections::HashMap;
@@ -18,6 +20,7 @@ use anyhow::{anyhow, bail, Result};
 use crate::failure::{self, Failure, Tag};
 use crate::input;
 
+pub use uses::Uses;
 pub use vars::Vars;
 
 /// Built-in templates: (name, source).
@@ -32,7 +35,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 pub const DEFAULT_TEMPLATE: &str = "nested-lab";
 
 /// Where a kickstart comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
     /// A built-in template by name.
     Builtin(&'static str),
@@ -85,19 +88,71 @@ impl Source {
     }
 }
 
+/// A kickstart's source, read: a template's text, or a file to copy as
+/// it is. Read once, then asked what it reads ([`Kickstart::uses`]) and
+/// rendered for each host ([`Kickstart::produce`]).
+#[derive(Debug, Clone)]
+pub struct Kickstart {
+    pub source: Source,
+    text: String,
+}
+
+impl Kickstart {
+    /// Reads the file of `source` (a built-in needs no reading).
+    pub fn load(source: &Source) -> Result<Kickstart> {
+        let text = match source {
+            Source::Verbatim(p) => input::read_text_capped(p, input::KICKSTART_MAX, "kickstart")?,
+            Source::Builtin(n) => builtin(n).to_string(),
+            Source::TemplateFile(p) => input::read_text_capped(p, input::TEMPLATE_MAX, "template")?,
+        };
+        Ok(Kickstart {
+            source: source.clone(),
+            text,
+        })
+    }
+
+    pub fn label(&self) -> String {
+        self.source.label()
+    }
+
+    /// The variables a template reads, from Tera's parse of it; None for
+    /// a file copied as it is.
+    pub fn uses(&self) -> Result<Option<Uses>> {
+        if !self.source.is_template() {
+            return Ok(None);
+        }
+        template_uses(&self.label(), &self.text).map(Some)
+    }
+
+    /// The kickstart for `vars`: the template rendered, or the file.
+    pub fn produce(&self, vars: &Vars) -> Result<String> {
+        if !self.source.is_template() {
+            return Ok(self.text.clone());
+        }
+        render(&self.label(), &self.text, vars)
+    }
+}
+
 /// Renders or reads the kickstart.
 pub fn produce(source: &Source, vars: &Vars) -> Result<String> {
-    let (name, text) = match source {
-        Source::Verbatim(p) => {
-            return input::read_text_capped(p, input::KICKSTART_MAX, "kickstart");
+    Kickstart::load(source)?.produce(vars)
+}
+
+/// What template `text` (named `name`) reads, from its parse under the
+/// same limits as a render.
+pub fn template_uses(name: &str, text: &str) -> Result<Uses> {
+    let instrumented = guard::instrument(name, text).tag(Failure::Input)?;
+    guard::on_render_thread(|| {
+        let mut tera = tera::Tera::default();
+        if guard::add_template(&mut tera, name, &instrumented.text).is_err() {
+            guard::add_template(&mut tera, name, text).map_err(|e| tera_error(e, name))?;
+            return Err(guard::steps_broke_it(name));
         }
-        Source::Builtin(n) => (n.to_string(), builtin(n).to_string()),
-        Source::TemplateFile(p) => (
-            p.display().to_string(),
-            input::read_text_capped(p, input::TEMPLATE_MAX, "template")?,
-        ),
-    };
-    render(&name, &text, vars)
+        Ok(Uses::of(tera.get_template(name)?, text))
+    })
+    .map_err(|e| anyhow!("starting a thread to read template {name}: {e}"))?
+    .unwrap_or_else(|panic| Err(tera_panicked(name, panic.as_ref())))
+    .tag(Failure::Input)
 }
 
 pub fn builtin(name: &str) -> &'static str {
@@ -201,9 +256,47 @@ fn render_guarded(
                 guard::STEPS_MAX
             );
         }
+        if let Some(missing) = missing_variables(&tera, name, text, ctx) {
+            return Err(missing);
+        }
         return Err(tera_error(e, name));
     }
     String::from_utf8(out.buf).map_err(|_| anyhow!("template {name} rendered invalid UTF-8"))
+}
+
+/// After a failed render: every variable the template reads without a
+/// guard that the context lacks, each with its first line (Tera names
+/// only the first it stops at).
+fn missing_variables(
+    tera: &tera::Tera,
+    name: &str,
+    text: &str,
+    ctx: &tera::Context,
+) -> Option<anyhow::Error> {
+    let uses = Uses::of(tera.get_template(name).ok()?, text);
+    let missing: Vec<String> = uses
+        .required()
+        .filter(|(n, _)| !ctx.contains_key(n))
+        .map(|(n, line)| format!("{n} (line {line})"))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(failure::error(
+        Failure::Usage,
+        format!(
+            "template {name} reads {} that {} not set: {}; set {} with --set KEY=VALUE or \
+             in --vars FILE.toml (`esxi-iso kickstart vars {name}` lists what it reads)",
+            if missing.len() == 1 {
+                "a variable"
+            } else {
+                "variables"
+            },
+            if missing.len() == 1 { "is" } else { "are" },
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" },
+        ),
+    ))
 }
 
 /// Tera's `get_env` would copy any environment variable into the

@@ -89,6 +89,10 @@ pub struct Vars {
     pub salt: crypt::Salt,
     /// `--report-to`: the template variable `report` (lines per section).
     pub report: Option<crate::report::HostReport>,
+    /// Where each value the user gave comes from, for messages
+    /// (`--set`, `--vars lab.toml`, `[defaults]`, ...). Values the user
+    /// did not name (the password from the environment) have none.
+    pub origins: BTreeMap<String, String>,
 }
 
 impl Vars {
@@ -103,17 +107,13 @@ impl Vars {
                 .parse()
                 .with_context(|| format!("parsing variables file {}", path.display()))
                 .tag(Failure::Input)?;
+            let origin = format!("--vars {}", path.display());
             for (k, val) in table {
-                v.insert(&k, val)
+                v.insert_from(&k, val, &origin)
                     .with_context(|| format!("in {}", path.display()))?;
             }
         }
-        for item in set {
-            let Some((k, val)) = item.split_once('=') else {
-                bail!("--set {item:?}: expected KEY=VALUE");
-            };
-            v.insert_str(k.trim(), val)?;
-        }
+        v.extend_set(set)?;
         if !v.values.contains_key("root_password") {
             if let Ok(pw) = std::env::var(PASSWORD_ENV) {
                 if !pw.is_empty() {
@@ -124,10 +124,28 @@ impl Vars {
         Ok(v)
     }
 
+    /// Adds `--set KEY=VALUE` items.
+    pub fn extend_set(&mut self, set: &[String]) -> Result<()> {
+        for item in set {
+            let Some((k, val)) = item.split_once('=') else {
+                bail!("--set {item:?}: expected KEY=VALUE");
+            };
+            self.insert_from(k.trim(), Value::String(val.into()), "--set")?;
+        }
+        Ok(())
+    }
+
     /// Inserts a string as given on a command line or in CSV: lists split
     /// on commas, booleans parse.
     pub fn insert_str(&mut self, key: &str, raw: &str) -> Result<()> {
         self.insert(key, Value::String(raw.into()))
+    }
+
+    /// [`Vars::insert`], remembering where the value came from.
+    pub fn insert_from(&mut self, key: &str, value: Value, origin: &str) -> Result<()> {
+        self.insert(key, value)?;
+        self.origins.insert(key.to_string(), origin.to_string());
+        Ok(())
     }
 
     pub fn insert(&mut self, key: &str, value: Value) -> Result<()> {
@@ -187,6 +205,12 @@ impl Vars {
         let mut v = self.clone();
         v.values.extend(other.values.clone());
         v.overlay.extend(other.overlay.clone());
+        for k in other.values.keys() {
+            match other.origins.get(k) {
+                Some(o) => v.origins.insert(k.clone(), o.clone()),
+                None => v.origins.remove(k),
+            };
+        }
         v
     }
 

@@ -20,6 +20,20 @@ pub const MAX_HOSTS: usize = 4096;
 pub struct Inventory {
     pub defaults: Table,
     pub hosts: Vec<Table>,
+    /// Read from CSV: a host's keys are the header's columns.
+    pub csv: bool,
+}
+
+impl Inventory {
+    /// What messages call a key of a host entry: a `key` in TOML, a
+    /// `column` in CSV.
+    pub fn key_word(&self) -> &'static str {
+        if self.csv {
+            "column"
+        } else {
+            "key"
+        }
+    }
 }
 
 /// Reads an inventory, choosing the format by extension.
@@ -80,7 +94,11 @@ pub fn parse_toml(text: &str) -> Result<Inventory> {
     if let Some(k) = top.keys().next() {
         bail!("unknown top-level key {k:?}: expected [defaults] and [[host]] entries");
     }
-    Ok(Inventory { defaults, hosts })
+    Ok(Inventory {
+        defaults,
+        hosts,
+        csv: false,
+    })
 }
 
 /// A header row naming the keys, then one host per row. Empty cells are
@@ -120,6 +138,7 @@ pub fn parse_csv(text: &str) -> Result<Inventory> {
     Ok(Inventory {
         defaults: Table::new(),
         hosts,
+        csv: true,
     })
 }
 

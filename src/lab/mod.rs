@@ -7,7 +7,8 @@
 //!   is written when there is any;
 //! - [`runner`] builds the hosts on a bounded pool of threads and removes
 //!   this run's outputs when it fails;
-//! - [`index`] writes SHA256SUMS and manifest.json for the hosts built.
+//! - [`index`] updates SHA256SUMS and manifest.json: this run's hosts
+//!   replace their entries, the others' stay while their ISOs do.
 //!
 //! [`plan`] does the first two, [`run`] the others. Each host is an
 //! ordinary [`crate::build`] of one output.
@@ -27,6 +28,7 @@ use crate::build::{BuildSummary, HostBuild, Inputs, Options};
 use crate::failure::{self, Failure, Tag};
 use crate::kickstart::Vars;
 use crate::progress::{Notify, Trace};
+use crate::warning::{Allow, Warning};
 use crate::{esxi, output, signals};
 use index::LabManifest;
 use runner::{build_all, Outcome, Run};
@@ -46,6 +48,8 @@ pub struct LabRequest {
     pub jobs: Option<usize>,
     /// Build the other hosts when one fails (their outputs are kept).
     pub keep_going: bool,
+    /// `--host`: build only these hosts (all when empty).
+    pub only: Vec<String>,
     /// `--verbose`: each host's steps (see [`crate::build::Options`]).
     pub trace: Trace,
 }
@@ -68,17 +72,24 @@ pub struct HostPlan {
     pub vars: Vars,
     pub overlays: Vec<String>,
     pub build: HostBuild,
+    /// What the plan found about the host's kickstart (`--allow` applied).
+    pub warnings: Vec<Warning>,
 }
 
-/// The whole lab, ready to build.
+/// The lab, ready to build: the hosts of this run (all of the inventory,
+/// or those of `--host`), every one checked.
 #[derive(Debug, Clone)]
 pub struct LabPlan {
     pub hosts: Vec<HostPlan>,
     pub out_dir: PathBuf,
-    /// Lint warnings, each prefixed by its host.
-    pub warnings: Vec<String>,
     /// `--report-to`: its secret is stored when the build starts.
     pub report: Option<crate::report::Reporter>,
+    /// `--host`: the hosts asked for (empty: all).
+    pub only: Vec<String>,
+    /// The folder's index before this run, merged into the new one.
+    pub index: Option<index::Previous>,
+    /// `--allow`, for the warnings of the builds.
+    pub allow: Allow,
 }
 
 impl LabPlan {
@@ -119,7 +130,12 @@ fn failure_of(problems: &[Problem]) -> Failure {
 /// What a run built, and which hosts failed (with --keep-going).
 #[derive(Debug)]
 pub struct LabReport {
+    /// The index after the run: this run's hosts and those kept.
     pub manifest: LabManifest,
+    /// This run's hosts that were built: (hostname, summary).
+    pub built: Vec<(String, BuildSummary)>,
+    /// What changed in the index besides this run's hosts.
+    pub changes: index::Changes,
     /// `hostname: error`, one per failed host.
     pub failed: Vec<String>,
     pub hosts: usize,
@@ -144,9 +160,9 @@ impl LabReport {
 pub fn plan(req: &LabRequest) -> Result<LabPlan> {
     let path = &req.inventory;
     let inv = inventory::read(path)?;
-    let common =
-        resolve::Common::from_inputs(&req.inputs, path, req.out_dir.clone()).tag(Failure::Usage)?;
-    resolve::resolve(&inv, &common).map_err(|problems| {
+    let common = resolve::Common::from_inputs(&req.inputs, path, req.out_dir.clone(), &req.only)
+        .tag(Failure::Usage)?;
+    let mut plan = resolve::resolve(&inv, &common).map_err(|problems| {
         let lines: Vec<&str> = problems.iter().map(|p| p.text.as_str()).collect();
         failure::error(
             failure_of(&problems),
@@ -158,7 +174,9 @@ pub fn plan(req: &LabRequest) -> Result<LabPlan> {
                 lines.join("\n  ")
             ),
         )
-    })
+    })?;
+    plan.index = index::read_previous(&req.out_dir)?;
+    Ok(plan)
 }
 
 /// Opens the source once and builds every host of `lab`, then writes the
@@ -212,23 +230,23 @@ pub fn run(
             failed.join("\n")
         );
     }
-    let built: Vec<(&HostPlan, &BuildSummary)> = lab
-        .hosts
-        .iter()
-        .zip(&outcomes)
-        .filter_map(|(h, o)| match o {
-            Outcome::Built(s) => Some((h, s)),
-            _ => None,
-        })
-        .collect();
-    for (h, s) in &built {
-        for w in &s.warnings {
-            notify(&format!("warning: {}: {w}", h.hostname));
+    let mut built = Vec::new();
+    let mut entries = Vec::new();
+    for (h, o) in lab.hosts.iter().zip(outcomes) {
+        let Outcome::Built(mut s) = o else { continue };
+        for w in lab.allow.filter(std::mem::take(&mut s.warnings)) {
+            notify(&w.render_for(Some(&h.hostname)));
+            s.warnings.push(w);
         }
+        let mut all = h.warnings.clone();
+        all.extend(s.warnings.iter().cloned());
+        s.warnings = all;
+        entries.push(index::built_entry(&req.source, h, &s));
+        built.push((h.hostname.clone(), s));
     }
-    let manifest = index::manifest(&req.source, &built);
+    let (manifest, changes) = index::merge(&req.source, &lab.out_dir, lab.index.as_ref(), entries);
     if !built.is_empty() {
-        if let Err(e) = index::write_index(lab, &manifest, req.inputs.force) {
+        if let Err(e) = index::write_index(lab, &manifest) {
             if !req.keep_going {
                 run.remove_outputs(notify);
             }
@@ -237,6 +255,8 @@ pub fn run(
     }
     Ok(LabReport {
         manifest,
+        built,
+        changes,
         failed,
         hosts: lab.hosts.len(),
     })

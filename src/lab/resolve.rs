@@ -1,7 +1,8 @@
 //! Resolving a lab: merge each host of the inventory over the defaults and
 //! the command line, render and lint every kickstart, and check the whole
-//! lab, into one immutable plan per host. Every problem of every host is collected, one line each, so a
-//! user fixes the file in one pass; nothing is written when there is any.
+//! lab, into one immutable plan per host. Every problem of every host is
+//! collected, one line each, so a user fixes the file in one pass; nothing
+//! is written when there is any.
 //!
 //! Variable precedence, lowest first: `--vars FILE` (and
 //! ESXI_ISO_ROOT_PASSWORD when that file has no password), the inventory's
@@ -15,28 +16,32 @@
 //! `boot_opts` (`KEY[=VALUE]` strings), `ks_path`, `overlays`,
 //! `secure_boot` (true: the host boots with UEFI Secure Boot, so builds
 //! that add a boot module are refused). Every other key is a template
-//! variable. Building the ISOs is [`super::runner`]'s job.
+//! variable, and must be one the host's kickstart uses
+//! ([`crate::kickstart::known`]): a misspelled key is a problem, not a
+//! silently ignored value. Building the ISOs is [`super::runner`]'s job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use toml::{Table, Value};
 
 use super::inventory::Inventory;
-use super::{HostPlan, LabPlan, Problem, MANIFEST_FILE, SUMS_FILE};
-use crate::build::{HostBuild, Inputs};
+use super::{HostPlan, LabPlan, Problem};
+use crate::build::{checks, lint_file, HostBuild, Inputs};
 use crate::esxi::bootcfg::KernelOptEdits;
 use crate::failure::{self, Failure};
 use crate::iso::name;
-use crate::kickstart::{self, crypt::Salt, lint, Source, Vars, TEMPLATES};
+use crate::kickstart::known::{nearest, Known};
+use crate::kickstart::{crypt::Salt, Kickstart, Source, Uses, Vars, TEMPLATES};
 use crate::output;
 use crate::overlay::OverlaySet;
 use crate::report::Reporter;
+use crate::warning::Allow;
 
 /// Keys of `[defaults]` and host entries that are not template variables.
-const SPECIAL: &[&str] = &[
+pub const SPECIAL: &[&str] = &[
     "template",
     "boot_opts",
     "ks_path",
@@ -73,30 +78,35 @@ pub struct Common {
     pub base_dir: PathBuf,
     /// `--report-to`, with the secret of the out-dir.
     pub report: Option<Reporter>,
+    /// `--allow`: warnings not to keep.
+    pub allow: Allow,
+    /// `--host`: build only these (all when empty); the whole inventory
+    /// is still checked.
+    pub only: Vec<String>,
 }
 
 impl Common {
     /// The command line's share of every host of the inventory at
     /// `inventory`, whose ISOs go to `out_dir`.
-    pub fn from_inputs(inputs: &Inputs, inventory: &Path, out_dir: PathBuf) -> Result<Common> {
+    pub fn from_inputs(
+        inputs: &Inputs,
+        inventory: &Path,
+        out_dir: PathBuf,
+        only: &[String],
+    ) -> Result<Common> {
         let boot_opts = KernelOptEdits::from_args(&inputs.boot_opts, &inputs.remove_boot_opts)?;
         // Vars::load puts the environment's password in this lowest layer, so
         // a password (or hash) in the inventory or --set wins over it.
         let mut base = Vars::load(inputs.vars.as_deref(), &[])?;
         base.salt = Salt::for_epoch(output::source_date_epoch()?);
         let mut set = Vars::default();
-        for item in &inputs.set {
-            let Some((k, v)) = item.split_once('=') else {
-                bail!("--set {item:?}: expected KEY=VALUE");
-            };
-            set.insert_str(k.trim(), v)?;
-        }
+        set.extend_set(&inputs.set)?;
         let base_dir = match inventory.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
         let report = match &inputs.report_to {
-            Some(url) => Some(Reporter::open(url, &out_dir)?),
+            Some(url) => Some(Reporter::open(url, &out_dir, inputs.allow_local_report)?),
             None => None,
         };
         Ok(Common {
@@ -114,29 +124,65 @@ impl Common {
             secure_boot: inputs.secure_boot,
             out_dir,
             base_dir,
+            allow: Allow::parse(&inputs.allow)?,
+            only: only.to_vec(),
         })
     }
 }
 
-/// Merges and checks every host; all problems, or the plans.
+/// Each kickstart source, read and parsed once for the whole lab.
+#[derive(Default)]
+struct Templates(HashMap<Source, Result<(Kickstart, Option<Uses>), Problem>>);
+
+impl Templates {
+    fn get(&mut self, source: &Source) -> Result<&(Kickstart, Option<Uses>), Problem> {
+        self.0
+            .entry(source.clone())
+            .or_insert_with(|| {
+                Kickstart::load(source)
+                    .and_then(|k| {
+                        let uses = k.uses()?;
+                        Ok((k, uses))
+                    })
+                    .map_err(|e| Problem {
+                        failure: failure::of(&e).unwrap_or(Failure::Usage),
+                        text: one_line(&format!("{e:#}")),
+                    })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// Merges and checks every host; all problems, or the plans of the hosts
+/// to build.
 pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut warnings = Vec::new();
     if inv.hosts.is_empty() {
         problems.push(Problem::usage(
             "no hosts: add [[host]] entries (TOML) or rows (CSV)",
         ));
     }
     problems.extend(set_conflicts(inv, common).into_iter().map(Problem::usage));
+    let mut templates = Templates::default();
     let mut hosts = Vec::new();
     let mut found = Vec::new();
+    // A `[defaults]` key or a CSV column is fine when some host's
+    // kickstart reads it; one that none reads is one problem, said once.
+    let mut shared_used = BTreeSet::new();
+    let mut shared_unused: BTreeMap<String, Problem> = BTreeMap::new();
     let mut overlay_bytes = 0u64;
     for (i, entry) in inv.hosts.iter().enumerate() {
-        let mut merged = inv.defaults.clone();
-        merged.extend(entry.clone());
-        let r = resolve_host(i, &merged, common);
-        problems.extend(r.problems);
-        warnings.extend(r.warnings);
+        let r = resolve_host(i, inv, entry, common, &mut templates);
+        shared_used.extend(r.shared_used);
+        for p in r.problems {
+            match p.shared {
+                Some(key) => {
+                    shared_unused.entry(key).or_insert(p.problem);
+                }
+                None => problems.push(p.problem),
+            }
+        }
         overlay_bytes += r.plan.as_ref().map_or(0, |p| p.build.overlay.bytes());
         hosts.extend(r.plan);
         found.push((r.hostname, r.ip));
@@ -151,37 +197,76 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
             break;
         }
     }
+    problems.extend(
+        shared_unused
+            .into_iter()
+            .filter(|(key, _)| !shared_used.contains(key))
+            .map(|(_, p)| p),
+    );
     problems.extend(duplicates(&found).into_iter().map(Problem::usage));
+    problems.extend(unknown_hosts(&found, &common.only));
+    if !common.only.is_empty() {
+        hosts.retain(|h| {
+            common
+                .only
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(&h.hostname))
+        });
+    }
     problems.extend(existing_outputs(&hosts, common));
     if problems.is_empty() {
         Ok(LabPlan {
             hosts,
             out_dir: common.out_dir.clone(),
-            warnings,
             report: common.report.clone(),
+            only: common.only.clone(),
+            index: None,
+            allow: common.allow.clone(),
         })
     } else {
         Err(problems)
     }
 }
 
+/// A problem of one host; `shared` names the key when the problem is a
+/// key of the inventory as a whole (`[defaults]`, a CSV column) that this
+/// host's kickstart does not read: a problem only if no host reads it.
+struct HostProblem {
+    problem: Problem,
+    shared: Option<String>,
+}
+
 struct Resolved {
     plan: Option<HostPlan>,
     hostname: Option<String>,
     ip: Option<Ipv4Addr>,
-    problems: Vec<Problem>,
-    warnings: Vec<String>,
+    problems: Vec<HostProblem>,
+    /// Shared keys (`[defaults]`, CSV columns) this host's kickstart reads.
+    shared_used: Vec<String>,
 }
 
-/// One host from its merged table (defaults, then its own entry).
-fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
+/// One host: its entry over the inventory's defaults.
+fn resolve_host(
+    index: usize,
+    inv: &Inventory,
+    entry: &Table,
+    common: &Common,
+    templates: &mut Templates,
+) -> Resolved {
+    let mut merged = inv.defaults.clone();
+    merged.extend(entry.clone());
     let mut problems = Vec::new();
     let mut own = Vars::default();
-    for (k, v) in merged {
+    for (k, v) in &merged {
         if SPECIAL.contains(&k.as_str()) {
             continue;
         }
-        if let Err(e) = own.insert(k, v.clone()) {
+        let origin = if entry.contains_key(k) {
+            inv.key_word()
+        } else {
+            "[defaults] key"
+        };
+        if let Err(e) = own.insert_from(k, v.clone(), origin) {
             problems.push(format!("{e:#}"));
         }
     }
@@ -198,14 +283,48 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
     }
     problems.extend(vars.problems());
 
-    let (template, source) = match string_key(merged, "template", &mut problems) {
+    let (template, source) = match string_key(&merged, "template", &mut problems) {
         None => (common.source.label(), Some(common.source.clone())),
         Some(t) => (
             t.clone(),
             template_source(&t, &common.base_dir, &mut problems),
         ),
     };
-    let ks_path = string_key(merged, "ks_path", &mut problems).unwrap_or(common.ks_path.clone());
+    // Problems that are not usage errors (lint errors, a template that
+    // cannot be read), and those said once for the whole inventory.
+    let mut tagged: Vec<HostProblem> = Vec::new();
+    let loaded = source.as_ref().map(|s| templates.get(s));
+    if let Some(Err(p)) = &loaded {
+        tagged.push(HostProblem {
+            problem: p.clone(),
+            shared: None,
+        });
+    }
+    let loaded = loaded.and_then(Result::ok);
+    let is_shared = |origin: &str| origin.starts_with("[defaults]") || inv.csv;
+    let mut shared_used = Vec::new();
+    if let Some((ks, uses)) = loaded {
+        let known = Known::new(&ks.label(), uses.as_ref(), &["hostname"]);
+        shared_used.extend(
+            vars.origins
+                .iter()
+                .filter(|(k, o)| is_shared(o) && known.accepts(k))
+                .map(|(k, o)| format!("{o} {k}")),
+        );
+        for (key, msg) in known.unknown(&vars) {
+            let origin = vars.origins.get(&key).cloned().unwrap_or_default();
+            let shared = is_shared(&origin).then(|| format!("{origin} {key}"));
+            let text = match &shared {
+                Some(_) => format!("{origin} {key}: {msg}"),
+                None => format!("{label}: {origin} {key}: {msg}"),
+            };
+            tagged.push(HostProblem {
+                problem: Problem::usage(text),
+                shared,
+            });
+        }
+    }
+    let ks_path = string_key(&merged, "ks_path", &mut problems).unwrap_or(common.ks_path.clone());
     let ks_path = name::validate_path(&ks_path)
         .map_err(|e| problems.push(format!("ks_path: {e}")))
         .ok();
@@ -214,14 +333,14 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
         remove: common.boot_opts.remove.clone(),
     };
     opts.set.extend(common.boot_opts.set.iter().cloned());
-    for o in string_list(merged, "boot_opts", &mut problems) {
+    for o in string_list(&merged, "boot_opts", &mut problems) {
         match KernelOptEdits::parse_opt(&o) {
             Ok(kv) => opts.set.push(kv),
             Err(e) => problems.push(format!("boot_opts: {e}")),
         }
     }
-    let secure_boot = bool_key(merged, "secure_boot", &mut problems).unwrap_or(common.secure_boot);
-    let overlays = string_list(merged, "overlays", &mut problems);
+    let secure_boot = bool_key(&merged, "secure_boot", &mut problems).unwrap_or(common.secure_boot);
+    let overlays = string_list(&merged, "overlays", &mut problems);
     // Command-line overlays load from the current directory, inventory ones
     // from the inventory's folder.
     let mut overlay = OverlaySet::load(&common.overlays, Path::new("."));
@@ -255,46 +374,56 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
 
     let mut warnings = Vec::new();
     let mut kickstart = None;
-    // Problems that are not usage errors: lint errors, a template that
-    // cannot be read or rendered.
-    let mut tagged = Vec::new();
-    if let (true, Some(source), Some(ks)) = (problems.is_empty(), &source, &ks_path) {
-        match kickstart::produce(source, &vars) {
-            Err(e) => tagged.push((
-                failure::of(&e).unwrap_or(Failure::Usage),
-                one_line(&format!("{e:#}")),
-            )),
-            Ok(text) if common.lint => {
-                if let Some(m) = crate::report::missing_lines(vars.report.as_ref(), &text) {
-                    warnings.push(format!("{label}: warning: {m}"));
+    let ready = problems.is_empty() && tagged.iter().all(|p| p.shared.is_some());
+    if let (true, Some((ks, _)), Some(ks_path)) = (ready, loaded, &ks_path) {
+        match ks.produce(&vars) {
+            Err(e) => tagged.push(HostProblem {
+                problem: Problem {
+                    failure: failure::of(&e).unwrap_or(Failure::Usage),
+                    text: one_line(&format!("{e:#}")),
+                },
+                shared: None,
+            }),
+            Ok(text) => {
+                let file = lint_file(&ks.source, ks_path, common.ks_in_ramdisk);
+                let findings = checks::Kickstart {
+                    file: &file,
+                    text: &text,
+                    verbatim: !ks.source.is_template(),
+                    vars: &vars,
+                    report: vars.report.as_ref(),
+                    secure_boot,
+                    lint: common.lint,
                 }
-                let file = format!("{label}: {ks}");
-                for d in lint::lint(&text) {
-                    match d.severity {
-                        lint::Severity::Error => tagged.push((Failure::Verdict, d.render(&file))),
-                        lint::Severity::Warning => warnings.push(d.render(&file)),
-                    }
-                }
+                .check();
+                tagged.extend(findings.errors.into_iter().map(|e| HostProblem {
+                    problem: Problem {
+                        failure: Failure::Verdict,
+                        text: e,
+                    },
+                    shared: None,
+                }));
+                warnings = common.allow.filter(findings.warnings);
                 kickstart = Some(text);
             }
-            Ok(text) => kickstart = Some(text),
         }
     }
-    let problems: Vec<Problem> = problems
+    let mut all: Vec<HostProblem> = problems
         .into_iter()
-        .map(|p| (Failure::Usage, p))
-        .chain(tagged)
-        .map(|(failure, p)| {
-            let text = if p.starts_with(&format!("{label}: ")) {
-                p
-            } else {
-                format!("{label}: {p}")
-            };
-            Problem { failure, text }
+        .map(|p| HostProblem {
+            problem: Problem::usage(p),
+            shared: None,
         })
         .collect();
+    all.extend(tagged);
+    for p in &mut all {
+        if p.shared.is_none() && !p.problem.text.starts_with(&format!("{label}: ")) {
+            p.problem.text = format!("{label}: {}", p.problem.text);
+        }
+    }
     let ip = vars.network().ok().flatten().map(|(addr, _)| addr);
-    let plan = match (problems.is_empty(), hostname.clone(), kickstart, ks_path) {
+    let fine = all.iter().all(|p| p.shared.is_some());
+    let plan = match (fine, hostname.clone(), kickstart, ks_path) {
         (true, Some(hostname), Some(kickstart), Some(ks_path)) => Some(HostPlan {
             build: HostBuild {
                 output: common.out_dir.join(format!("{hostname}.iso")),
@@ -310,6 +439,7 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
             template,
             vars,
             overlays,
+            warnings,
         }),
         _ => None,
     };
@@ -317,8 +447,8 @@ fn resolve_host(index: usize, merged: &Table, common: &Common) -> Resolved {
         plan,
         hostname,
         ip,
-        problems,
-        warnings,
+        problems: all,
+        shared_used,
     }
 }
 
@@ -453,8 +583,26 @@ fn duplicates(found: &[(Option<String>, Option<Ipv4Addr>)]) -> Vec<String> {
     out
 }
 
-/// Outputs that exist already (refused without --force), and an out-dir
-/// that is not a directory.
+/// `--host` names that are not in the inventory.
+fn unknown_hosts(found: &[(Option<String>, Option<Ipv4Addr>)], only: &[String]) -> Vec<Problem> {
+    let names: Vec<&str> = found.iter().filter_map(|(n, _)| n.as_deref()).collect();
+    only.iter()
+        .filter(|o| !names.iter().any(|n| n.eq_ignore_ascii_case(o)))
+        .map(|o| {
+            let near = nearest(o, &names)
+                .map(|n| format!("did you mean {n}? "))
+                .unwrap_or_default();
+            Problem::usage(format!(
+                "--host {o}: the inventory has no host {o}: {near}its hosts are {}",
+                names.join(", ")
+            ))
+        })
+        .collect()
+}
+
+/// The ISOs of the hosts to build that exist already (refused without
+/// --force), and an out-dir that is not a directory. The index files are
+/// merged, not replaced, so they need no --force.
 fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<Problem> {
     let dir = &common.out_dir;
     if dir.symlink_metadata().is_ok() && !dir.is_dir() {
@@ -472,8 +620,6 @@ fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<Problem> {
         paths.push((h.hostname.clone(), output::checksum_path(&iso)));
         paths.insert(paths.len() - 1, (h.hostname.clone(), iso));
     }
-    paths.push(("lab".into(), dir.join(SUMS_FILE)));
-    paths.push(("lab".into(), dir.join(MANIFEST_FILE)));
     paths
         .into_iter()
         .filter(|(_, p)| p.symlink_metadata().is_ok())
@@ -497,6 +643,8 @@ mod tests {
     fn common(dir: &Path) -> Common {
         Common {
             report: None,
+            allow: Allow::default(),
+            only: Vec::new(),
             base: Vars::default(),
             set: Vars::default(),
             source: Source::Builtin("minimal"),
@@ -614,7 +762,11 @@ mod tests {
             p[0].starts_with("esx01: no root password") && p[0].contains("ESXI_ISO_ROOT_PASSWORD"),
             "{p:?}"
         );
-        std::fs::write(dir.path().join("bad.tera"), "install --firstdisk\n").unwrap();
+        std::fs::write(
+            dir.path().join("bad.tera"),
+            "install --firstdisk\nrootpw --iscrypted {{ root_password }}\n",
+        )
+        .unwrap();
         let p = problems(
             &format!(
                 "[[host]]\nhostname = 'esx01'\ntemplate = 'bad.tera'\nroot_password = '{HASH}'\n"
@@ -623,7 +775,7 @@ mod tests {
         );
         assert!(
             p.iter()
-                .any(|l| l.starts_with("esx01: KS.CFG") && l.contains("error")),
+                .any(|l| l.starts_with("esx01: /KS.CFG") && l.contains("error")),
             "{p:?}"
         );
     }
@@ -665,17 +817,61 @@ mod tests {
         let mut c = common(dir.path());
         std::fs::create_dir(&c.out_dir).unwrap();
         std::fs::write(c.out_dir.join("esx01.iso"), b"old").unwrap();
-        std::fs::write(c.out_dir.join(SUMS_FILE), b"old").unwrap();
+        // The index files are merged, not replaced: no --force for them.
+        std::fs::write(c.out_dir.join(crate::lab::SUMS_FILE), b"old").unwrap();
         let text = lab("[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\n\
                         [[host]]\nhostname = 'esx02'\nip = '10.0.0.12/24'\n");
         let p = problems(&text, &c);
-        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p.len(), 1, "{p:?}");
         assert!(
             p[0].starts_with("esx01: ")
                 && p[0].ends_with("already exists: pass --force to overwrite it")
         );
-        assert!(p[1].starts_with("lab: ") && p[1].contains(SUMS_FILE));
+        // Only the hosts of --host count.
+        c.only = vec!["ESX02".into()];
+        let plan = resolve(&parse_toml(&text).unwrap(), &c).unwrap();
+        assert_eq!(plan.hosts.len(), 1);
+        assert_eq!(plan.hosts[0].hostname, "esx02");
+        c.only = vec!["esx2".into()];
+        let p = problems(&text, &c);
+        assert!(
+            p[0].starts_with("--host esx2: the inventory has no host esx2: did you mean esx02?"),
+            "{p:?}"
+        );
+        c.only.clear();
         c.force = true;
         assert!(resolve(&parse_toml(&text).unwrap(), &c).is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_problems_named_once_for_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = common(dir.path());
+        let toml = format!(
+            "[defaults]\nroot_password = '{HASH}'\nntp_server = '10.0.0.9'\n\
+             [[host]]\nhostname = 'esx01'\nnameserver = '10.0.0.2'\n\
+             [[host]]\nhostname = 'esx02'\nenable_ssh = true\n"
+        );
+        let p = problems(&toml, &c);
+        // minimal reads neither ntp_servers nor enable_ssh.
+        assert_eq!(p.len(), 3, "{p:#?}");
+        for want in [
+            "[defaults] key ntp_server: template minimal reads no variable ntp_server (ntp_servers, the nearest name",
+            "esx01: key nameserver: template minimal reads no variable nameserver (did you mean nameservers?)",
+            "esx02: key enable_ssh: template minimal reads no variable enable_ssh (a variable of the built-in",
+        ] {
+            assert!(p.iter().any(|l| l.starts_with(want)), "{want}\n{p:#?}");
+        }
+        let csv =
+            "hostname,ip,nameserver\nesx01,10.0.0.11/24,10.0.0.2\nesx02,10.0.0.12/24,10.0.0.2\n";
+        let mut c2 = c.clone();
+        c2.base.insert_str("root_password", HASH).unwrap();
+        let p: Vec<String> = resolve(&parse_csv(csv).unwrap(), &c2)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.text)
+            .collect();
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("column nameserver: template minimal reads no variable nameserver (did you mean nameservers?)"), "{p:#?}");
     }
 }

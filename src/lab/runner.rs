@@ -22,6 +22,7 @@ use crate::iso::IsoImage;
 use crate::output;
 use crate::progress::{self, Notify};
 use crate::signals;
+use crate::warning::Warning;
 
 pub enum Outcome {
     Built(BuildSummary),
@@ -137,7 +138,11 @@ impl Run {
             let now = identity(path);
             if now.is_some() && now != *before {
                 if let Err(e) = std::fs::remove_file(path) {
-                    notify(&format!("warning: removing {}: {e}", path.display()));
+                    let w = Warning::advice(
+                        "cleanup-failed",
+                        format!("removing {}: {e}: remove it by hand", path.display()),
+                    );
+                    notify(&w.render());
                 }
             }
         }

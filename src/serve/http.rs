@@ -28,6 +28,7 @@ use super::io::FileBody;
 use super::status::{lab_hosts, Board};
 use super::{json_line, AccessLog};
 use crate::report::{Event, Secret, REPORT_PATH};
+use crate::warning::Warning;
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -149,7 +150,10 @@ impl App {
         match self.record(rec).await {
             Ok(()) => text(StatusCode::OK, "recorded\n"),
             Err(e) => {
-                eprintln!("esxi-iso: warning: {e:#}");
+                super::warn(
+                    self.access,
+                    &Warning::advice("serve-failed", format!("{e:#}")),
+                );
                 text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "could not record the event\n",
@@ -166,7 +170,10 @@ impl App {
             Ok(Some(s)) => Some(self.secret.get_or_init(|| s)),
             Ok(None) => None,
             Err(e) => {
-                eprintln!("esxi-iso: warning: {e:#}");
+                super::warn(
+                    self.access,
+                    &Warning::advice("serve-failed", format!("{e:#}")),
+                );
                 None
             }
         }
@@ -261,7 +268,10 @@ impl App {
                     };
                     tokio::spawn(async move {
                         if let Err(e) = app.record(rec).await {
-                            eprintln!("esxi-iso: warning: {e:#}");
+                            super::warn(
+                                app.access,
+                                &Warning::advice("serve-failed", format!("{e:#}")),
+                            );
                         }
                     });
                 }) as super::io::OnComplete

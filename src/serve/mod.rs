@@ -52,6 +52,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::failure::{self, Failure, Tag};
 use crate::report::{self, Secret};
+use crate::warning::Warning;
 
 /// Largest request head hyper buffers (it answers 431 past it).
 const MAX_HEAD: usize = 16 * 1024;
@@ -92,6 +93,9 @@ pub struct Listening {
     pub hosts: Vec<HostUrl>,
     /// Reports are accepted only once `build --report-to` made a secret.
     pub report_secret: bool,
+    /// What the user must know before the hosts boot (the lab's
+    /// kickstarts report where this server does not listen).
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +138,93 @@ pub enum Notice<'a> {
     Stopped,
 }
 
+/// A warning while serving: a `{"event": "warning", ...}` line with
+/// `--json`, else on stderr.
+pub fn warn(access: AccessLog, w: &Warning) {
+    if access == AccessLog::Json {
+        let mut v = serde_json::to_value(w).unwrap_or_default();
+        v["event"] = json!("warning");
+        json_line(&v);
+    } else {
+        eprintln!("esxi-iso: {}", w.render());
+    }
+}
+
+/// Where the lab's kickstarts report ([`report::urls`]) that this server,
+/// bound to `bound` with `scheme`, cannot receive: another port or
+/// scheme, an address it does not listen on, or a loopback-only server.
+pub fn report_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for url in urls {
+        let Some((their_scheme, rest)) = url.split_once("://") else {
+            continue;
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (h, after) = v6.split_once(']').unwrap_or((v6, ""));
+                (h, after.strip_prefix(':'))
+            }
+            None => match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            },
+        };
+        let port: u16 = match port.map(str::parse) {
+            Some(Ok(p)) => p,
+            Some(Err(_)) => continue,
+            None if their_scheme == "https" => 443,
+            None => 80,
+        };
+        let mut why = Vec::new();
+        if their_scheme != scheme {
+            why.push(format!(
+                "they use {their_scheme} and this server speaks {scheme}"
+            ));
+        }
+        if port != bound.port() {
+            why.push(format!(
+                "they use port {port} and this server listens on {}",
+                bound.port()
+            ));
+        }
+        let ip: Option<std::net::IpAddr> = host.parse().ok();
+        if bound.ip().is_loopback() {
+            why.push(format!(
+                "this server listens on {} only, which no VM reaches",
+                bound.ip()
+            ));
+        } else if !bound.ip().is_unspecified() && ip.is_some_and(|ip| ip != bound.ip()) {
+            why.push(format!(
+                "they use {host} and this server listens on {} only",
+                bound.ip()
+            ));
+        }
+        if !why.is_empty() {
+            out.push(Warning::advice(
+                "report-address",
+                format!(
+                    "the lab's kickstarts report to {url}, but {}: their reports will not \
+                     arrive; serve with --listen {} (or rebuild with the right --report-to)",
+                    why.join("; "),
+                    suggest_listen(host, port, bound)
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// The `--listen` that receives reports sent to `host:port`.
+fn suggest_listen(host: &str, port: u16, bound: SocketAddr) -> String {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(_)) => format!("[::]:{port}"),
+        Ok(_) => format!("0.0.0.0:{port}"),
+        Err(_) if bound.is_ipv6() => format!("[::]:{port}"),
+        Err(_) => format!("0.0.0.0:{port}"),
+    }
+}
+
 /// One JSON line on stdout, flushed (the access log of `serve --json`).
 pub fn json_line(v: &Value) {
     use std::io::Write;
@@ -166,9 +257,10 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     let state = report::state_dir(&root);
     let secret = Secret::load(&state)?;
     let (log, records, notes) = events::EventLog::open(&state)?;
-    for n in notes {
-        eprintln!("esxi-iso: warning: {n}");
-    }
+    let mut warnings: Vec<Warning> = notes
+        .into_iter()
+        .map(|n| Warning::advice("event-log", n))
+        .collect();
     let acceptor = match &cfg.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key).tag(Failure::Input)?),
         None => None,
@@ -178,6 +270,11 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         .map_err(|e| bind_error(cfg.listen, e))?;
     let bound = listener.local_addr()?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
+    warnings.extend(report_address_warnings(
+        &report::urls(&state),
+        bound,
+        scheme,
+    ));
     let listening = Listening {
         dir: root.clone(),
         url: format!("{scheme}://{bound}/"),
@@ -191,6 +288,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
             })
             .collect(),
         report_secret: secret.is_some(),
+        warnings,
     };
     say(Notice::Listening(&listening));
     let app = Arc::new(http::App {
@@ -218,7 +316,10 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
                 Ok(a) => a,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
-                    eprintln!("esxi-iso: warning: accepting a connection: {e}");
+                    warn(
+                        cfg.access,
+                        &Warning::advice("serve-failed", format!("accepting a connection: {e}")),
+                    );
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -358,4 +459,72 @@ fn bind_error(listen: SocketAddr, e: std::io::Error) -> anyhow::Error {
         _ => format!("{e}"),
     };
     failure::error(Failure::Network, format!("listening on {listen}: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_addresses_this_server_cannot_receive() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let urls = |u: &[&str]| u.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // (report URLs, bound, scheme, pieces of the one warning or none)
+        let cases: &[(&[&str], &str, &str, &[&str])] = &[
+            (&["http://10.0.0.5:8080"], "0.0.0.0:8080", "http", &[]),
+            (&["http://10.0.0.5:8080"], "10.0.0.5:8080", "http", &[]),
+            (&["http://esx-admin.lab:8080"], "10.0.0.5:8080", "http", &[]),
+            (
+                &["http://10.0.0.5:8080"],
+                "0.0.0.0:9090",
+                "http",
+                &[
+                    "port 8080 and this server listens on 9090",
+                    "--listen 0.0.0.0:8080",
+                ],
+            ),
+            (
+                &["http://10.0.0.5:8080"],
+                "127.0.0.1:8080",
+                "http",
+                &["listens on 127.0.0.1 only, which no VM reaches"],
+            ),
+            (
+                &["http://10.0.0.6:8080"],
+                "10.0.0.5:8080",
+                "http",
+                &["they use 10.0.0.6 and this server listens on 10.0.0.5 only"],
+            ),
+            (
+                &["http://10.0.0.5"],
+                "0.0.0.0:8080",
+                "http",
+                &["they use port 80"],
+            ),
+            (
+                &["https://10.0.0.5:8080"],
+                "0.0.0.0:8080",
+                "http",
+                &["they use https and this server speaks http"],
+            ),
+            (
+                &["http://[fd00::5]:8080"],
+                "[::]:8081",
+                "http",
+                &["--listen [::]:8080"],
+            ),
+        ];
+        for (u, bound, scheme, want) in cases {
+            let w = report_address_warnings(&urls(u), at(bound), scheme);
+            if want.is_empty() {
+                assert!(w.is_empty(), "{u:?} {bound}: {w:?}");
+                continue;
+            }
+            assert_eq!(w.len(), 1, "{u:?} {bound}: {w:?}");
+            assert_eq!(w[0].code, "report-address");
+            for piece in *want {
+                assert!(w[0].message.contains(piece), "{piece}: {}", w[0].message);
+            }
+        }
+    }
 }

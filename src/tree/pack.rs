@@ -28,6 +28,7 @@ use crate::iso::master::{self, Boot, BootImage, Content, Dir, Node, Volume};
 use crate::iso::{DataReport, IsoImage, Watch};
 use crate::output::{self, AtomicFile};
 use crate::signals;
+use crate::warning::Warning;
 
 /// Dates when SOURCE_DATE_EPOCH is unset: 1980-01-01 00:00:00 UTC, the
 /// earliest date FAT and ZIP can hold, so extracted files keep it anywhere.
@@ -64,7 +65,7 @@ pub struct PackPlan {
     pub output: PathBuf,
     pub force: bool,
     /// Boot problems found (without `strict`); the command shows them.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads and checks everything before any byte is written.
@@ -97,7 +98,7 @@ pub struct PackSummary {
     pub joliet: bool,
     pub files: usize,
     pub boot: Vec<esxi::BootReport>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// How the files' bytes got into the image.
     pub data: DataReport,
 }
@@ -292,7 +293,7 @@ pub fn check_names(vol: &Volume) -> Result<()> {
 /// their `ks=cdrom:` points at a file of the tree; and there are BIOS and
 /// UEFI boot images. Problems are returned as warnings, or are errors with
 /// `strict`.
-pub fn check(vol: &Volume, dir: &Path, strict: bool) -> Result<Vec<String>> {
+pub fn check(vol: &Volume, dir: &Path, strict: bool) -> Result<Vec<Warning>> {
     let mut problems = Vec::new();
     let mut ks_seen = Vec::new();
     for cfg in [BIOS_BOOT_CFG, EFI_BOOT_CFG] {
@@ -355,7 +356,10 @@ pub fn check(vol: &Volume, dir: &Path, strict: bool) -> Result<Vec<String>> {
     if strict && !problems.is_empty() {
         bail!("--strict: {}", problems.join("; "));
     }
-    Ok(problems)
+    Ok(problems
+        .into_iter()
+        .map(|p| Warning::advice("pack-tree", p))
+        .collect())
 }
 
 pub fn read_text(root: &Dir, path: &str) -> Result<String> {

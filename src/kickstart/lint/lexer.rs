@@ -171,6 +171,42 @@ pub fn body(lines: &[Line], header: usize) -> Body {
     }
 }
 
+/// A `%pre`, `%post` or `%firstboot` section: its header's line and its
+/// body lines (numbered), cut as the installer cuts them.
+pub struct Script {
+    pub section: &'static str,
+    pub line: usize,
+    pub body: Vec<(usize, String)>,
+}
+
+/// Every script section of a kickstart.
+pub fn scripts(text: &str) -> Vec<Script> {
+    let lines = lines(text);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let word = lines[i].text.split_whitespace().next().unwrap_or_default();
+        let Some(section) = ["%pre", "%post", "%firstboot"]
+            .into_iter()
+            .find(|s| *s == word)
+        else {
+            i += 1;
+            continue;
+        };
+        let b = body(&lines, i);
+        out.push(Script {
+            section,
+            line: lines[i].no,
+            body: lines[b.first..b.end]
+                .iter()
+                .map(|l| (l.no, l.text.to_string()))
+                .collect(),
+        });
+        i = b.resume.max(i + 1);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

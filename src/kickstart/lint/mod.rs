@@ -28,7 +28,7 @@
 mod args;
 mod commands;
 mod grammar;
-mod lexer;
+pub mod lexer;
 pub mod report;
 mod scripts;
 mod values;

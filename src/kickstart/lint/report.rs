@@ -40,31 +40,15 @@ impl Report {
 /// Every report line of a kickstart, cut into sections as the installer
 /// does.
 pub fn reports(text: &str) -> Vec<Report> {
-    let lines = lexer::lines(text);
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let word = lines[i].text.split_whitespace().next().unwrap_or_default();
-        let section = ["%pre", "%post", "%firstboot"]
-            .into_iter()
-            .find(|s| *s == word);
-        let Some(section) = section else {
-            i += 1;
-            continue;
-        };
-        let b = lexer::body(&lines, i);
-        let body: Vec<(usize, String)> = lines[b.first..b.end]
-            .iter()
-            .map(|l| (l.no, l.text.to_string()))
-            .collect();
-        out.extend(
-            report::find(&body)
-                .into_iter()
-                .map(|found| Report { section, found }),
-        );
-        i = b.resume.max(i + 1);
-    }
-    out
+    lexer::scripts(text)
+        .into_iter()
+        .flat_map(|s| {
+            report::find(&s.body).into_iter().map(move |found| Report {
+                section: s.section,
+                found,
+            })
+        })
+        .collect()
 }
 
 /// Advice on the report lines of one script section.
@@ -163,6 +147,7 @@ mod tests {
         let r = crate::report::Reporter::open(
             "http://10.0.0.5:8080",
             std::path::Path::new("/nonexistent"),
+            false,
         )
         .unwrap()
         .for_host("esx01");

@@ -1,0 +1,250 @@
+//! Warnings: what a run found that does not stop it but that the user
+//! must know. Each has a stable code, says whether it is esxi-iso's own
+//! advice or what the installer or VMware's loader will do, and where it
+//! was found. Commands print them on stderr in one format
+//! ([`Warning::render`]), put them in their `--json` output, and a lab
+//! keeps them in manifest.json; `--allow CODE` silences one the user has
+//! decided about ([`Allow`]).
+//!
+//! [`CODES`] lists every code a warning can have, so that `--allow` can
+//! refuse a misspelled one; `tests/conventions.rs` checks it against the
+//! codes the source uses.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::diagnostic::{edit_distance, Diagnostic, Severity};
+use crate::failure::{self, Failure};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Stable name, e.g. `module-added` or a lint rule's code.
+    pub code: &'static str,
+    /// esxi-iso's own advice, not what the installer or loader reports.
+    pub advice: bool,
+    /// The file it is about (a kickstart or template label, `/BOOT.CFG`).
+    pub file: Option<String>,
+    /// 1-based line in that file.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning of esxi-iso's own about the run as a whole.
+    pub fn advice(code: &'static str, message: impl Into<String>) -> Warning {
+        Warning {
+            code,
+            advice: true,
+            file: None,
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    /// What a reader (the installer, the loader) will say, about a file.
+    pub fn reader(code: &'static str, message: impl Into<String>) -> Warning {
+        Warning {
+            advice: false,
+            ..Warning::advice(code, message)
+        }
+    }
+
+    /// About `file` (and `line`, when not 0).
+    pub fn at(mut self, file: &str, line: usize) -> Warning {
+        self.file = Some(file.to_string());
+        self.line = (line > 0).then_some(line);
+        self
+    }
+
+    /// A linter's warning about `file`.
+    pub fn from_diagnostic(d: &Diagnostic, file: &str) -> Warning {
+        debug_assert_eq!(d.severity, Severity::Warning);
+        Warning {
+            code: d.code,
+            advice: d.advice,
+            file: Some(file.to_string()),
+            line: (d.line > 0).then_some(d.line),
+            message: d.message.clone(),
+        }
+    }
+
+    /// `warning: FILE:LINE: MESSAGE [CODE]` (`warning (esxi-iso advice)`
+    /// for advice), as commands print it after `esxi-iso: `.
+    pub fn render(&self) -> String {
+        self.render_for(None)
+    }
+
+    /// [`Warning::render`] for one host of a lab: `warning: HOST: ...`.
+    pub fn render_for(&self, host: Option<&str>) -> String {
+        let label = if self.advice {
+            "warning (esxi-iso advice)"
+        } else {
+            "warning"
+        };
+        let at = match (&self.file, self.line) {
+            (Some(f), Some(l)) => format!("{f}:{l}: "),
+            (Some(f), None) => format!("{f}: "),
+            _ => String::new(),
+        };
+        let host = host.map(|h| format!("{h}: ")).unwrap_or_default();
+        format!("{label}: {host}{at}{} [{}]", self.message, self.code)
+    }
+}
+
+/// Warnings esxi-iso itself gives, with when.
+pub const OWN: &[(&str, &str)] = &[
+    ("module-added", "the build adds a boot module (a ramdisk overlay, --ks-in-ramdisk), which Secure Boot refuses"),
+    ("module-list-changed", "an overlay's boot.cfg changes the source's list of boot modules, which Secure Boot refuses"),
+    ("report-lines-missing", "--report-to was given, but the kickstart has no report lines"),
+    ("firstboot-secure-boot", "a kickstart for hosts that boot with Secure Boot has a %firstboot section, which ESXi skips under Secure Boot"),
+    ("legacy-cpu-verbatim", "allow_legacy_cpu with a kickstart copied as it is: only the installer gets allowLegacyCPU=true, not the installed host"),
+    ("iso-oddity", "the source ISO has a harmless inconsistency (e.g. the two byte orders of a field differ)"),
+    ("pack-tree", "pack found a problem with the tree's boot setup (an error with --strict)"),
+    ("index-changed", "a lab's SHA256SUMS and manifest.json dropped a host whose ISO is gone"),
+    ("cleanup-failed", "removing a file this run created failed"),
+    ("event-log", "a line of the event log could not be read (torn by a crash)"),
+    ("report-address", "the lab's kickstarts report to an address or port this server does not listen on"),
+    ("serve-failed", "serve could not accept a connection, record an event or read the report secret"),
+];
+
+/// Every code of the installer and loader rules ([`crate::kickstart::lint`],
+/// [`crate::esxi::loader`]) that can be a warning (a rule that is always
+/// an error cannot be allowed, and is not here).
+pub const RULES: &[&str] = &[
+    "arg-deprecated",
+    "arg-duplicate",
+    "arg-invalid",
+    "arg-no-value",
+    "arg-position",
+    "arg-takes-no-value",
+    "arg-unknown",
+    "command-deprecated",
+    "command-duplicate",
+    "command-invalidated",
+    "command-unused",
+    "inline-comment",
+    "install-vmfs",
+    "keyboard-unknown",
+    "keyword-lost",
+    "missing-install",
+    "missing-network",
+    "missing-rootpw",
+    "missing-vmaccepteula",
+    "network-dhcp-ignored",
+    "network-no-bootproto",
+    "network-static-no-gateway",
+    "network-static-no-hostname",
+    "network-static-no-nameserver",
+    "network-static-no-netmask",
+    "no-key",
+    "non-ascii",
+    "repeated-option",
+    "report-can-fail",
+    "report-event",
+    "report-no-token",
+    "report-section",
+    "report-unbounded",
+    "rootpw-md5-incomplete",
+    "rootpw-words",
+    "script-end",
+    "script-no-interpreter",
+    "unknown-command",
+    "unknown-key",
+];
+
+/// Every warning code.
+pub fn codes() -> impl Iterator<Item = &'static str> {
+    OWN.iter().map(|(c, _)| *c).chain(RULES.iter().copied())
+}
+
+/// The codes `--allow` silences, each checked against [`codes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allow(BTreeSet<&'static str>);
+
+impl Allow {
+    /// `--allow CODE` values (each may hold several, comma-separated).
+    pub fn parse(given: &[String]) -> Result<Allow> {
+        let mut set = BTreeSet::new();
+        for code in given.iter().flat_map(|g| g.split(',')).map(str::trim) {
+            if code.is_empty() {
+                continue;
+            }
+            match codes().find(|c| *c == code) {
+                Some(c) => {
+                    set.insert(c);
+                }
+                None => {
+                    let near = codes()
+                        .map(|c| (edit_distance(code, c), c))
+                        .filter(|(d, _)| *d <= 3)
+                        .min()
+                        .map(|(_, c)| c)
+                        .or_else(|| codes().find(|c| c.starts_with(code)))
+                        .map(|c| format!(" (did you mean {c}?)"))
+                        .unwrap_or_default();
+                    return Err(failure::error(
+                        Failure::Usage,
+                        format!(
+                            "--allow {code}: no warning has this code{near}; a warning's code \
+                             is the word in brackets at the end of its line"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Allow(set))
+    }
+
+    pub fn allows(&self, w: &Warning) -> bool {
+        self.0.contains(w.code)
+    }
+
+    /// `warnings` without the allowed ones.
+    pub fn filter(&self, warnings: Vec<Warning>) -> Vec<Warning> {
+        warnings.into_iter().filter(|w| !self.allows(w)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_in_one_format() {
+        let w = Warning::reader("script-no-interpreter", "interpreter not defined").at("ks.cfg", 5);
+        assert_eq!(
+            w.render(),
+            "warning: ks.cfg:5: interpreter not defined [script-no-interpreter]"
+        );
+        let w = Warning::advice("module-added", "adds /OVERLAY.TGZ");
+        assert_eq!(
+            w.render(),
+            "warning (esxi-iso advice): adds /OVERLAY.TGZ [module-added]"
+        );
+        let w = Warning::advice("install-vmfs", "m").at("/KS.CFG", 2);
+        assert_eq!(
+            w.render_for(Some("esx01")),
+            "warning (esxi-iso advice): esx01: /KS.CFG:2: m [install-vmfs]"
+        );
+    }
+
+    #[test]
+    fn allow_checks_codes() {
+        let a = Allow::parse(&["module-added,install-vmfs".into(), "".into()]).unwrap();
+        assert!(a.allows(&Warning::advice("module-added", "")));
+        assert!(!a.allows(&Warning::advice("iso-oddity", "")));
+        let e = Allow::parse(&["modul-added".into()]).unwrap_err();
+        assert!(
+            format!("{e}").contains("(did you mean module-added?)"),
+            "{e}"
+        );
+        assert_eq!(failure::of(&e), Some(Failure::Usage));
+        let mut all: Vec<_> = codes().collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "a code is listed twice");
+    }
+}
