@@ -8,8 +8,8 @@
 
 mod publish_support;
 
-use esxi_iso::publish::http::{basic_auth, Client, Trust};
 use esxi_iso::publish::vapi::{FileSpec, Forms, Op, Route};
+use esxi_iso::vsphere::http::{basic_auth, Client, Trust};
 use publish_support::vapi_mock::{ApiOpts, ApiServer};
 use publish_support::*;
 use serde_json::{json, Value};

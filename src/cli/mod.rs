@@ -16,9 +16,9 @@ use clap_complete::engine::ArgValueCompleter;
 
 use crate::build;
 use crate::lab::LabRequest;
-use crate::publish::http::Thumbprint;
 use crate::publish::UploadRequest;
 use crate::tree::pack::PackRequest;
+use crate::vsphere::http::Thumbprint;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::UploadArgs;
-use crate::publish::{self, http::Trust};
+use crate::publish;
+use crate::vsphere::http::Trust;
 
 pub fn run(args: &UploadArgs) -> Result<ExitCode> {
     let plan = publish::plan_upload(&args.request())?;

@@ -44,7 +44,7 @@ impl Credentials {
     }
 
     pub fn basic_auth(&self) -> String {
-        super::http::basic_auth(&self.username, &self.password)
+        crate::vsphere::http::basic_auth(&self.username, &self.password)
     }
 
     /// Removes the password from text that is about to be shown, in case a

@@ -23,11 +23,11 @@ use ureq::http::{header, Method, Request};
 use ureq::SendBody;
 
 use super::auth::Credentials;
-use super::http::{body_snippet, is_connection_closed, quote, Client, Server};
 use super::report::{Destination, Report, Uploaded};
 use super::vapi::trace;
 use super::{progress_bar, LocalIso, ProgressReader, UploadPlan};
 use crate::failure::{self, Failure};
+use crate::vsphere::http::{body_snippet, is_connection_closed, quote, Client, Server};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatastoreTarget {

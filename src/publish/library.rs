@@ -20,11 +20,11 @@ use ureq::http::{header, Method, Request};
 use ureq::SendBody;
 
 use super::auth::Credentials;
-use super::http::{body_snippet, Client};
 use super::report::{Destination, Report, Uploaded};
 use super::vapi::{trace, FileSpec, Op, Session, SESSION_HEADER};
 use super::{progress_bar, stream_file, LocalIso, ProgressReader, UploadPlan};
 use crate::failure::{self, Failure};
+use crate::vsphere::http::{body_snippet, Client};
 
 /// How long vCenter may take to move a completed upload into the library.
 const COMPLETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);

@@ -13,7 +13,6 @@
 
 pub mod auth;
 pub mod datastore;
-pub mod http;
 pub mod library;
 pub mod report;
 pub mod vapi;
@@ -30,9 +29,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use self::auth::Credentials;
-use self::http::{Client, Server, Thumbprint, Trust};
 use self::report::Report;
 use crate::failure::{Failure, Tag};
+use crate::vsphere::http::{Client, Server, Thumbprint, Trust};
 
 /// What `esxi-iso upload` is asked, as given: checked by [`plan_upload`].
 #[derive(Debug, Clone, Default)]

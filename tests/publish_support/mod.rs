@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod soap_mock;
 pub mod vapi_mock;
 
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use esxi_iso::publish::http::{Client, Trust};
+use esxi_iso::vsphere::http::{Client, Trust};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -65,6 +66,26 @@ pub fn vcsim_available(test: &str) -> bool {
         panic!("{msg}");
     }
     // Straight to fd 2: libtest captures eprintln! of passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIP {msg}");
+    false
+}
+
+/// True when pyvmomi (VMware's Python SDK, from PyPI) can be imported;
+/// like [`vcsim_available`], a skip outside CI and a failure in it.
+pub fn pyvmomi_available(test: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import pyVmomi, pyVim.connect"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    let msg = format!("{test}: needs pyvmomi: python3 -m pip install pyvmomi (tests/run.sh does)");
+    if in_ci() {
+        panic!("{msg}");
+    }
     let _ = writeln!(std::io::stderr(), "SKIP {msg}");
     false
 }
@@ -131,9 +152,17 @@ pub struct VcsimOpts {
     /// PEM certificate and key to serve. Default: a self-signed 2048-bit
     /// certificate for 127.0.0.1, like an ESXi host's own.
     pub cert: Option<(PathBuf, PathBuf)>,
-    /// Serve Go's built-in test certificate (RSA 1024, which rustls refuses
-    /// to verify signatures with) instead.
+    /// Serve Go's built-in test certificate (RSA 1024, which webpki
+    /// refuses to verify signatures with) instead.
     pub go_builtin_cert: bool,
+    /// Datacenters (vCenter model; default 1) and how many of them sit in
+    /// a folder of their own.
+    pub datacenters: usize,
+    pub folders: usize,
+    /// A datastore to report as not accessible.
+    pub inaccessible: Option<String>,
+    /// Free space every datastore reports.
+    pub free_space: Option<u64>,
 }
 
 /// A self-signed certificate made once by openssl and kept under
@@ -204,6 +233,18 @@ impl Vcsim {
         cmd.args(["-l", "127.0.0.1:0", "-username", USER, "-password", PASS]);
         if opts.esx {
             cmd.arg("-esx");
+        }
+        if opts.datacenters > 1 {
+            cmd.args(["-dc", &opts.datacenters.to_string()]);
+        }
+        if opts.folders > 0 {
+            cmd.args(["-folder", &opts.folders.to_string()]);
+        }
+        if let Some(ds) = &opts.inaccessible {
+            cmd.args(["-inaccessible", ds]);
+        }
+        if let Some(free) = opts.free_space {
+            cmd.args(["-free", &free.to_string()]);
         }
         if !opts.go_builtin_cert {
             let (cert, key) = opts.cert.clone().unwrap_or_else(self_signed);
@@ -314,7 +355,7 @@ impl Vcsim {
             .post(format!("{}/rest/com/vmware/cis/session", self.url))
             .header(
                 "Authorization",
-                esxi_iso::publish::http::basic_auth(USER, PASS),
+                esxi_iso::vsphere::http::basic_auth(USER, PASS),
             )
             .send_empty()
             .unwrap();

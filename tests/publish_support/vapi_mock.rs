@@ -290,7 +290,7 @@ fn handle(
         return (404, None);
     }
     if (method, path) == ("POST", "/api/session") && query.is_empty() {
-        let want = esxi_iso::publish::http::basic_auth(&st.user, &st.pass);
+        let want = esxi_iso::vsphere::http::basic_auth(&st.user, &st.pass);
         if headers.get("authorization") != Some(&want) {
             return unauthenticated();
         }

@@ -46,7 +46,7 @@ use serde_json::Value;
 use ureq::http::{header, Method, Request};
 
 use super::auth::Credentials;
-use super::http::{body_snippet, Client, Server};
+use crate::vsphere::http::{body_snippet, Client, Server};
 
 mod routes;
 

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 use ureq::http::Method;
 
-use crate::publish::http::quote;
+use crate::vsphere::http::quote;
 
 /// The URL forms of the vAPI REST endpoint a server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
