@@ -43,6 +43,11 @@ impl Credentials {
         Ok(Credentials::new(username.to_string(), password))
     }
 
+    /// For a login call's body; never for a message.
+    pub(crate) fn password(&self) -> &str {
+        &self.password
+    }
+
     pub fn basic_auth(&self) -> String {
         crate::vsphere::http::basic_auth(&self.username, &self.password)
     }

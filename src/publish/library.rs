@@ -21,7 +21,7 @@ use ureq::SendBody;
 
 use super::auth::Credentials;
 use super::report::{Destination, Report, Uploaded};
-use super::vapi::{trace, FileSpec, Op, Session, SESSION_HEADER};
+use super::vapi::{FileSpec, Op, Session, SESSION_HEADER};
 use super::{progress_bar, stream_file, LocalIso, ProgressReader, UploadPlan};
 use crate::failure::{self, Failure};
 use crate::vsphere::http::{body_snippet, Client};
@@ -37,7 +37,7 @@ pub fn upload(
     item: Option<&str>,
     report: &mut Report,
 ) -> Result<()> {
-    let session = Session::login(client, &plan.server, creds, plan.verbose)?;
+    let session = Session::login(client, &plan.server, creds, &plan.trace)?;
     report.set_api(session.forms().label());
     let result = upload_all(&session, plan, library, item, report);
     session.logout();
@@ -81,8 +81,10 @@ fn upload_all(
         report.push(Uploaded {
             file: iso.name.clone(),
             size: iso.size,
-            sha256,
+            sha256: Some(sha256),
+            skipped: false,
             replaced,
+            removed: Vec::new(),
             to: Destination::Library {
                 library: library.to_string(),
                 item: name,
@@ -245,12 +247,8 @@ fn put_bytes(session: &Session, plan: &UploadPlan, uri: &str, iso: &LocalIso) ->
         .split_once("://")
         .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
         .unwrap_or(uri);
-    trace(
-        session.verbose(),
-        &Method::PUT,
-        path.split('?').next().unwrap_or(path),
-        status,
-    );
+    let path = path.split('?').next().unwrap_or(path);
+    session.trace().say(|| format!("PUT {path} -> {status}"));
     if !(200..=299).contains(&status) {
         let body = body_snippet(&mut resp);
         bail!(

@@ -39,13 +39,12 @@
 //! makes the calls. Not covered: SAML/token login, OVF items, several
 //! files per item.
 
-use std::io::{self, Write};
-
 use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 use ureq::http::{header, Method, Request};
 
 use super::auth::Credentials;
+use crate::progress::Trace;
 use crate::vsphere::http::{body_snippet, Client, Server};
 
 mod routes;
@@ -88,7 +87,7 @@ pub struct Session<'a> {
     forms: Forms,
     username: String,
     id: String,
-    verbose: bool,
+    trace: Trace,
 }
 
 impl<'a> Session<'a> {
@@ -98,7 +97,7 @@ impl<'a> Session<'a> {
         client: &'a Client,
         server: &'a Server,
         creds: &Credentials,
-        verbose: bool,
+        trace: &Trace,
     ) -> Result<Session<'a>> {
         let mut forms = Forms::Api;
         loop {
@@ -117,7 +116,7 @@ impl<'a> Session<'a> {
                 )
             })?;
             let status = resp.status().as_u16();
-            trace(verbose, &Method::POST, path, status);
+            trace.say(|| format!("POST {path} -> {status}"));
             match login_step(forms, status) {
                 LoginStep::LoggedIn => {
                     let body = resp
@@ -132,23 +131,21 @@ impl<'a> Session<'a> {
                         .ok_or_else(|| {
                             anyhow!("{} sent no session id at login ({path})", server.host)
                         })?;
-                    if verbose {
-                        let _ = writeln!(
-                            io::stderr(),
-                            "esxi-iso: {} speaks the {} forms of the vSphere Automation \
-                             API ({})",
+                    trace.say(|| {
+                        format!(
+                            "{} speaks the {} forms of the vSphere Automation API ({})",
                             server.host,
                             forms.label(),
                             forms.versions()
-                        );
-                    }
+                        )
+                    });
                     return Ok(Session {
                         client,
                         server,
                         forms,
                         username: creds.username.clone(),
                         id,
-                        verbose,
+                        trace: trace.clone(),
                     });
                 }
                 LoginStep::TryRest => forms = Forms::Rest,
@@ -197,8 +194,8 @@ impl<'a> Session<'a> {
         &self.id
     }
 
-    pub fn verbose(&self) -> bool {
-        self.verbose
+    pub fn trace(&self) -> &Trace {
+        &self.trace
     }
 
     /// Best effort: the session expires on its own.
@@ -229,7 +226,7 @@ impl<'a> Session<'a> {
         };
         let mut resp = result.map_err(|e| anyhow!("{doing}: {}", self.explain(&e)))?;
         let status = resp.status().as_u16();
-        trace(self.verbose, &method, &path, status);
+        self.trace.say(|| format!("{method} {path} -> {status}"));
         let text = resp
             .body_mut()
             .read_to_string()
@@ -252,14 +249,6 @@ impl<'a> Session<'a> {
             );
         }
         Ok(self.forms.result(json))
-    }
-}
-
-/// With `--verbose`, one line per request on stderr: method, path and
-/// status. Never headers or bodies, which carry credentials.
-pub fn trace(verbose: bool, method: &Method, path: &str, status: u16) {
-    if verbose {
-        let _ = writeln!(io::stderr(), "esxi-iso: {method} {path} -> {status}");
     }
 }
 
