@@ -88,6 +88,9 @@ pub struct Session<'a> {
     username: String,
     id: String,
     trace: Trace,
+    /// The `Date` of the last answer: the server's clock, for reading the
+    /// expiration times it gives.
+    date: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 impl<'a> Session<'a> {
@@ -146,6 +149,7 @@ impl<'a> Session<'a> {
                         username: creds.username.clone(),
                         id,
                         trace: trace.clone(),
+                        date: Default::default(),
                     });
                 }
                 LoginStep::TryRest => forms = Forms::Rest,
@@ -198,6 +202,11 @@ impl<'a> Session<'a> {
         &self.trace
     }
 
+    /// The server's clock at its last answer, when it sent a `Date`.
+    pub fn server_date(&self) -> Option<std::time::SystemTime> {
+        self.date.lock().ok().and_then(|d| *d)
+    }
+
     /// Best effort: the session expires on its own.
     pub fn logout(&self) {
         let _ = self.call(&Op::Logout, "logging out");
@@ -227,6 +236,16 @@ impl<'a> Session<'a> {
         let mut resp = result.map_err(|e| anyhow!("{doing}: {}", self.explain(&e)))?;
         let status = resp.status().as_u16();
         self.trace.say(|| format!("{method} {path} -> {status}"));
+        if let Some(date) = resp
+            .headers()
+            .get(header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        {
+            if let Ok(mut d) = self.date.lock() {
+                *d = Some(date);
+            }
+        }
         let text = resp
             .body_mut()
             .read_to_string()
