@@ -102,7 +102,7 @@ impl Client {
     /// trust, refused connections, resets, names that do not resolve.
     pub fn explain(&self, err: &ureq::Error, server: &Server) -> String {
         if let Some(e) = tls::rustls_error(err) {
-            return tls::explain(e, &server.host, &self.trust, &self.state.seen());
+            return super::tls_explain::explain(e, &server.host, &self.trust, &self.state.seen());
         }
         let host = &server.host;
         if let ureq::Error::Io(e) = err {

@@ -1,5 +1,6 @@
 //! Talking to vSphere: the HTTPS client every request goes through
-//! ([`http`], with the trust settings and TLS messages of [`tls`]) and a
+//! ([`http`], with the trust settings of [`tls`] and its failures as
+//! sentences, `tls_explain`) and a
 //! small vSphere Web Services (vim25 SOAP) client ([`soap::Vim`]): the
 //! service content and `about` ([`service`]), login and logout, the
 //! property collector and inventory paths ([`inventory`]), datastore files
@@ -23,6 +24,7 @@ pub mod inventory;
 pub mod service;
 pub mod soap;
 pub mod tls;
+mod tls_explain;
 pub mod xml;
 
 use std::fmt;
