@@ -8,6 +8,7 @@
 //! - [`build`]: one output ISO from an ISO or an extracted directory;
 //! - [`tree`]: the ISO <-> directory mapping (extract, pack);
 //! - [`publish`]: uploads to datastores and content libraries, VCSP indexes;
+//! - [`vsphere`]: the HTTPS client, TLS trust and a vim25 SOAP client;
 //! - [`verify`]: re-reading an ISO and checking what the installer needs;
 //! - [`esxi`]: what is specific to ESXi media (detection, boot.cfg as
 //!   VMware's loader reads it, release, inspect);
@@ -43,4 +44,5 @@ pub mod serve;
 pub mod signals;
 pub mod tree;
 pub mod verify;
+pub mod vsphere;
 pub mod warning;

@@ -598,7 +598,7 @@ fn verbose_never_prints_a_secret() {
     .ok();
     let up_out = all_output(&up);
     assert!(up_out.contains("PUT /folder/up.iso"), "{up_out}");
-    let auth = esxi_iso::publish::http::basic_auth("root", PW);
+    let auth = esxi_iso::vsphere::http::basic_auth("root", PW);
     let token = auth.trim_start_matches("Basic ");
     for s in [PW, token] {
         assert!(

@@ -28,6 +28,8 @@ fn publish_datastore_upload_reads_back() {
     make_iso(&w.path().join("lab 1.iso"), 3_000_000, 1);
     make_iso(&w.path().join("lab2.iso"), 1_000_001, 2);
     let tp = sim.openssl_thumbprint();
+    // Folders are not created (real servers answer 405): it must exist.
+    fs::create_dir_all(sim.datastore_path.join("isos/esxi 8")).unwrap();
     let args = [
         "upload",
         "lab 1.iso",
@@ -50,8 +52,7 @@ fn publish_datastore_upload_reads_back() {
         "{}",
         run.stdout()
     );
-    // Read back through the server, not its disk. (vcsim made the missing
-    // folder itself; a real host answers 405, see publish_errors_explained.)
+    // Read back through the server, not its disk.
     let lab1 = sha256_file(&w.path().join("lab 1.iso"));
     assert_eq!(sha256(&sim.folder_get("isos/esxi%208/lab%201.iso")), lab1);
     assert_eq!(
@@ -108,8 +109,11 @@ fn publish_datastore_standalone_esxi_insecure() {
         sha256(&sim.folder_get("lab.iso")),
         sha256_file(&w.path().join("lab.iso"))
     );
-    // Go's built-in certificate has a 1024-bit key: even pinned, it is
-    // refused, with a reason.
+    // Go's built-in certificate has a 1024-bit RSA key, which certificate
+    // checks refuse; pinned, it is trusted as pinned (the handshake
+    // signature is verified with that key, in TLS 1.2 since RSA-PSS needs
+    // 2048 bits).
+    make_iso(&w.path().join("lab.iso"), 1_200_000, 8);
     esxi_iso(
         w.path(),
         &[
@@ -121,12 +125,16 @@ fn publish_datastore_standalone_esxi_insecure() {
             &sim.datastore,
             "--thumbprint",
             &sim.openssl_thumbprint(),
+            "--force",
         ],
         &creds(),
     )
-    .failure(5)
-    .stderr_has(&["matches --thumbprint", "2048 bits"]);
-    // A standalone host has no content library API.
+    .success();
+    assert_eq!(
+        sha256(&sim.folder_get("lab.iso")),
+        sha256_file(&w.path().join("lab.iso"))
+    );
+    // A standalone host has no content library: said from its SOAP about.
     esxi_iso(
         w.path(),
         &[
@@ -140,8 +148,8 @@ fn publish_datastore_standalone_esxi_insecure() {
         ],
         &creds(),
     )
-    .failure(5)
-    .stderr_has(&["no content library API", "--datastore"]);
+    .failure(2)
+    .stderr_has(&["is a standalone ESXi host", "--datastore"]);
 }
 
 #[test]
@@ -170,11 +178,10 @@ fn publish_tls_verification_and_thumbprints() {
     };
     // Verified by default: Go's self-signed test certificate is refused,
     // and the message shows the way out, with the certificate's thumbprint.
+    // (openssl's self-signed certificates are marked CA:TRUE.)
     upload(&[]).failure(5).stderr_has(&[
-        "is not trusted",
+        "is a CA certificate used as the server's own",
         &format!("--thumbprint {tp}"),
-        "--ca-cert",
-        "--insecure",
     ]);
     let wrong = format!("SHA1:{}", ["AB"; 20].join(":"));
     upload(&["--thumbprint", &wrong])
@@ -325,8 +332,12 @@ fn publish_library_upload_reads_back() {
     let mut unknown = args.to_vec();
     unknown[5] = "nope";
     esxi_iso(w.path(), &unknown, &creds())
-        .failure(5)
-        .stderr_has(&["content library nope not found", "--library"]);
+        .failure(2)
+        .stderr_has(&[
+            "content library nope not found",
+            "its libraries: isos",
+            "--library",
+        ]);
     esxi_iso(
         w.path(),
         &args,
@@ -344,12 +355,16 @@ fn publish_errors_explained() {
     let w = work_dir("publish-");
     // Larger than socket buffers, so an early answer cuts the upload.
     make_iso(&w.path().join("lab.iso"), 16_000_000, 1);
+    // No SOAP at /sdk: the basic-authentication path, whose answers come
+    // from the file API alone.
     type Rule = fn(&str, &str) -> Reply;
-    let cases: Vec<(&str, Rule, Vec<&str>, Vec<&str>)> = vec![
+    type Case<'a> = (&'a str, Rule, Vec<&'a str>, i32, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "401",
             |_, _| Reply::Status(401),
             vec![],
+            5,
             vec![
                 "refused the credentials of root (HTTP 401)",
                 "ESXI_ISO_PASSWORD",
@@ -359,6 +374,7 @@ fn publish_errors_explained() {
             "403",
             |_, _| Reply::Status(403),
             vec![],
+            5,
             vec![
                 "root lacks privileges on datastore datastore1 (HTTP 403)",
                 "Datastore.FileManagement",
@@ -368,58 +384,86 @@ fn publish_errors_explained() {
             "404",
             |_, _| Reply::Status(404),
             vec![],
+            2,
             vec![
                 "datastore datastore1 or datacenter ha-datacenter not found",
                 "--datacenter",
             ],
         ),
         (
-            "405",
+            "missing folder",
             |m, _| Reply::Status(if m == "HEAD" { 404 } else { 405 }),
             vec!["--folder", "isos/8"],
+            2,
             vec![
-                "folder [datastore1] isos/8 does not exist (HTTP 405)",
+                "folder [datastore1] isos/8 does not exist",
                 "mkdir /vmfs/volumes/datastore1/isos/8",
             ],
         ),
         (
-            "reset",
-            |m, _| {
-                if m == "HEAD" {
-                    Reply::Status(404)
-                } else {
-                    Reply::Reset
-                }
-            },
-            vec![],
-            vec!["closed the connection", "file is in use"],
-        ),
-        (
-            "405 before the body",
-            |m, _| {
-                if m == "HEAD" {
-                    Reply::Status(404)
-                } else {
-                    Reply::Early(405)
-                }
+            "405 on the PUT",
+            |m, t| match (m, t.starts_with("/folder/isos/8?")) {
+                ("HEAD", true) => Reply::Status(200),
+                ("HEAD", false) => Reply::Status(404),
+                _ => Reply::Status(405),
             },
             vec!["--folder", "isos/8"],
-            vec!["folder [datastore1] isos/8 does not exist (the server closed the connection)"],
+            2,
+            vec!["folder [datastore1] isos/8 does not exist", "(HTTP 405)"],
+        ),
+        (
+            "reset",
+            |m, t| match m {
+                "HEAD" => Reply::Status(404),
+                "PUT" => Reply::Reset,
+                _ if t == "/sdk" => Reply::Status(404),
+                _ => Reply::Status(404),
+            },
+            vec![],
+            5,
+            vec!["closed the connection after", "without an answer"],
+        ),
+        // The server answers before the body (the client asked with
+        // Expect: 100-continue): that answer is what is reported.
+        (
+            "404 before the body",
+            |m, _| match m {
+                "PUT" => Reply::Early(404),
+                _ => Reply::Status(404),
+            },
+            vec![],
+            2,
+            vec![
+                "datastore datastore1 or datacenter ha-datacenter not found on",
+                "(HTTP 404)",
+            ],
+        ),
+        (
+            "401 before the body",
+            |m, _| match m {
+                "PUT" => Reply::Early(401),
+                _ => Reply::Status(404),
+            },
+            vec![],
+            5,
+            vec!["refused the credentials of root (HTTP 401)"],
         ),
         (
             "exists",
             |_, _| Reply::Status(200),
             vec![],
+            4,
             vec!["[datastore1] lab.iso already exists", "--force"],
         ),
         (
             "500",
-            |m, _| Reply::Status(if m == "HEAD" { 404 } else { 500 }),
+            |m, _| Reply::Status(if m == "PUT" { 500 } else { 404 }),
             vec![],
+            5,
             vec!["answered HTTP 500: status 500"],
         ),
     ];
-    for (name, rule, extra, expect) in cases {
+    for (name, rule, extra, code, expect) in cases {
         let server = FakeServer::start(rule);
         let mut args = vec![
             "upload",
@@ -437,8 +481,9 @@ fn publish_errors_explained() {
             &[("ESXI_ISO_USERNAME", "root"), ("ESXI_ISO_PASSWORD", SECRET)],
         );
         eprintln!("case {name}: {}", run.stderr().trim());
-        run.failure(if name == "exists" { 4 } else { 5 })
+        run.failure(code)
             .stderr_has(&expect)
+            .stderr_lacks("in use")
             .never_shows(SECRET);
     }
 }
@@ -449,7 +494,14 @@ fn publish_errors_explained() {
 fn publish_datastore_request_shape() {
     let w = work_dir("publish-");
     make_iso(&w.path().join("lab 1.iso"), 1_234_567, 9);
-    let server = FakeServer::start(|m, _| Reply::Status(if m == "HEAD" { 404 } else { 201 }));
+    // No SOAP at /sdk (404): basic authentication; the folder is there,
+    // the file is not.
+    let server = FakeServer::start(|m, t| match m {
+        "POST" => Reply::Status(404),
+        "HEAD" if t.starts_with("/folder/isos?") => Reply::Status(200),
+        "HEAD" => Reply::Status(404),
+        _ => Reply::Status(201),
+    });
     let run = esxi_iso(
         w.path(),
         &[
@@ -489,17 +541,30 @@ fn publish_datastore_request_shape() {
         sha256_file(&w.path().join("lab 1.iso")).as_str()
     );
     let seen = server.requests();
-    assert_eq!(seen.len(), 2, "{seen:?}");
+    let calls: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|r| (r.method.as_str(), r.target.as_str()))
+        .collect();
     assert_eq!(
-        (seen[0].method.as_str(), seen[0].target.as_str()),
-        ("HEAD", target)
+        calls,
+        [
+            ("POST", "/sdk"),
+            (
+                "HEAD",
+                "/folder/isos?dcPath=ha-datacenter&dsName=datastore1"
+            ),
+            ("HEAD", target),
+            ("PUT", target),
+        ]
     );
-    let put = &seen[1];
-    assert_eq!((put.method.as_str(), put.target.as_str()), ("PUT", target));
+    let put = &seen[3];
     // Basic root:VMware1!
     let auth = "Basic cm9vdDpWTXdhcmUxIQ==";
-    assert_eq!(seen[0].headers["authorization"], auth);
-    assert_eq!(put.headers["authorization"], auth);
+    assert!(!seen[0].headers.contains_key("authorization"));
+    for r in &seen[1..] {
+        assert_eq!(r.headers["authorization"], auth);
+    }
+    assert_eq!(put.headers["expect"], "100-continue");
     assert_eq!(put.headers["content-type"], "application/octet-stream");
     assert_eq!(put.headers["content-length"], "1234567");
     assert!(
@@ -697,6 +762,7 @@ fn publish_datastore_head_unsupported_falls_back_to_get() {
     make_iso(&w.path().join("lab.iso"), 5000, 2);
     let server = FakeServer::start(|m, _| {
         Reply::Status(match m {
+            "POST" => 404,
             "HEAD" => 405,
             "GET" => 404,
             _ => 200,
@@ -716,8 +782,8 @@ fn publish_datastore_head_unsupported_falls_back_to_get() {
     )
     .success();
     let methods: Vec<String> = server.requests().into_iter().map(|r| r.method).collect();
-    assert_eq!(methods, ["HEAD", "GET", "PUT"]);
-    assert_eq!(server.requests()[1].headers["range"], "bytes=0-0");
+    assert_eq!(methods, ["POST", "HEAD", "GET", "PUT"]);
+    assert_eq!(server.requests()[2].headers["range"], "bytes=0-0");
 }
 
 /// The content library flow, request by request, against a scripted
@@ -772,7 +838,8 @@ fn publish_library_failure_cleans_up() {
         "update session ended in state ERROR: checksum mismatch",
     ]);
 
-    let seen = server.requests();
+    // The first request asks /sdk whether this is a host (no SOAP here).
+    let seen = server.requests()[1..].to_vec();
     let calls: Vec<String> = seen
         .iter()
         .map(|r| format!("{} {}", r.method, r.target))
@@ -789,6 +856,7 @@ fn publish_library_failure_cleans_up() {
             format!("POST {cl}/item"),
             format!("POST {cl}/item/update-session"),
             format!("POST {cl}/item/updatesession/file/id:us-1?~action=add"),
+            format!("GET {us}"),
             "PUT /cis/data/up-1/lab.iso".to_string(),
             format!("POST {us}?~action=complete"),
             format!("GET {us}"),
@@ -820,7 +888,7 @@ fn publish_library_failure_cleans_up() {
         spec["checksum_info"]["checksum"],
         hex(&sha1::Sha1::digest(&bytes))
     );
-    assert_eq!(seen[6].headers["content-length"], "100000");
-    assert_eq!(seen[6].headers["content-type"], "application/octet-stream");
-    assert_eq!(seen[6].body, bytes);
+    assert_eq!(seen[7].headers["content-length"], "100000");
+    assert_eq!(seen[7].headers["content-type"], "application/octet-stream");
+    assert_eq!(seen[7].body, bytes);
 }

@@ -8,8 +8,8 @@
 
 mod publish_support;
 
-use esxi_iso::publish::http::{basic_auth, Client, Trust};
 use esxi_iso::publish::vapi::{FileSpec, Forms, Op, Route};
+use esxi_iso::vsphere::http::{basic_auth, Client, Trust};
 use publish_support::vapi_mock::{ApiOpts, ApiServer};
 use publish_support::*;
 use serde_json::{json, Value};
@@ -79,7 +79,7 @@ fn publish_api_only_upload_reads_back() {
     assert_eq!(summary["uploads"][0]["replaced"], false);
     // Every request was one the server accepts, none in the /rest forms,
     // and nothing is left open.
-    for line in server.log() {
+    for line in server.log().iter().filter(|l| !l.starts_with("POST /sdk")) {
         assert!(
             line.ends_with(" -> 200") || line.ends_with(" -> 201") || line.ends_with(" -> 204"),
             "{line}"
@@ -122,8 +122,12 @@ fn publish_api_only_upload_reads_back() {
     let mut unknown = args.to_vec();
     unknown[5] = "nope";
     esxi_iso(w.path(), &unknown, &api_creds())
-        .failure(5)
-        .stderr_has(&["content library nope not found", "--library"]);
+        .failure(2)
+        .stderr_has(&[
+            "content library nope not found",
+            "its libraries: isos, other",
+            "--library",
+        ]);
     let before = server.log().len();
     esxi_iso(
         w.path(),
@@ -139,7 +143,10 @@ fn publish_api_only_upload_reads_back() {
         "ESXI_ISO_PASSWORD",
     ])
     .never_shows("Wrong-Pw-9");
-    assert_eq!(server.log()[before..], ["POST /api/session -> 401"]);
+    assert_eq!(
+        server.log()[before..],
+        ["POST /sdk -> 404", "POST /api/session -> 401"]
+    );
     assert_eq!(server.live_sessions(), 0);
 }
 
@@ -169,12 +176,14 @@ fn publish_api_checksum_failure_cleans_up() {
     assert_eq!(
         server.log(),
         [
-            "POST /api/session -> 201".to_string(),
+            "POST /sdk -> 404".to_string(),
+            "POST /api/session -> 201".into(),
             "POST /api/content/library?action=find -> 200".into(),
             "POST /api/content/library/item?action=find -> 200".into(),
             "POST /api/content/library/item -> 201".into(),
             "POST /api/content/library/item/update-session -> 201".into(),
             format!("POST {us}/file -> 201"),
+            format!("GET {us} -> 200"),
             "PUT /cls/data/tok-0005/lab.iso -> 200".into(),
             format!("POST {us}?action=complete -> 204"),
             format!("GET {us} -> 200"),
@@ -486,15 +495,16 @@ fn publish_api_login_outcomes() {
         let run = upload_lab(w.path(), &server.url, &[]);
         eprintln!("case {name}: {}", run.stderr().trim());
         run.failure(5).stderr_has(&expect).never_shows(SECRET);
-        let seen: Vec<String> = server
-            .requests()
+        // First /sdk, which is not SOAP here.
+        let requests = server.requests()[1..].to_vec();
+        let seen: Vec<String> = requests
             .iter()
             .map(|r| format!("{} {}", r.method, r.target))
             .collect();
         assert_eq!(seen, calls, "{name}");
         // A POST without a body says so with Content-Length: 0, not with
         // an empty chunked body.
-        for r in server.requests() {
+        for r in requests {
             assert_eq!(
                 r.headers.get("content-length").map(String::as_str),
                 Some("0")
@@ -506,4 +516,170 @@ fn publish_api_login_outcomes() {
             );
         }
     }
+}
+
+/// Issue 28: `--force` of new-name.iso onto an item holding old-name.iso
+/// leaves the item holding exactly new-name.iso, and says it removed the
+/// other (the stand-in, like vCenter, keeps files nobody removed).
+#[test]
+fn publish_api_force_replaces_every_file_of_the_item() {
+    let server = ApiServer::start(USER, SECRET, &["isos"], ApiOpts::default());
+    let w = work_dir("publish-api-");
+    make_iso(&w.path().join("old-name.iso"), 50_000, 1);
+    make_iso(&w.path().join("new-name.iso"), 60_000, 2);
+    let up = |file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "upload",
+            file,
+            "--server",
+            &server.url,
+            "--library",
+            "isos",
+            "--item",
+            "lab",
+        ];
+        args.extend_from_slice(extra);
+        esxi_iso(w.path(), &args, &api_creds())
+    };
+    up("old-name.iso", &[]).success();
+    let run = up("new-name.iso", &["--force", "--json"]);
+    run.success();
+    let item = server.item("isos", "lab").unwrap();
+    assert_eq!(item.files.keys().collect::<Vec<_>>(), ["new-name.iso"]);
+    assert_eq!(
+        sha256(&item.files["new-name.iso"]),
+        sha256_file(&w.path().join("new-name.iso"))
+    );
+    let v: Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["uploads"][0]["replaced"], true);
+    assert_eq!(v["uploads"][0]["removed"], json!(["old-name.iso"]));
+    let us = "/api/content/library/item/update-session/";
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.starts_with(&format!("DELETE {us}"))
+                && l.ends_with("/file/old-name.iso -> 204")),
+        "{:?}",
+        server.log()
+    );
+    up("old-name.iso", &["--force"])
+        .success()
+        .stdout()
+        .contains("removed new-name.iso")
+        .then_some(())
+        .expect("the human line names the removed file");
+}
+
+/// A PUT that outlasts the sessions' idle lifetime: without keep-alives
+/// the stand-in expires both (shown with a raw client first), with them
+/// the upload completes.
+#[test]
+fn publish_api_long_upload_keeps_both_sessions_alive() {
+    let opts = ApiOpts {
+        session_timeout: Some(std::time::Duration::from_secs(4)),
+        slow_put: Some(std::time::Duration::from_secs(8)),
+        ..ApiOpts::default()
+    };
+    // The control: the same steps by hand, no keep-alive; the PUT is
+    // refused at its end because the login session expired meanwhile.
+    let server = ApiServer::start(USER, SECRET, &["isos"], opts.clone());
+    let raw = Raw {
+        client: Client::new(Trust::Roots).unwrap(),
+        base: server.url.clone(),
+    };
+    let (_, sid) = raw.send(
+        "POST",
+        "/api/session",
+        &[("Authorization", &basic_auth(USER, SECRET))],
+        None,
+    );
+    let sid = sid.as_str().unwrap().to_string();
+    let call = |op: Op| raw.route(&Forms::Api.route(&op), &sid).1;
+    let lib = call(Op::FindLibrary { name: "isos" })[0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let item = call(Op::CreateItem {
+        library: &lib,
+        name: "raw",
+    });
+    let us = call(Op::CreateUpdateSession {
+        item: item.as_str().unwrap(),
+    });
+    let us = us.as_str().unwrap();
+    let file = FileSpec {
+        name: "raw.iso",
+        size: 64,
+        sha1: "a9993e364706816aba3e25717850c26c9cd0d89d",
+    };
+    let added = call(Op::AddFile { session: us, file });
+    let put = raw
+        .client
+        .agent
+        .run(
+            ureq::http::Request::builder()
+                .method("PUT")
+                .uri(added["upload_endpoint"]["uri"].as_str().unwrap())
+                .header("vmware-api-session-id", &sid)
+                .body("x".repeat(64))
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        put.status().as_u16(),
+        401,
+        "the stand-in must expire idle sessions"
+    );
+
+    // esxi-iso keeps both alive through the same slow PUT.
+    let server = ApiServer::start(USER, SECRET, &["isos"], opts);
+    let w = work_dir("publish-api-");
+    make_iso(&w.path().join("lab.iso"), 400_000, 9);
+    upload_lab(w.path(), &server.url, &["--verbose"])
+        .success()
+        .stderr_has(&["keeping the update session and the login alive every 1 s"]);
+    let log = server.log();
+    let kept = |part: &str| log.iter().filter(|l| l.contains(part)).count();
+    assert!(kept("?action=keep-alive -> 204") >= 2, "{log:?}");
+    assert!(kept("GET /api/session -> 200") >= 2, "{log:?}");
+    assert_eq!(
+        sha256(&server.item("isos", "lab").unwrap().files["lab.iso"]),
+        sha256_file(&w.path().join("lab.iso"))
+    );
+}
+
+/// --skip-existing: an item that holds the same file (by SHA-1) is left
+/// alone; one that holds another is in the way unless --force.
+#[test]
+fn publish_api_skip_existing_items() {
+    let server = ApiServer::start(USER, SECRET, &["isos"], ApiOpts::default());
+    let w = work_dir("publish-api-");
+    make_iso(&w.path().join("lab.iso"), 80_000, 3);
+    upload_lab(w.path(), &server.url, &[]).success();
+    let before = server.log().len();
+    let run = upload_lab(w.path(), &server.url, &["--skip-existing", "--json"]);
+    run.success();
+    let v: Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["uploads"][0]["skipped"], true);
+    assert_eq!(v["uploads"][0]["sha256"], Value::Null);
+    assert!(
+        !server.log()[before..]
+            .iter()
+            .any(|l| l.contains("update-session")),
+        "{:?}",
+        server.log()
+    );
+    make_iso(&w.path().join("lab.iso"), 80_000, 4);
+    upload_lab(w.path(), &server.url, &["--skip-existing"])
+        .failure(4)
+        .stderr_has(&[
+            "library isos already has item lab",
+            "do not hold the same file",
+        ]);
+    upload_lab(w.path(), &server.url, &["--skip-existing", "--force"]).success();
+    assert_eq!(
+        sha256(&server.item("isos", "lab").unwrap().files["lab.iso"]),
+        sha256_file(&w.path().join("lab.iso"))
+    );
 }

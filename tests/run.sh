@@ -38,6 +38,14 @@ if ! command -v virt-fw-vars >/dev/null; then
         python3 -m pip install -q --break-system-packages virt-firmware
 fi
 
+# pyvmomi (VMware's Python SDK) reads the simulator's inventory back in
+# tests/vsphere.rs, as an independent client.
+if ! python3 -c "import pyVmomi" 2>/dev/null; then
+    echo "tests/run.sh: installing pyvmomi (PyPI)" >&2
+    python3 -m pip install -q pyvmomi 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages pyvmomi
+fi
+
 cargo build --locked --all-targets
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

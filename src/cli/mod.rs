@@ -16,9 +16,9 @@ use clap_complete::engine::ArgValueCompleter;
 
 use crate::build;
 use crate::lab::LabRequest;
-use crate::publish::http::Thumbprint;
 use crate::publish::UploadRequest;
 use crate::tree::pack::PackRequest;
+use crate::vsphere::http::Thumbprint;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -486,9 +486,9 @@ pub struct UploadArgs {
     #[arg(long, value_name = "NAME")]
     pub datastore: Option<String>,
 
-    /// Datacenter of the datastore
-    #[arg(long, value_name = "NAME", default_value = "ha-datacenter")]
-    pub datacenter: String,
+    /// Datacenter of the datastore (vCenter) [default on a host: ha-datacenter]
+    #[arg(long, value_name = "NAME", requires = "datastore")]
+    pub datacenter: Option<String>,
 
     /// Datastore folder to upload into (must exist)
     #[arg(long, value_name = "PATH", requires = "datastore")]
@@ -502,9 +502,13 @@ pub struct UploadArgs {
     #[arg(long, value_name = "NAME", requires = "library")]
     pub item: Option<String>,
 
-    /// Replace an existing file or library item
+    /// Replace an existing file, or the files of an existing library item
     #[arg(short, long)]
     pub force: bool,
+
+    /// Skip ISOs already there: same size (datastore), same SHA-1 (library)
+    #[arg(long)]
+    pub skip_existing: bool,
 
     /// Trust the certificate with this SHA-1 thumbprint
     #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
@@ -582,11 +586,11 @@ impl UploadArgs {
             library: self.library.clone(),
             item: self.item.clone(),
             force: self.force,
+            skip_existing: self.skip_existing,
             thumbprint: self.thumbprint.clone(),
             ca_cert: self.ca_cert.clone(),
             insecure: self.insecure,
             quiet: self.quiet,
-            verbose: self.verbose,
             json: self.json,
         }
     }

@@ -1,6 +1,7 @@
 //! `esxi-iso upload`: check the ISOs and the target
-//! ([`crate::publish::plan_upload`]), warn about `--insecure`, then log in
-//! and upload.
+//! ([`crate::publish::plan_upload`]), warn about `--insecure`, then log in,
+//! check the target on the server and upload; `--verbose` lines go to
+//! stderr, Ctrl-C stops the upload and cleans up (exit 130).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -8,10 +9,19 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::UploadArgs;
-use crate::publish::{self, http::Trust};
+use crate::progress::Trace;
+use crate::publish;
+use crate::signals;
+use crate::vsphere::http::Trust;
 
 pub fn run(args: &UploadArgs) -> Result<ExitCode> {
-    let plan = publish::plan_upload(&args.request())?;
+    signals::install();
+    let mut plan = publish::plan_upload(&args.request())?;
+    if args.verbose {
+        plan.trace = Trace::to(|line| {
+            let _ = writeln!(io::stderr(), "esxi-iso: {line}");
+        });
+    }
     if matches!(plan.trust, Trust::Insecure) {
         let _ = writeln!(
             io::stderr(),

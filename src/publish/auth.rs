@@ -43,8 +43,13 @@ impl Credentials {
         Ok(Credentials::new(username.to_string(), password))
     }
 
+    /// For a login call's body; never for a message.
+    pub(crate) fn password(&self) -> &str {
+        &self.password
+    }
+
     pub fn basic_auth(&self) -> String {
-        super::http::basic_auth(&self.username, &self.password)
+        crate::vsphere::http::basic_auth(&self.username, &self.password)
     }
 
     /// Removes the password from text that is about to be shown, in case a

@@ -4,17 +4,18 @@
 //! them), and `vcsp`, which turns a folder of ISOs into a subscribed
 //! content library that any static web server can host.
 //!
-//! Layout: [`http`] (client, TLS trust, URL quoting), [`auth`]
-//! (credentials), [`datastore`], [`vapi`] (the two URL forms, login and
-//! calls), [`library`] (the upload steps), [`report`] (text and `--json`
-//! output), [`vcsp`]. Not covered: the SOAP API (no `vmware_soap_session`
-//! cookie login: `/folder` takes HTTP basic authentication on ESXi and
-//! vCenter alike), OVF/OVA items.
+//! Layout: [`auth`] (credentials), [`datastore`] (the `/folder` file API:
+//! checks, temporary uploads, moves into place), [`locate`] (what the
+//! SOAP API says about the datacenter and datastore before anything is
+//! sent), [`vapi`] (the two URL forms, login and calls), [`library`] (the
+//! upload steps), [`report`] (text and `--json` output), [`vcsp`]. The
+//! HTTPS client, TLS trust and the SOAP client are [`crate::vsphere`]'s.
+//! Not covered: OVF/OVA items.
 
 pub mod auth;
 pub mod datastore;
-pub mod http;
 pub mod library;
+pub mod locate;
 pub mod report;
 pub mod vapi;
 pub mod vcsp;
@@ -23,16 +24,21 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use self::auth::Credentials;
-use self::http::{Client, Server, Thumbprint, Trust};
 use self::report::Report;
-use crate::failure::{Failure, Tag};
+use crate::failure::{self, Failure, Tag};
+use crate::progress::Trace;
+use crate::signals::{self, Interrupted};
+use crate::vsphere::http::{Client, Server, Thumbprint, Trust};
 
 /// What `esxi-iso upload` is asked, as given: checked by [`plan_upload`].
 #[derive(Debug, Clone, Default)]
@@ -43,16 +49,17 @@ pub struct UploadRequest {
     pub server: String,
     pub username: Option<String>,
     pub datastore: Option<String>,
-    pub datacenter: String,
+    /// None: the host's `ha-datacenter`; a vCenter needs one.
+    pub datacenter: Option<String>,
     pub folder: Option<String>,
     pub library: Option<String>,
     pub item: Option<String>,
     pub force: bool,
+    pub skip_existing: bool,
     pub thumbprint: Option<Thumbprint>,
     pub ca_cert: Option<PathBuf>,
     pub insecure: bool,
     pub quiet: bool,
-    pub verbose: bool,
     pub json: bool,
 }
 
@@ -82,9 +89,12 @@ pub struct UploadPlan {
     pub target: Target,
     pub isos: Vec<LocalIso>,
     pub force: bool,
+    /// Leave out ISOs that are there already (same size or SHA-1).
+    pub skip_existing: bool,
     pub quiet: bool,
-    /// Say which API is used, and trace requests on stderr.
-    pub verbose: bool,
+    /// `--verbose`: which API is used, each request (method, path or
+    /// SOAP method, status), never a header or body.
+    pub trace: Trace,
     /// A JSON summary on stdout instead of one line per upload.
     pub json: bool,
 }
@@ -93,9 +103,16 @@ pub struct UploadPlan {
 /// ISO of the plan, reporting each as it lands ([`report`]).
 ///
 /// A failure here is the server's or the network's unless tagged otherwise
-/// (a file that exists, a local file that cannot be read).
+/// (a file that exists, a local file that cannot be read, a datacenter or
+/// datastore that is not there); Ctrl-C stays [`Interrupted`].
 pub fn upload(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
-    upload_all(plan, username).tag(Failure::Network)
+    upload_all(plan, username).map_err(|e| {
+        if e.is::<Interrupted>() {
+            e
+        } else {
+            failure::tagged(Failure::Network, e)
+        }
+    })
 }
 
 fn upload_all(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
@@ -144,7 +161,7 @@ fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
     let target = match (&req.datastore, &req.library) {
         (Some(ds), _) => Target::Datastore(datastore::DatastoreTarget::new(
             ds,
-            &req.datacenter,
+            req.datacenter.as_deref(),
             req.folder.as_deref(),
         )?),
         (None, Some(lib)) => {
@@ -164,8 +181,9 @@ fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
         target,
         isos,
         force: req.force,
+        skip_existing: req.skip_existing,
         quiet: req.quiet,
-        verbose: req.verbose,
+        trace: Trace::default(),
         json: req.json,
     })
 }
@@ -210,7 +228,7 @@ pub(crate) fn progress_bar(len: u64, msg: String, quiet: bool) -> ProgressBar {
 pub(crate) struct ProgressReader {
     file: File,
     bar: ProgressBar,
-    hash: Arc<Mutex<Sha256>>,
+    hash: Arc<Mutex<(Sha256, u64)>>,
 }
 
 impl ProgressReader {
@@ -232,23 +250,30 @@ impl ProgressReader {
 
 impl Read for ProgressReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Ctrl-C stops the body where it is; the caller cleans up.
+        if signals::cancelled() {
+            return Err(io::Error::other("interrupted by a signal"));
+        }
         let n = self.file.read(buf)?;
         self.bar.inc(n as u64);
-        self.hash
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .update(&buf[..n]);
+        let mut hash = self.hash.lock().unwrap_or_else(|p| p.into_inner());
+        hash.0.update(&buf[..n]);
+        hash.1 += n as u64;
         Ok(n)
     }
 }
 
-/// The SHA-256 of what a [`ProgressReader`] sent.
-pub(crate) struct Sent(Arc<Mutex<Sha256>>);
+/// The SHA-256 and byte count of what a [`ProgressReader`] handed out.
+pub(crate) struct Sent(Arc<Mutex<(Sha256, u64)>>);
 
 impl Sent {
     pub(crate) fn sha256(&self) -> String {
-        let h = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let h = self.0.lock().unwrap_or_else(|p| p.into_inner()).0.clone();
         hex::encode(h.finalize())
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).1
     }
 }
 
@@ -273,6 +298,43 @@ pub(crate) fn stream_file(
         total += n as u64;
     }
     Ok(total)
+}
+
+/// Runs `work` while another thread calls `tick` every `interval`, to keep
+/// server sessions alive through a long transfer; `tick` stops with it.
+pub(crate) fn with_keepalive<T>(
+    interval: Duration,
+    tick: impl Fn() + Sync,
+    work: impl FnOnce() -> T,
+) -> T {
+    let (stop, stopped) = mpsc::channel::<()>();
+    thread::scope(|s| {
+        let tick = &tick;
+        s.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                tick();
+            }
+        });
+        let out = work();
+        drop(stop);
+        out
+    })
+}
+
+/// A failed upload, with what was left behind said after the reason; the
+/// exit status the reason was tagged with stays.
+pub(crate) fn failed(err: anyhow::Error, doing: &str, left: &str) -> anyhow::Error {
+    let text = format!("{doing}: {err:#}; {left}");
+    match failure::of(&err) {
+        Some(kind) => failure::error(kind, text),
+        None => anyhow::anyhow!(text),
+    }
+}
+
+/// The error a Ctrl-C during an upload ends with (exit status 130), saying
+/// what was left behind.
+pub(crate) fn interrupted(what: String) -> anyhow::Error {
+    anyhow::Error::new(Interrupted).context(what)
 }
 
 pub(crate) fn human_size(bytes: u64) -> String {

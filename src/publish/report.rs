@@ -3,18 +3,21 @@
 //! stdout). The object names the API that carried the upload (`/folder`,
 //! `/api` or `/rest`), so a script can tell which forms a vCenter spoke,
 //! and per file the destination, the bytes, the SHA-256 of what was sent
-//! and whether it replaced a file or item:
+//! (null when skipped), whether it was skipped (`--skip-existing`: already
+//! there), whether it replaced a file or item, and the other files removed
+//! from a library item it replaced:
 //!
 //! ```json
 //! {"server": "vcenter.lab", "target": "library", "api": "/api",
 //!  "uploads": [{"file": "lab.iso", "size": 1048576, "sha256": "...",
-//!               "replaced": false, "path": null, "library": "isos",
-//!               "item": "lab", "item_id": "..."}]}
+//!               "skipped": false, "replaced": false, "removed": [],
+//!               "path": null, "library": "isos", "item": "lab",
+//!               "item_id": "..."}]}
 //! ```
 //!
 //! A datastore upload gives `"path": "[datastore1] isos/lab.iso"` and null
 //! library fields; every upload has every key. A failed run prints no
-//! JSON: the error is on stderr and the exit status is 1.
+//! JSON: the error is on stderr (exit status 2 to 5, see `failure`).
 
 use std::io::{self, Write};
 
@@ -38,10 +41,14 @@ pub enum Destination {
 pub struct Uploaded {
     pub file: String,
     pub size: u64,
-    /// SHA-256 of the bytes sent, lowercase hex.
-    pub sha256: String,
+    /// SHA-256 of the bytes sent, lowercase hex; None when skipped.
+    pub sha256: Option<String>,
+    /// Not sent: the same file is there already (`--skip-existing`).
+    pub skipped: bool,
     /// A file (datastore) or item (library) of that name was there before.
     pub replaced: bool,
+    /// Other files of a replaced library item, removed with it.
+    pub removed: Vec<String>,
     pub to: Destination,
 }
 
@@ -99,8 +106,8 @@ impl Report {
             .map(|u| {
                 let mut v = json!({
                     "file": u.file, "size": u.size, "sha256": u.sha256,
-                    "replaced": u.replaced, "path": null, "library": null,
-                    "item": null, "item_id": null,
+                    "skipped": u.skipped, "replaced": u.replaced, "removed": u.removed,
+                    "path": null, "library": null, "item": null, "item_id": null,
                 });
                 match &u.to {
                     Destination::Datastore { path } => v["path"] = json!(path),
@@ -133,10 +140,26 @@ pub fn human_line(up: &Uploaded, server: &str) -> String {
             format!("library {library} as item {item}")
         }
     };
+    if up.skipped {
+        let same = match &up.to {
+            Destination::Datastore { .. } => "the same size",
+            Destination::Library { .. } => "the same SHA-1",
+        };
+        return format!(
+            "skipped {}: {to} on {server} has it already ({same})",
+            up.file
+        );
+    }
     let replacing = match (&up.to, up.replaced) {
-        (_, false) => "",
-        (Destination::Datastore { .. }, true) => ", replacing the file there",
-        (Destination::Library { .. }, true) => ", replacing the item's file",
+        (_, false) => String::new(),
+        (Destination::Datastore { .. }, true) => ", replacing the file there".into(),
+        (Destination::Library { .. }, true) if up.removed.is_empty() => {
+            ", replacing the item's file".into()
+        }
+        (Destination::Library { .. }, true) => format!(
+            ", replacing the item's files (removed {})",
+            up.removed.join(", ")
+        ),
     };
     format!(
         "uploaded {} ({}) to {to} on {server}{replacing}",
@@ -153,8 +176,10 @@ mod tests {
         Uploaded {
             file: file.into(),
             size: 2048,
-            sha256: "ab".repeat(32),
+            sha256: Some("ab".repeat(32)),
+            skipped: false,
             replaced: true,
+            removed: vec!["old.iso".into()],
             to: Destination::Library {
                 library: "isos".into(),
                 item: "lab".into(),
@@ -168,11 +193,18 @@ mod tests {
         let ds = Uploaded {
             file: "lab 1.iso".into(),
             size: 3_000_000,
-            sha256: "cd".repeat(32),
+            sha256: Some("cd".repeat(32)),
+            skipped: false,
             replaced: false,
+            removed: Vec::new(),
             to: Destination::Datastore {
                 path: "[ds1] isos/lab 1.iso".into(),
             },
+        };
+        let skipped = Uploaded {
+            sha256: None,
+            skipped: true,
+            ..ds.clone()
         };
         let cases = [
             (
@@ -182,7 +214,12 @@ mod tests {
             (
                 library("lab.iso"),
                 "uploaded lab.iso (2.00 KiB) to library isos as item lab on esx01, \
-                 replacing the item's file",
+                 replacing the item's files (removed old.iso)",
+            ),
+            (
+                skipped,
+                "skipped lab 1.iso: [ds1] isos/lab 1.iso on esx01 has it already \
+                 (the same size)",
             ),
         ];
         for (up, want) in cases {
@@ -200,8 +237,9 @@ mod tests {
             json!({
                 "server": "vc:443", "target": "library", "api": "/rest",
                 "uploads": [{"file": "lab.iso", "size": 2048, "sha256": "ab".repeat(32),
-                             "replaced": true, "path": null, "library": "isos",
-                             "item": "lab", "item_id": "it-1"}],
+                             "skipped": false, "replaced": true, "removed": ["old.iso"],
+                             "path": null, "library": "isos", "item": "lab",
+                             "item_id": "it-1"}],
             })
         );
         let empty = Report::new("h", true).to_json();

@@ -29,10 +29,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::http::quote;
 use super::library::item_name;
 use super::{progress_bar, stream_file};
 use crate::failure::{self, Failure, Tag};
+use crate::vsphere::http::quote;
 
 const LIB_JSON: &str = "lib.json";
 const ITEMS_JSON: &str = "items.json";

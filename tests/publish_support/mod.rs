@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod soap_mock;
 pub mod vapi_mock;
 
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use esxi_iso::publish::http::{Client, Trust};
+use esxi_iso::vsphere::http::{Client, Trust};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -65,6 +66,26 @@ pub fn vcsim_available(test: &str) -> bool {
         panic!("{msg}");
     }
     // Straight to fd 2: libtest captures eprintln! of passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIP {msg}");
+    false
+}
+
+/// True when pyvmomi (VMware's Python SDK, from PyPI) can be imported;
+/// like [`vcsim_available`], a skip outside CI and a failure in it.
+pub fn pyvmomi_available(test: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import pyVmomi, pyVim.connect"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    let msg = format!("{test}: needs pyvmomi: python3 -m pip install pyvmomi (tests/run.sh does)");
+    if in_ci() {
+        panic!("{msg}");
+    }
     let _ = writeln!(std::io::stderr(), "SKIP {msg}");
     false
 }
@@ -131,9 +152,19 @@ pub struct VcsimOpts {
     /// PEM certificate and key to serve. Default: a self-signed 2048-bit
     /// certificate for 127.0.0.1, like an ESXi host's own.
     pub cert: Option<(PathBuf, PathBuf)>,
-    /// Serve Go's built-in test certificate (RSA 1024, which rustls refuses
-    /// to verify signatures with) instead.
+    /// Serve Go's built-in test certificate (RSA 1024, which webpki
+    /// refuses to verify signatures with) instead.
     pub go_builtin_cert: bool,
+    /// Datacenters (vCenter model; default 1) and how many of them sit in
+    /// a folder of their own.
+    pub datacenters: usize,
+    pub folders: usize,
+    /// Local datastores (default 1).
+    pub datastores: usize,
+    /// A datastore to report as not accessible.
+    pub inaccessible: Option<String>,
+    /// Free space every datastore reports.
+    pub free_space: Option<u64>,
 }
 
 /// A self-signed certificate made once by openssl and kept under
@@ -204,6 +235,21 @@ impl Vcsim {
         cmd.args(["-l", "127.0.0.1:0", "-username", USER, "-password", PASS]);
         if opts.esx {
             cmd.arg("-esx");
+        }
+        if opts.datacenters > 1 {
+            cmd.args(["-dc", &opts.datacenters.to_string()]);
+        }
+        if opts.datastores > 1 {
+            cmd.args(["-ds", &opts.datastores.to_string()]);
+        }
+        if opts.folders > 0 {
+            cmd.args(["-folder", &opts.folders.to_string()]);
+        }
+        if let Some(ds) = &opts.inaccessible {
+            cmd.args(["-inaccessible", ds]);
+        }
+        if let Some(free) = opts.free_space {
+            cmd.args(["-free", &free.to_string()]);
         }
         if !opts.go_builtin_cert {
             let (cert, key) = opts.cert.clone().unwrap_or_else(self_signed);
@@ -314,7 +360,7 @@ impl Vcsim {
             .post(format!("{}/rest/com/vmware/cis/session", self.url))
             .header(
                 "Authorization",
-                esxi_iso::publish::http::basic_auth(USER, PASS),
+                esxi_iso::vsphere::http::basic_auth(USER, PASS),
             )
             .send_empty()
             .unwrap();
@@ -594,23 +640,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// new session (no controlling terminal: a password prompt fails instead of
 /// waiting).
 pub fn esxi_iso(work: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_esxi-iso"));
-    cmd.args(args)
-        .current_dir(work)
-        .env_remove("ESXI_ISO_USERNAME")
-        .env_remove("ESXI_ISO_PASSWORD")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    let mut cmd = command(work, args, env);
     let out = cmd.output().expect("running esxi-iso");
     Run {
         cmdline: format!("esxi-iso {}", args.join(" ")),
@@ -889,4 +919,140 @@ pub fn http_get(url: &str) -> (u16, Vec<u8>) {
     let mut body = Vec::new();
     resp.body_mut().as_reader().read_to_end(&mut body).unwrap();
     (resp.status().as_u16(), body)
+}
+
+/// A TCP proxy on 127.0.0.1 in front of `port` that forwards bytes as
+/// they are (TLS passes through), and holds a connection still once it
+/// has carried `hold_after` bytes from the client: the test then knows an
+/// upload is under way, mid-body, and releases it when it wants to.
+pub struct HoldingProxy {
+    pub port: u16,
+    held: mpsc::Receiver<()>,
+    release: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl HoldingProxy {
+    pub fn start(port: u16, hold_after: u64) -> HoldingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap().port();
+        let (tx, held) = mpsc::channel();
+        let release = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let gate = release.clone();
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                // Server to client: as is.
+                thread::spawn(move || {
+                    let _ = std::io::copy(&mut &s2, &mut &c2);
+                    let _ = c2.shutdown(Shutdown::Write);
+                });
+                // Client to server: counted, held after `hold_after`.
+                let (tx, gate) = (tx.clone(), gate.clone());
+                thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    let mut total = 0u64;
+                    let mut told = false;
+                    loop {
+                        let n = match (&client).read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if (&server).write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        total += n as u64;
+                        if total >= hold_after && !told {
+                            told = true;
+                            let _ = tx.send(());
+                            let (lock, cv) = &*gate;
+                            let mut released = lock.lock().unwrap();
+                            while !*released {
+                                released = cv.wait(released).unwrap();
+                            }
+                        }
+                    }
+                    let _ = server.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        HoldingProxy {
+            port: local,
+            held,
+            release,
+        }
+    }
+
+    /// Waits until a connection is held (at most two minutes).
+    pub fn wait_held(&self) {
+        self.held
+            .recv_timeout(Duration::from_secs(120))
+            .expect("no connection carried enough bytes to be held");
+    }
+
+    /// Lets every held connection go on.
+    pub fn release(&self) {
+        let (lock, cv) = &*self.release;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+}
+
+/// Starts `esxi-iso` like [`esxi_iso`], without waiting for it.
+pub fn spawn_esxi_iso(work: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    command(work, args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running esxi-iso")
+}
+
+/// `esxi-iso ARGS` in `work` with only the given ESXI_ISO_* variables, in
+/// a new session.
+fn command(work: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_esxi-iso"));
+    cmd.args(args)
+        .current_dir(work)
+        .env_remove("ESXI_ISO_USERNAME")
+        .env_remove("ESXI_ISO_PASSWORD")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd
+}
+
+impl Vcsim {
+    /// GET of a datastore file through /folder in a given datacenter.
+    pub fn folder_get_in(&self, datacenter: &str, datastore: &str, path: &str) -> (u16, Vec<u8>) {
+        let url = format!(
+            "{}/folder/{path}?dcPath={}&dsName={datastore}",
+            self.url,
+            percent_encoding::utf8_percent_encode(datacenter, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let mut resp = Self::client().agent.get(&url).call().unwrap();
+        let mut body = Vec::new();
+        resp.body_mut().as_reader().read_to_end(&mut body).unwrap();
+        (resp.status().as_u16(), body)
+    }
+
+    /// Files on the simulated datastore's disk whose names contain `part`.
+    pub fn files_named(&self, part: &str) -> Vec<String> {
+        walk(&self.datastore_path)
+            .into_iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .filter(|n| n.contains(part))
+            .collect()
+    }
 }

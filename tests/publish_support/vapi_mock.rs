@@ -25,6 +25,16 @@
 //! - The upload endpoint `PUT /cls/data/<token>/<file>` needs the session
 //!   header; complete refuses (400) a session whose files did not all
 //!   arrive, and ends it in `ERROR` when size or SHA-1 do not match.
+//!   Completing adds the session's files to the item (replacing those of
+//!   the same name) and removes the ones marked with the file `remove`
+//!   (`DELETE .../update-session/{id}/file/{name}`, 400 for a file the
+//!   item lacks); files nobody touched stay, as on vCenter.
+//! - With a session timeout, a login session that sees no call for that
+//!   long is gone (401), and so is an update session (404); the PUT to the
+//!   upload endpoint does not count as activity for either, so only
+//!   `keep-alive` (`?action=keep-alive`, optional `client_progress`) and
+//!   session `get` (`GET /api/session`) keep them through a long upload.
+//!   `expiration_time` and the `Date` header tell the client the lifetime.
 //!
 //! References: developer.broadcom.com xapis/vsphere-automation-api/latest
 //! (the pages cited in src/publish/vapi.rs) and "Vapi Std Errors Error"
@@ -36,7 +46,7 @@ use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Map, Value};
 use sha1::{Digest, Sha1};
@@ -48,6 +58,10 @@ pub struct ApiOpts {
     pub corrupt_upload: bool,
     /// Times GET on a completed session answers ACTIVE before DONE.
     pub polls_before_done: u32,
+    /// Idle lifetime of login and update sessions (None: forever).
+    pub session_timeout: Option<Duration>,
+    /// How long reading an upload's body takes at least.
+    pub slow_put: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +87,9 @@ struct UpdateSession {
     error: Option<String>,
     polls_left: u32,
     files: BTreeMap<String, PendingFile>,
+    remove: Vec<String>,
+    touched: Instant,
+    progress: u64,
 }
 
 #[derive(Default)]
@@ -81,6 +98,8 @@ struct State {
     user: String,
     pass: String,
     sessions: Vec<String>,
+    /// Login session -> last call that used it.
+    last_used: HashMap<String, Instant>,
     libraries: Vec<(String, String)>,
     items: BTreeMap<String, Item>,
     update_sessions: BTreeMap<String, UpdateSession>,
@@ -91,6 +110,32 @@ struct State {
 }
 
 impl State {
+    fn expired(&self, since: Instant) -> bool {
+        self.opts
+            .session_timeout
+            .is_some_and(|t| since.elapsed() > t)
+    }
+
+    /// Drops the sessions that have been idle too long.
+    fn expire(&mut self) {
+        let gone: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|s| self.last_used.get(*s).is_some_and(|t| self.expired(*t)))
+            .cloned()
+            .collect();
+        self.sessions.retain(|s| !gone.contains(s));
+        let stale: Vec<String> = self
+            .update_sessions
+            .iter()
+            .filter(|(_, u)| u.state == "ACTIVE" && self.expired(u.touched))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            self.update_sessions.remove(&id);
+        }
+    }
+
     fn id(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("{prefix}-{:04}", self.next)
@@ -253,7 +298,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>, base: &str) -> std::io::Result
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let (method, target, headers) = super::read_head(&mut reader)?;
-    let body = super::read_body(&mut reader, &headers)?;
+    let slow = state.lock().unwrap().opts.slow_put;
+    let body = match slow {
+        Some(pause) if target.starts_with("/cls/data/") => slow_body(&mut reader, &headers, pause)?,
+        _ => super::read_body(&mut reader, &headers)?,
+    };
 
     let (status, reply) = {
         let mut st = state.lock().unwrap();
@@ -270,10 +319,57 @@ fn serve(stream: TcpStream, state: &Mutex<State>, base: &str) -> std::io::Result
     };
     write!(
         w,
-        "HTTP/1.1 {status} X\r\n{ctype}Content-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        "HTTP/1.1 {status} X\r\n{ctype}Date: {}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{text}",
+        httpdate::fmt_http_date(SystemTime::now()),
         text.len()
     )?;
     w.flush()
+}
+
+/// Reads a Content-Length body in eight slices spread over `pause`.
+fn slow_body(
+    reader: &mut BufReader<TcpStream>,
+    headers: &HashMap<String, String>,
+    pause: Duration,
+) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    let slice = len.div_ceil(8).max(1);
+    for chunk in body.chunks_mut(slice) {
+        thread::sleep(pause / 8);
+        reader.read_exact(chunk)?;
+    }
+    Ok(body)
+}
+
+/// `2024-05-01T12:34:56.000Z` for a time.
+fn iso_time(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let days = (secs / 86_400) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 fn handle(
@@ -290,14 +386,16 @@ fn handle(
         return (404, None);
     }
     if (method, path) == ("POST", "/api/session") && query.is_empty() {
-        let want = esxi_iso::publish::http::basic_auth(&st.user, &st.pass);
+        let want = esxi_iso::vsphere::http::basic_auth(&st.user, &st.pass);
         if headers.get("authorization") != Some(&want) {
             return unauthenticated();
         }
         let id = st.id("sid");
         st.sessions.push(id.clone());
+        st.last_used.insert(id.clone(), Instant::now());
         return (201, Some(json!(id)));
     }
+    st.expire();
     let session = headers.get("vmware-api-session-id");
     if !session.is_some_and(|s| st.sessions.contains(s)) {
         return unauthenticated();
@@ -317,12 +415,57 @@ fn handle(
             Err(_) => return invalid("Unable to parse the request body as JSON."),
         }
     };
+    // Any call but the upload's PUT is activity on the login session.
+    let sid = session.unwrap().clone();
+    st.last_used.insert(sid.clone(), Instant::now());
     let segs: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match (method, segs.as_slice(), query) {
         ("DELETE", ["session"], "") => {
-            let sid = session.unwrap().clone();
             st.sessions.retain(|s| *s != sid);
             (204, None)
+        }
+        ("GET", ["session"], "") => (
+            200,
+            Some(
+                json!({"user": st.user, "created_time": iso_time(SystemTime::now()),
+                        "last_accessed_time": iso_time(SystemTime::now())}),
+            ),
+        ),
+        ("GET", ["content", "library"], "") => (
+            200,
+            Some(json!(st
+                .libraries
+                .iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>())),
+        ),
+        ("GET", ["content", "library", id], "") => {
+            match st.libraries.iter().find(|(lid, _)| lid == id) {
+                Some((lid, name)) => (200, Some(json!({"id": lid, "name": name, "type": "LOCAL"}))),
+                None => not_found(),
+            }
+        }
+        ("GET", ["content", "library", "item", "file"], q) => {
+            match q
+                .strip_prefix("library_item_id=")
+                .and_then(|id| st.items.get(id))
+            {
+                Some(item) => (
+                    200,
+                    Some(json!(item
+                        .files
+                        .iter()
+                        .map(|(name, bytes)| json!({
+                            "name": name, "size": bytes.len(), "cached": true, "version": "1",
+                            "checksum_info": {"algorithm": "SHA1", "checksum": sha1_hex(bytes)},
+                        }))
+                        .collect::<Vec<_>>())),
+                ),
+                None => not_found(),
+            }
+        }
+        ("DELETE", ["content", "library", "item", "update-session", id, "file", name], "") => {
+            remove_file(st, id, name)
         }
         ("POST", ["content", "library"], "action=find") => find_library(st, &body),
         ("POST", ["content", "library", "item"], "action=find") => find_item(st, &body),
@@ -348,6 +491,7 @@ fn handle(
             get_update_session(st, id)
         }
         ("POST", ["content", "library", "item", "update-session", id], q) => match q {
+            "action=keep-alive" => keep_alive(st, id, &body),
             "action=complete" => complete(st, id),
             "action=cancel" => match st.update_sessions.get_mut(*id) {
                 None => not_found(),
@@ -513,9 +657,70 @@ fn create_update_session(st: &mut State, body: &Option<Value>) -> Reply {
             error: None,
             polls_left: 0,
             files: BTreeMap::new(),
+            remove: Vec::new(),
+            touched: Instant::now(),
+            progress: 0,
         },
     );
     (201, Some(json!(id)))
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    Sha1::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn keep_alive(st: &mut State, id: &str, body: &Option<Value>) -> Reply {
+    let progress = match body {
+        None => None,
+        Some(_) => match structure(body, &["client_progress"], &[]) {
+            Ok(map) => match map.get("client_progress") {
+                None => None,
+                Some(v) => match v.as_u64() {
+                    Some(p) if p <= 100 => Some(p),
+                    _ => return invalid("Field 'client_progress' has the wrong type."),
+                },
+            },
+            Err(r) => return r,
+        },
+    };
+    match st.update_sessions.get_mut(id) {
+        None => not_found(),
+        Some(us) if us.state != "ACTIVE" => wrong_state("The session is not active."),
+        Some(us) => {
+            if let Some(p) = progress {
+                if p <= us.progress && p != 0 {
+                    return invalid("The progress must go up.");
+                }
+                us.progress = p;
+            }
+            us.touched = Instant::now();
+            (204, None)
+        }
+    }
+}
+
+fn remove_file(st: &mut State, id: &str, name: &str) -> Reply {
+    let name = super::percent_decode(name);
+    let Some(us) = st.update_sessions.get(id) else {
+        return not_found();
+    };
+    if us.state != "ACTIVE" {
+        return wrong_state("The session is not active.");
+    }
+    let has = st
+        .items
+        .get(&us.item_id)
+        .is_some_and(|i| i.files.contains_key(&name));
+    if !has {
+        return invalid("The file does not exist in the library item.");
+    }
+    let us = st.update_sessions.get_mut(id).unwrap();
+    us.remove.push(name);
+    us.touched = Instant::now();
+    (204, None)
 }
 
 fn get_update_session(st: &mut State, id: &str) -> Reply {
@@ -527,8 +732,11 @@ fn get_update_session(st: &mut State, id: &str) -> Reply {
         us.polls_left -= 1;
         state = "ACTIVE";
     }
+    us.touched = Instant::now();
+    let expires = SystemTime::now() + st.opts.session_timeout.unwrap_or(Duration::from_secs(300));
+    let us = st.update_sessions.get_mut(id).unwrap();
     let mut v = json!({"id": id, "library_item_id": us.item_id, "state": state,
-                       "client_progress": 0});
+                       "client_progress": us.progress, "expiration_time": iso_time(expires)});
     if let Some(e) = &us.error {
         v["error_message"] = json!({"id": "com.vmware.content.updatesession.error",
                                     "default_message": e, "args": []});
@@ -672,7 +880,11 @@ fn complete(st: &mut State, id: &str) -> Reply {
         .iter_mut()
         .map(|(n, f)| (n.clone(), f.received.take().unwrap()))
         .collect();
+    let remove = us.remove.clone();
     let item = st.items.get_mut(&us.item_id).unwrap();
     item.files.extend(files);
+    for name in remove {
+        item.files.remove(&name);
+    }
     (204, None)
 }

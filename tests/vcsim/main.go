@@ -34,6 +34,11 @@ func main() {
 	keyFile := flag.String("tlskey", "", "PEM private key for -tlscert")
 	esx := flag.Bool("esx", false, "simulate a standalone ESXi host (dcPath=ha-datacenter, no /rest content library)")
 	ds := flag.Int("ds", 1, "number of local datastores")
+	dc := flag.Int("dc", 1, "number of datacenters (vCenter model)")
+	folders := flag.Int("folder", 0, "datacenters placed in a folder of their own (vCenter model)")
+	inaccessible := flag.String("inaccessible", "", "datastore to report as not accessible")
+	free := flag.Int64("free", -1, "free space every datastore reports, in bytes (-1: as simulated)")
+	idle := flag.Duration("idle", 0, "SOAP session idle timeout (0: none)")
 	flag.Parse()
 
 	model := simulator.VPX()
@@ -41,6 +46,11 @@ func main() {
 		model = simulator.ESX()
 	}
 	model.Datastore = *ds
+	if !*esx {
+		model.Datacenter = *dc
+		model.Folder = *folders
+	}
+	simulator.SessionIdleTimeout = *idle
 	if err := model.Create(); err != nil {
 		log.Fatal(err)
 	}
@@ -67,6 +77,12 @@ func main() {
 	fmt.Printf("VCSIM_URL=%s\n", s.URL)
 	for _, e := range simulator.Map.All("Datastore") {
 		d := e.(*simulator.Datastore)
+		if d.Name == *inaccessible {
+			d.Summary.Accessible = false
+		}
+		if *free >= 0 {
+			d.Summary.FreeSpace = *free
+		}
 		fmt.Printf("VCSIM_DATASTORE name=%s moref=%s path=%s\n",
 			d.Name, d.Self.Value, d.Info.GetDatastoreInfo().Url)
 	}

@@ -39,14 +39,13 @@
 //! makes the calls. Not covered: SAML/token login, OVF items, several
 //! files per item.
 
-use std::io::{self, Write};
-
 use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 use ureq::http::{header, Method, Request};
 
 use super::auth::Credentials;
-use super::http::{body_snippet, Client, Server};
+use crate::progress::Trace;
+use crate::vsphere::http::{body_snippet, Client, Server};
 
 mod routes;
 
@@ -88,7 +87,10 @@ pub struct Session<'a> {
     forms: Forms,
     username: String,
     id: String,
-    verbose: bool,
+    trace: Trace,
+    /// The `Date` of the last answer: the server's clock, for reading the
+    /// expiration times it gives.
+    date: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 impl<'a> Session<'a> {
@@ -98,7 +100,7 @@ impl<'a> Session<'a> {
         client: &'a Client,
         server: &'a Server,
         creds: &Credentials,
-        verbose: bool,
+        trace: &Trace,
     ) -> Result<Session<'a>> {
         let mut forms = Forms::Api;
         loop {
@@ -117,7 +119,7 @@ impl<'a> Session<'a> {
                 )
             })?;
             let status = resp.status().as_u16();
-            trace(verbose, &Method::POST, path, status);
+            trace.say(|| format!("POST {path} -> {status}"));
             match login_step(forms, status) {
                 LoginStep::LoggedIn => {
                     let body = resp
@@ -132,23 +134,22 @@ impl<'a> Session<'a> {
                         .ok_or_else(|| {
                             anyhow!("{} sent no session id at login ({path})", server.host)
                         })?;
-                    if verbose {
-                        let _ = writeln!(
-                            io::stderr(),
-                            "esxi-iso: {} speaks the {} forms of the vSphere Automation \
-                             API ({})",
+                    trace.say(|| {
+                        format!(
+                            "{} speaks the {} forms of the vSphere Automation API ({})",
                             server.host,
                             forms.label(),
                             forms.versions()
-                        );
-                    }
+                        )
+                    });
                     return Ok(Session {
                         client,
                         server,
                         forms,
                         username: creds.username.clone(),
                         id,
-                        verbose,
+                        trace: trace.clone(),
+                        date: Default::default(),
                     });
                 }
                 LoginStep::TryRest => forms = Forms::Rest,
@@ -197,8 +198,13 @@ impl<'a> Session<'a> {
         &self.id
     }
 
-    pub fn verbose(&self) -> bool {
-        self.verbose
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The server's clock at its last answer, when it sent a `Date`.
+    pub fn server_date(&self) -> Option<std::time::SystemTime> {
+        self.date.lock().ok().and_then(|d| *d)
     }
 
     /// Best effort: the session expires on its own.
@@ -229,7 +235,17 @@ impl<'a> Session<'a> {
         };
         let mut resp = result.map_err(|e| anyhow!("{doing}: {}", self.explain(&e)))?;
         let status = resp.status().as_u16();
-        trace(self.verbose, &method, &path, status);
+        self.trace.say(|| format!("{method} {path} -> {status}"));
+        if let Some(date) = resp
+            .headers()
+            .get(header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        {
+            if let Ok(mut d) = self.date.lock() {
+                *d = Some(date);
+            }
+        }
         let text = resp
             .body_mut()
             .read_to_string()
@@ -252,14 +268,6 @@ impl<'a> Session<'a> {
             );
         }
         Ok(self.forms.result(json))
-    }
-}
-
-/// With `--verbose`, one line per request on stderr: method, path and
-/// status. Never headers or bodies, which carry credentials.
-pub fn trace(verbose: bool, method: &Method, path: &str, status: u16) {
-    if verbose {
-        let _ = writeln!(io::stderr(), "esxi-iso: {method} {path} -> {status}");
     }
 }
 

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 use ureq::http::Method;
 
-use crate::publish::http::quote;
+use crate::vsphere::http::quote;
 
 /// The URL forms of the vAPI REST endpoint a server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,27 @@ pub enum Op<'a> {
     DeleteSession {
         session: &'a str,
     },
+    /// Keeps an update session alive, with the client's progress (0-100)
+    /// when it went up.
+    KeepAlive {
+        session: &'a str,
+        progress: Option<u64>,
+    },
+    /// The files of an item.
+    ListFiles {
+        item: &'a str,
+    },
+    /// Marks a file of the item for removal when the session completes.
+    RemoveFile {
+        session: &'a str,
+        name: &'a str,
+    },
+    ListLibraries,
+    GetLibrary {
+        library: &'a str,
+    },
+    /// The login session's info: touches it, so it does not expire.
+    GetLogin,
     Logout,
 }
 
@@ -124,6 +145,13 @@ fn file_spec(f: &FileSpec) -> Value {
         "size": f.size,
         "checksum_info": {"algorithm": "SHA1", "checksum": f.sha1},
     })
+}
+
+fn keep_alive_body(progress: Option<u64>) -> Value {
+    match progress {
+        Some(p) => json!({"client_progress": p}),
+        None => json!({}),
+    }
 }
 
 fn api_route(op: &Op) -> Route {
@@ -176,6 +204,24 @@ fn api_route(op: &Op) -> Route {
         Op::DeleteSession { session } => {
             route(Method::DELETE, format!("{US}/{}", quote(session)), None)
         }
+        Op::KeepAlive { session, progress } => route(
+            Method::POST,
+            format!("{US}/{}?action=keep-alive", quote(session)),
+            Some(keep_alive_body(progress)),
+        ),
+        Op::ListFiles { item } => route(
+            Method::GET,
+            format!("{ITEM}/file?library_item_id={}", quote(item)),
+            None,
+        ),
+        Op::RemoveFile { session, name } => route(
+            Method::DELETE,
+            format!("{US}/{}/file/{}", quote(session), quote(name)),
+            None,
+        ),
+        Op::ListLibraries => route(Method::GET, LIB.to_string(), None),
+        Op::GetLibrary { library } => route(Method::GET, format!("{LIB}/{}", quote(library)), None),
+        Op::GetLogin => route(Method::GET, Forms::Api.session_path().to_string(), None),
         Op::Logout => route(Method::DELETE, Forms::Api.session_path().to_string(), None),
     }
 }
@@ -235,6 +281,30 @@ fn rest_route(op: &Op) -> Route {
         Op::DeleteSession { session } => {
             route(Method::DELETE, format!("{US}/id:{}", quote(session)), None)
         }
+        Op::KeepAlive { session, progress } => route(
+            Method::POST,
+            format!("{US}/id:{}?~action=keep-alive", quote(session)),
+            Some(keep_alive_body(progress)),
+        ),
+        Op::ListFiles { item } => route(
+            Method::GET,
+            format!("{ITEM}/file?library_item_id={}", quote(item)),
+            None,
+        ),
+        Op::RemoveFile { session, name } => route(
+            Method::POST,
+            format!("{US_FILE}/id:{}?~action=remove", quote(session)),
+            Some(json!({"file_name": name})),
+        ),
+        Op::ListLibraries => route(Method::GET, LIB.to_string(), None),
+        Op::GetLibrary { library } => {
+            route(Method::GET, format!("{LIB}/id:{}", quote(library)), None)
+        }
+        Op::GetLogin => route(
+            Method::POST,
+            format!("{}?~action=get", Forms::Rest.session_path()),
+            None,
+        ),
         Op::Logout => route(Method::DELETE, Forms::Rest.session_path().to_string(), None),
     }
 }
@@ -395,6 +465,82 @@ mod tests {
                     "/rest/com/vmware/content/library/item/update-session/id:us-1",
                     Value::Null,
                 ),
+            ),
+            (
+                Op::KeepAlive {
+                    session: s,
+                    progress: Some(40),
+                },
+                (
+                    "POST",
+                    "/api/content/library/item/update-session/us-1?action=keep-alive",
+                    json!({"client_progress": 40}),
+                ),
+                (
+                    "POST",
+                    "/rest/com/vmware/content/library/item/update-session/id:us-1?~action=keep-alive",
+                    json!({"client_progress": 40}),
+                ),
+            ),
+            (
+                Op::KeepAlive {
+                    session: s,
+                    progress: None,
+                },
+                (
+                    "POST",
+                    "/api/content/library/item/update-session/us-1?action=keep-alive",
+                    json!({}),
+                ),
+                (
+                    "POST",
+                    "/rest/com/vmware/content/library/item/update-session/id:us-1?~action=keep-alive",
+                    json!({}),
+                ),
+            ),
+            (
+                Op::ListFiles { item: "it-1" },
+                (
+                    "GET",
+                    "/api/content/library/item/file?library_item_id=it-1",
+                    Value::Null,
+                ),
+                (
+                    "GET",
+                    "/rest/com/vmware/content/library/item/file?library_item_id=it-1",
+                    Value::Null,
+                ),
+            ),
+            (
+                Op::RemoveFile {
+                    session: s,
+                    name: "old lab.iso",
+                },
+                (
+                    "DELETE",
+                    "/api/content/library/item/update-session/us-1/file/old%20lab.iso",
+                    Value::Null,
+                ),
+                (
+                    "POST",
+                    "/rest/com/vmware/content/library/item/updatesession/file/id:us-1?~action=remove",
+                    json!({"file_name": "old lab.iso"}),
+                ),
+            ),
+            (
+                Op::ListLibraries,
+                ("GET", "/api/content/library", Value::Null),
+                ("GET", "/rest/com/vmware/content/library", Value::Null),
+            ),
+            (
+                Op::GetLibrary { library: "lib-1" },
+                ("GET", "/api/content/library/lib-1", Value::Null),
+                ("GET", "/rest/com/vmware/content/library/id:lib-1", Value::Null),
+            ),
+            (
+                Op::GetLogin,
+                ("GET", "/api/session", Value::Null),
+                ("POST", "/rest/com/vmware/cis/session?~action=get", Value::Null),
             ),
             (
                 Op::Logout,
