@@ -106,6 +106,7 @@ pub const OWN: &[(&str, &str)] = &[
     ("cleanup-failed", "removing a file this run created failed"),
     ("event-log", "a line of the event log could not be read (torn by a crash)"),
     ("report-address", "the lab's kickstarts report to an address or port this server does not listen on"),
+    ("tls-insecure", "upload --insecure: the server's certificate is not checked"),
     ("serve-failed", "serve could not accept a connection, record an event or read the report secret"),
 ];
 

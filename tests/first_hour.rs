@@ -445,6 +445,26 @@ fn exit_statuses_tell_the_failures_apart() {
         );
         assert_eq!(run.stdout(), "", "{args:?} printed JSON");
     }
+    // TLS options for a plain http:// server would do nothing.
+    let up = run_in(
+        &d,
+        &[
+            "upload",
+            ISO,
+            "--server",
+            "http://esx01.lab",
+            "--datastore",
+            "ds1",
+            "--insecure",
+        ],
+        &[("ESXI_ISO_USERNAME", "root"), ("ESXI_ISO_PASSWORD", "x")],
+    );
+    assert_eq!(up.code(), Some(2), "{}", up.describe());
+    assert!(
+        up.stderr().contains("--insecure is about TLS"),
+        "{}",
+        up.describe()
+    );
     // A usage error from clap, and one of ours.
     assert_eq!(run_in(&d, &["build", ISO, "--bogus"], &[]).code(), Some(2));
     assert_eq!(

@@ -104,7 +104,7 @@ fn publish_datastore_standalone_esxi_insecure() {
         &creds(),
     )
     .success()
-    .stderr_has(&["warning: --insecure", "not verified"]);
+    .stderr_has(&["warning (esxi-iso advice): --insecure", "not verified"]);
     assert_eq!(
         sha256(&sim.folder_get("lab.iso")),
         sha256_file(&w.path().join("lab.iso"))

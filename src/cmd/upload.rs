@@ -12,7 +12,6 @@ use crate::cli::UploadArgs;
 use crate::progress::Trace;
 use crate::publish;
 use crate::signals;
-use crate::vsphere::http::Trust;
 
 pub fn run(args: &UploadArgs) -> Result<ExitCode> {
     signals::install();
@@ -22,13 +21,8 @@ pub fn run(args: &UploadArgs) -> Result<ExitCode> {
             let _ = writeln!(io::stderr(), "esxi-iso: {line}");
         });
     }
-    if matches!(plan.trust, Trust::Insecure) {
-        let _ = writeln!(
-            io::stderr(),
-            "esxi-iso: warning: --insecure: the certificate of {} is not verified; \
-             anyone on the network path can read the password and the ISO",
-            plan.server.host
-        );
+    for w in &plan.warnings {
+        let _ = writeln!(io::stderr(), "esxi-iso: {}", w.render());
     }
     publish::upload(&plan, args.username.as_deref())?;
     Ok(ExitCode::SUCCESS)

@@ -39,6 +39,7 @@ use crate::failure::{self, Failure, Tag};
 use crate::progress::Trace;
 use crate::signals::{self, Interrupted};
 use crate::vsphere::http::{Client, Server, Thumbprint, Trust};
+use crate::warning::Warning;
 
 /// What `esxi-iso upload` is asked, as given: checked by [`plan_upload`].
 #[derive(Debug, Clone, Default)]
@@ -97,6 +98,8 @@ pub struct UploadPlan {
     pub trace: Trace,
     /// A JSON summary on stdout instead of one line per upload.
     pub json: bool,
+    /// What the user must know before anything is sent (`--insecure`).
+    pub warnings: Vec<Warning>,
 }
 
 /// Logs in (`username`, or the environment, or a prompt) and uploads every
@@ -118,7 +121,7 @@ pub fn upload(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
 fn upload_all(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
     let client = Client::new(plan.trust.clone())?;
     let creds = Credentials::resolve(username, &plan.server.host).tag(Failure::Usage)?;
-    let mut report = Report::new(&plan.server.host, plan.json);
+    let mut report = Report::new(&plan.server.host, plan.json, &plan.warnings);
     match &plan.target {
         Target::Datastore(target) => datastore::upload(&client, &creds, plan, target, &mut report)?,
         Target::Library { library, item } => {
@@ -138,6 +141,20 @@ pub fn plan_upload(req: &UploadRequest) -> Result<UploadPlan> {
 fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
     let server =
         Server::parse(&req.server).map_err(|e| anyhow::anyhow!("invalid --server: {e}"))?;
+    let tls_option = [
+        (req.thumbprint.is_some(), "--thumbprint"),
+        (req.ca_cert.is_some(), "--ca-cert"),
+        (req.insecure, "--insecure"),
+    ]
+    .into_iter()
+    .find(|(given, _)| *given);
+    if let (Some((_, opt)), false) = (tls_option, server.base.starts_with("https://")) {
+        bail!(
+            "{opt} is about TLS, and --server {} is plain http:// (nothing is verified or \
+             encrypted): use https://, or drop {opt}",
+            server.host
+        );
+    }
     let trust = match (&req.thumbprint, &req.ca_cert, req.insecure) {
         (Some(t), _, _) => Trust::Pinned(t.clone()),
         (_, Some(path), _) => Trust::load_ca_file(path).tag(Failure::Input)?,
@@ -175,7 +192,19 @@ fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
         }
         (None, None) => bail!("nowhere to upload: pass --datastore NAME or --library NAME"),
     };
+    let warnings = match trust {
+        Trust::Insecure => vec![Warning::advice(
+            "tls-insecure",
+            format!(
+                "--insecure: the certificate of {} is not verified; anyone on the network \
+                 path can read the password and the ISO: pin it with --thumbprint instead",
+                server.host
+            ),
+        )],
+        _ => Vec::new(),
+    };
     Ok(UploadPlan {
+        warnings,
         server,
         trust,
         target,

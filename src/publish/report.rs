@@ -25,6 +25,7 @@ use anyhow::Result;
 use serde_json::{json, Value};
 
 use super::human_size;
+use crate::warning::Warning;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
@@ -59,15 +60,18 @@ pub struct Report {
     json: bool,
     api: Option<&'static str>,
     uploads: Vec<Uploaded>,
+    warnings: Vec<Warning>,
 }
 
 impl Report {
-    pub fn new(server: &str, json: bool) -> Report {
+    /// `warnings`: those the command printed before the run, for `--json`.
+    pub fn new(server: &str, json: bool, warnings: &[Warning]) -> Report {
         Report {
             server: server.to_string(),
             json,
             api: None,
             uploads: Vec::new(),
+            warnings: warnings.to_vec(),
         }
     }
 
@@ -129,6 +133,7 @@ impl Report {
             "target": target,
             "api": self.api,
             "uploads": uploads,
+            "warnings": self.warnings,
         })
     }
 }
@@ -229,7 +234,7 @@ mod tests {
 
     #[test]
     fn json_names_the_api_and_each_upload() {
-        let mut r = Report::new("vc:443", true);
+        let mut r = Report::new("vc:443", true, &[]);
         r.set_api("/rest");
         r.push(library("lab.iso")).unwrap();
         assert_eq!(
@@ -240,10 +245,13 @@ mod tests {
                              "skipped": false, "replaced": true, "removed": ["old.iso"],
                              "path": null, "library": "isos", "item": "lab",
                              "item_id": "it-1"}],
+                "warnings": [],
             })
         );
-        let empty = Report::new("h", true).to_json();
+        let w = Warning::advice("tls-insecure", "--insecure: m");
+        let empty = Report::new("h", true, std::slice::from_ref(&w)).to_json();
         assert_eq!(empty["api"], Value::Null);
         assert_eq!(empty["uploads"], json!([]));
+        assert_eq!(empty["warnings"][0]["code"], "tls-insecure");
     }
 }
