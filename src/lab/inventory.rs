@@ -18,6 +18,8 @@ pub const MAX_HOSTS: usize = 4096;
 /// The inventory as written, before merging.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
+    /// `[lab]`: settings of the lab as a whole (its `name`).
+    pub lab: Table,
     pub defaults: Table,
     pub hosts: Vec<Table>,
     /// Read from CSV: a host's keys are the header's columns.
@@ -72,9 +74,15 @@ pub fn read(path: &Path) -> Result<Inventory> {
     Ok(inv)
 }
 
-/// `[defaults]` and `[[host]]` tables; nothing else at the top level.
+/// `[lab]`, `[defaults]` and `[[host]]` tables; nothing else at the top
+/// level.
 pub fn parse_toml(text: &str) -> Result<Inventory> {
     let mut top: Table = text.parse()?;
+    let lab = match top.remove("lab") {
+        None => Table::new(),
+        Some(Value::Table(t)) => t,
+        Some(_) => bail!("lab must be a table: [lab]"),
+    };
     let defaults = match top.remove("defaults") {
         None => Table::new(),
         Some(Value::Table(t)) => t,
@@ -92,9 +100,16 @@ pub fn parse_toml(text: &str) -> Result<Inventory> {
         Some(_) => bail!("host must be an array of tables: [[host]]"),
     };
     if let Some(k) = top.keys().next() {
-        bail!("unknown top-level key {k:?}: expected [defaults] and [[host]] entries");
+        let near = crate::kickstart::known::nearest(k, &["lab", "defaults", "host"])
+            .map(|n| format!(" (did you mean {n}?)"))
+            .unwrap_or_default();
+        bail!(
+            "unknown top-level key {k:?}{near}: an inventory has [lab], [defaults] and \
+             [[host]] entries"
+        );
     }
     Ok(Inventory {
+        lab,
         defaults,
         hosts,
         csv: false,
@@ -136,6 +151,7 @@ pub fn parse_csv(text: &str) -> Result<Inventory> {
         hosts.push(t);
     }
     Ok(Inventory {
+        lab: Table::new(),
         defaults: Table::new(),
         hosts,
         csv: true,
@@ -176,7 +192,11 @@ mod tests {
     #[test]
     fn toml_shape_errors() {
         for (text, want) in [
-            ("hosts = []", "unknown top-level key \"hosts\""),
+            (
+                "hosts = []",
+                "unknown top-level key \"hosts\" (did you mean host?)",
+            ),
+            ("lab = 1", "lab must be a table"),
             ("defaults = 1", "defaults must be a table"),
             ("host = 'x'", "host must be an array of tables"),
         ] {

@@ -15,6 +15,7 @@
 
 pub mod index;
 pub mod inventory;
+pub mod mac;
 pub mod resolve;
 pub mod runner;
 
@@ -74,12 +75,16 @@ pub struct HostPlan {
     pub build: HostBuild,
     /// What the plan found about the host's kickstart (`--allow` applied).
     pub warnings: Vec<Warning>,
+    /// The boot NIC's MAC, when the inventory gives one (`mac`).
+    pub mac: Option<mac::Mac>,
 }
 
 /// The lab, ready to build: the hosts of this run (all of the inventory,
 /// or those of `--host`), every one checked.
 #[derive(Debug, Clone)]
 pub struct LabPlan {
+    /// `[lab] name`, or the inventory's file name without extension.
+    pub name: String,
     pub hosts: Vec<HostPlan>,
     pub out_dir: PathBuf,
     /// `--report-to`: its secret is stored when the build starts.

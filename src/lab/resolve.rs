@@ -28,6 +28,7 @@ use anyhow::Result;
 use toml::{Table, Value};
 
 use super::inventory::Inventory;
+use super::mac::Mac;
 use super::{HostPlan, LabPlan, Problem};
 use crate::build::{checks, lint_file, HostBuild, Inputs};
 use crate::esxi::bootcfg::KernelOptEdits;
@@ -47,7 +48,11 @@ pub const SPECIAL: &[&str] = &[
     "ks_path",
     "overlays",
     "secure_boot",
+    "mac",
 ];
+
+/// Keys of `[lab]`.
+pub const LAB_KEYS: &[&str] = &["name"];
 
 /// Most overlay bytes all the hosts of one run may hold together.
 const LAB_OVERLAY_MAX: u64 = 1 << 30;
@@ -76,6 +81,9 @@ pub struct Common {
     pub out_dir: PathBuf,
     /// Where relative template paths are looked up: the inventory's folder.
     pub base_dir: PathBuf,
+    /// The inventory file's name without its extension: the lab's name
+    /// unless `[lab] name` gives one.
+    pub stem: String,
     /// `--report-to`, with the secret of the out-dir.
     pub report: Option<Reporter>,
     /// `--allow`: warnings not to keep.
@@ -105,6 +113,10 @@ impl Common {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        let stem = inventory
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "lab".into());
         let report = match &inputs.report_to {
             Some(url) => Some(Reporter::open(url, &out_dir, inputs.allow_local_report)?),
             None => None,
@@ -124,6 +136,7 @@ impl Common {
             secure_boot: inputs.secure_boot,
             out_dir,
             base_dir,
+            stem,
             allow: Allow::parse(&inputs.allow)?,
             only: only.to_vec(),
         })
@@ -164,9 +177,11 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
         ));
     }
     problems.extend(set_conflicts(inv, common).into_iter().map(Problem::usage));
+    let name = lab_name(inv, common, &mut problems);
     let mut templates = Templates::default();
     let mut hosts = Vec::new();
     let mut found = Vec::new();
+    let mut macs = Vec::new();
     // A `[defaults]` key or a CSV column is fine when some host's
     // kickstart reads it; one that none reads is one problem, said once.
     let mut shared_used = BTreeSet::new();
@@ -186,6 +201,7 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
         overlay_bytes += r.plan.as_ref().map_or(0, |p| p.build.overlay.bytes());
         hosts.extend(r.plan);
         found.push((r.hostname, r.ip));
+        macs.push(r.mac);
         // Every host holds its own copy of its overlays until it is built.
         if overlay_bytes > LAB_OVERLAY_MAX {
             problems.push(Problem::usage(format!(
@@ -204,6 +220,16 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
             .map(|(_, p)| p),
     );
     problems.extend(duplicates(&found).into_iter().map(Problem::usage));
+    problems.extend(
+        duplicate_macs(&found, &macs)
+            .into_iter()
+            .map(Problem::usage),
+    );
+    problems.extend(
+        duplicate_macs(&found, &macs)
+            .into_iter()
+            .map(Problem::usage),
+    );
     problems.extend(unknown_hosts(&found, &common.only));
     if !common.only.is_empty() {
         hosts.retain(|h| {
@@ -216,6 +242,7 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
     problems.extend(existing_outputs(&hosts, common));
     if problems.is_empty() {
         Ok(LabPlan {
+            name,
             hosts,
             out_dir: common.out_dir.clone(),
             report: common.report.clone(),
@@ -243,6 +270,8 @@ struct Resolved {
     problems: Vec<HostProblem>,
     /// Shared keys (`[defaults]`, CSV columns) this host's kickstart reads.
     shared_used: Vec<String>,
+    /// `mac`, when given and valid.
+    mac: Option<Mac>,
 }
 
 /// One host: its entry over the inventory's defaults.
@@ -340,6 +369,11 @@ fn resolve_host(
         }
     }
     let secure_boot = bool_key(&merged, "secure_boot", &mut problems).unwrap_or(common.secure_boot);
+    let mac = string_key(&merged, "mac", &mut problems).and_then(|m| {
+        Mac::parse(&m)
+            .map_err(|e| problems.push(format!("mac: {e}")))
+            .ok()
+    });
     let overlays = string_list(&merged, "overlays", &mut problems);
     // Command-line overlays load from the current directory, inventory ones
     // from the inventory's folder.
@@ -440,6 +474,7 @@ fn resolve_host(
             vars,
             overlays,
             warnings,
+            mac,
         }),
         _ => None,
     };
@@ -449,6 +484,7 @@ fn resolve_host(
         ip,
         problems: all,
         shared_used,
+        mac,
     }
 }
 
@@ -583,6 +619,56 @@ fn duplicates(found: &[(Option<String>, Option<Ipv4Addr>)]) -> Vec<String> {
     out
 }
 
+/// `[lab] name`, or the inventory's file name; unknown `[lab]` keys are
+/// problems.
+fn lab_name(inv: &Inventory, common: &Common, problems: &mut Vec<Problem>) -> String {
+    for k in inv.lab.keys().filter(|k| !LAB_KEYS.contains(&k.as_str())) {
+        let near = nearest(k, LAB_KEYS)
+            .map(|n| format!(" (did you mean {n}?)"))
+            .unwrap_or_default();
+        problems.push(Problem::usage(format!(
+            "[lab] key {k}: not a lab setting{near}; [lab] takes {}",
+            LAB_KEYS.join(", ")
+        )));
+    }
+    match inv.lab.get("name") {
+        None => common.stem.clone(),
+        Some(Value::String(s)) if !s.trim().is_empty() && !s.chars().any(char::is_control) => {
+            s.trim().to_string()
+        }
+        Some(_) => {
+            problems.push(Problem::usage(
+                "[lab] name: must be a non-empty string (it names the lab: derived MACs \
+                 and deploy markers come from it)",
+            ));
+            common.stem.clone()
+        }
+    }
+}
+
+/// MACs given to two hosts.
+fn duplicate_macs(
+    found: &[(Option<String>, Option<Ipv4Addr>)],
+    macs: &[Option<Mac>],
+) -> Vec<String> {
+    let mut by: BTreeMap<Mac, Vec<String>> = BTreeMap::new();
+    for (i, (m, (name, _))) in macs.iter().zip(found).enumerate() {
+        if let Some(m) = m {
+            let who = name.clone().unwrap_or_else(|| format!("host #{}", i + 1));
+            by.entry(*m).or_default().push(who);
+        }
+    }
+    by.into_iter()
+        .filter(|(_, who)| who.len() > 1)
+        .map(|(m, who)| {
+            format!(
+                "duplicate mac {m}: {} (each NIC needs its own)",
+                who.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// `--host` names that are not in the inventory.
 fn unknown_hosts(found: &[(Option<String>, Option<Ipv4Addr>)], only: &[String]) -> Vec<Problem> {
     let names: Vec<&str> = found.iter().filter_map(|(n, _)| n.as_deref()).collect();
@@ -658,6 +744,7 @@ mod tests {
             secure_boot: false,
             out_dir: dir.join("out"),
             base_dir: dir.to_path_buf(),
+            stem: "lab".into(),
         }
     }
 
