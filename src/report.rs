@@ -403,41 +403,6 @@ impl HostReport {
     }
 }
 
-/// The name a single build reports under: the `hostname` variable, else
-/// the output's file stem.
-pub fn host_name(vars: &crate::kickstart::Vars, output: &Path) -> Result<String> {
-    let name = match vars.values.get("hostname").and_then(|v| v.as_str()) {
-        Some(h) if !h.is_empty() => h.to_string(),
-        _ => output
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    if !crate::kickstart::vars::valid_hostname(&name) {
-        anyhow::bail!(
-            "--report-to: the host would report as {name:?}, which is not a valid host \
-             name: pass --set hostname=NAME"
-        );
-    }
-    Ok(name)
-}
-
-/// A warning when reports are asked for but the kickstart has no report
-/// line (a verbatim file, or a template without `report`).
-pub fn missing_lines(report: Option<&HostReport>, kickstart: &str) -> Option<String> {
-    let r = report?;
-    crate::kickstart::lint::report::reports(kickstart)
-        .is_empty()
-        .then(|| {
-            format!(
-                "--report-to {} has no effect: the kickstart has no report lines \
-                 (a template gets them from {{{{ report.pre }}}}, {{{{ report.post }}}} and \
-                 {{{{ report.firstboot }}}})",
-                r.base
-            )
-        })
-}
-
 /// A report line found in a script body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {

@@ -697,3 +697,193 @@ fn warning_codes_are_all_known_to_allow() {
         "esxi_iso::warning lists codes no warning uses: {unused:?}"
     );
 }
+
+/// No import circle between the library's files (ARCHITECTURE.md: imports
+/// go down the layers), apart from a folder's `mod.rs` and its own
+/// children. Read from the source: every `crate::`, `super::` and
+/// `self::` path (braced `use` lists expanded) is resolved to the module
+/// file it names, and the graph of files is searched for cycles.
+#[test]
+fn no_import_cycles_between_files() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    // Module path -> its file's text.
+    let mut modules: BTreeMap<Vec<String>, String> = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let rel = p.strip_prefix(&src).unwrap();
+            let mut parts: Vec<String> = rel
+                .iter()
+                .map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string())
+                .collect();
+            match parts.last().map(String::as_str) {
+                Some("main") => continue,
+                Some("lib") | Some("mod") => {
+                    parts.pop();
+                }
+                _ => {}
+            }
+            let text = fs::read_to_string(&p).unwrap();
+            // What the module's tests use, and comments (doc links), do not
+            // count.
+            let text: String = text
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            modules.insert(parts, text);
+        }
+    }
+    let is_mod_rs = |m: &Vec<String>| {
+        let mut f = src.clone();
+        f.extend(m);
+        f.join("mod.rs").is_file() || m.is_empty()
+    };
+    // The longest module prefix of `path`.
+    let resolve = |path: &[String]| -> Option<Vec<String>> {
+        (1..=path.len())
+            .rev()
+            .map(|n| path[..n].to_vec())
+            .find(|p| modules.contains_key(p))
+    };
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for (m, text) in &modules {
+        // `super` of a mod.rs is its parent folder; of a file, its folder.
+        let here: Vec<String> = if is_mod_rs(m) {
+            m.clone()
+        } else {
+            m[..m.len() - 1].to_vec()
+        };
+        let mut paths: Vec<Vec<String>> = Vec::new();
+        let b = text.as_bytes();
+        for start in ["crate::", "super::", "self::"] {
+            let mut at = 0;
+            while let Some(i) = text[at..].find(start).map(|i| i + at) {
+                at = i + start.len();
+                if i > 0 && (ident(b[i - 1] as char) || b[i - 1] == b':') {
+                    continue;
+                }
+                let base: Vec<String> = match start {
+                    "crate::" => Vec::new(),
+                    "super::" => here[..here.len().saturating_sub(1)].to_vec(),
+                    _ => here.clone(),
+                };
+                // The rest of the path, and a braced list after it.
+                let rest: String = text[at..]
+                    .chars()
+                    .take_while(|c| ident(*c) || *c == ':')
+                    .collect();
+                let mut segs = base.clone();
+                segs.extend(rest.split("::").filter(|s| !s.is_empty()).map(String::from));
+                let after = &text[at + rest.len()..];
+                if rest.ends_with("::") && after.starts_with('{') {
+                    let inner = &after[1..after.find('}').unwrap_or(after.len())];
+                    for item in inner.split(',') {
+                        let item = item.trim().split("::").next().unwrap_or_default();
+                        let item = item.split_whitespace().next().unwrap_or_default();
+                        if !item.is_empty() && item != "self" {
+                            let mut p = segs.clone();
+                            p.push(item.to_string());
+                            paths.push(p);
+                        }
+                    }
+                }
+                paths.push(segs);
+            }
+        }
+        for p in paths {
+            if let Some(target) = resolve(&p) {
+                let parent_child =
+                    |a: &Vec<String>, b: &Vec<String>| b.len() == a.len() + 1 && b.starts_with(a);
+                // A child using what its folder's mod.rs defines is the
+                // layout of a Rust module, not a cycle.
+                if &target != m && !parent_child(&target, m) {
+                    edges.entry(m.clone()).or_default().insert(target);
+                }
+            }
+        }
+    }
+    // Tarjan's strongly connected components.
+    struct Tarjan<'a> {
+        edges: &'a BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        index: BTreeMap<Vec<String>, usize>,
+        low: BTreeMap<Vec<String>, usize>,
+        stack: Vec<Vec<String>>,
+        on: BTreeSet<Vec<String>>,
+        out: Vec<Vec<Vec<String>>>,
+    }
+    impl Tarjan<'_> {
+        fn visit(&mut self, v: &Vec<String>) {
+            let i = self.index.len();
+            self.index.insert(v.clone(), i);
+            self.low.insert(v.clone(), i);
+            self.stack.push(v.clone());
+            self.on.insert(v.clone());
+            for w in self.edges.get(v).cloned().unwrap_or_default() {
+                if !self.index.contains_key(&w) {
+                    self.visit(&w);
+                    let l = self.low[v].min(self.low[&w]);
+                    self.low.insert(v.clone(), l);
+                } else if self.on.contains(&w) {
+                    let l = self.low[v].min(self.index[&w]);
+                    self.low.insert(v.clone(), l);
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut scc = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    self.on.remove(&w);
+                    let done = &w == v;
+                    scc.push(w);
+                    if done {
+                        break;
+                    }
+                }
+                if scc.len() > 1 {
+                    self.out.push(scc);
+                }
+            }
+        }
+    }
+    let mut t = Tarjan {
+        edges: &edges,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on: BTreeSet::new(),
+        out: Vec::new(),
+    };
+    for m in modules.keys() {
+        if !t.index.contains_key(m) {
+            t.visit(m);
+        }
+    }
+    let cycles: Vec<String> = t
+        .out
+        .iter()
+        .map(|scc| {
+            scc.iter()
+                .map(|m| format!("crate::{}", m.join("::")))
+                .collect::<Vec<_>>()
+                .join(" <-> ")
+        })
+        .collect();
+    assert!(
+        cycles.is_empty(),
+        "import cycles between files:\n  {}",
+        cycles.join("\n  ")
+    );
+}

@@ -6,7 +6,7 @@
 //! skip, `allow_legacy_cpu` that cannot reach the installed host.
 
 use crate::kickstart::{lint, Vars};
-use crate::report::{self, HostReport};
+use crate::report::HostReport;
 use crate::warning::Warning;
 
 /// A kickstart about to be placed, and what the build knows about it.
@@ -43,7 +43,7 @@ impl Kickstart<'_> {
                 }
             }
         }
-        if let Some(m) = report::missing_lines(self.report, self.text) {
+        if let Some(m) = missing_lines(self.report, self.text) {
             f.warnings
                 .push(Warning::advice("report-lines-missing", m).at(self.file, 0));
         }
@@ -106,6 +106,20 @@ impl Kickstart<'_> {
             })
             .collect()
     }
+}
+
+/// A warning when reports are asked for but the kickstart has no report
+/// line (a verbatim file, or a template without `report`).
+fn missing_lines(report: Option<&HostReport>, kickstart: &str) -> Option<String> {
+    let r = report?;
+    lint::report::reports(kickstart).is_empty().then(|| {
+        format!(
+            "--report-to {} has no effect: the kickstart has no report lines \
+                 (a template gets them from {{{{ report.pre }}}}, {{{{ report.post }}}} and \
+                 {{{{ report.firstboot }}}})",
+            r.base
+        )
+    })
 }
 
 /// `text` cut to `max` characters, with `...` when cut.

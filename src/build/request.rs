@@ -16,7 +16,7 @@ use crate::kickstart::{crypt::Salt, known::Known, Kickstart, Source, Vars};
 use crate::output;
 use crate::overlay::OverlaySet;
 use crate::progress::Trace;
-use crate::report::{self, Reporter};
+use crate::report::Reporter;
 use crate::warning::{Allow, Warning};
 
 /// What to put on the ISO, as the user gave it: the same for one build
@@ -116,7 +116,7 @@ impl Request {
             None => None,
         };
         if let Some(r) = &reporter {
-            vars.report = Some(r.for_host(&report::host_name(&vars, &output)?));
+            vars.report = Some(r.for_host(&report_name(&vars, &output)?));
         }
         let kickstart = template.produce(&vars)?;
         let findings = checks::Kickstart {
@@ -264,6 +264,25 @@ fn lint_failed(errors: &[String]) -> anyhow::Error {
             errors.join("\n  ")
         ),
     )
+}
+
+/// The name a single build reports under: the `hostname` variable, else
+/// the output's file stem.
+fn report_name(vars: &Vars, output: &Path) -> Result<String> {
+    let name = match vars.values.get("hostname").and_then(|v| v.as_str()) {
+        Some(h) if !h.is_empty() => h.to_string(),
+        _ => output
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if !crate::kickstart::vars::valid_hostname(&name) {
+        anyhow::bail!(
+            "--report-to: the host would report as {name:?}, which is not a valid host \
+             name: pass --set hostname=NAME"
+        );
+    }
+    Ok(name)
 }
 
 /// The folder an output goes to (its state folder holds the report secret).

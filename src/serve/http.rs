@@ -46,9 +46,39 @@ pub struct App {
     /// Every record since the log began (small: a few per host).
     pub records: Mutex<Vec<Record>>,
     pub access: AccessLog,
+    /// Records being written after a download ended; the server waits for
+    /// them before it stops, so a fetch it served is never lost.
+    pub pending: Mutex<tokio::task::JoinSet<()>>,
 }
 
 impl App {
+    /// Writes `rec` in the background (a download's end cannot wait for
+    /// the disk); [`App::finish_records`] waits for it.
+    pub fn record_later(self: &Arc<Self>, rec: Record) {
+        let app = Arc::clone(self);
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.spawn(async move {
+            if let Err(e) = app.record(rec).await {
+                super::warn(
+                    app.access,
+                    &Warning::advice("serve-failed", format!("{e:#}")),
+                );
+            }
+        });
+    }
+
+    /// Forgets the records already written.
+    pub fn reap(&self) {
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        while p.try_join_next().is_some() {}
+    }
+
+    /// Waits for the records still being written.
+    pub async fn finish_records(&self) {
+        let mut set = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        while set.join_next().await.is_some() {}
+    }
+
     pub async fn handle(
         self: Arc<Self>,
         req: Request<hyper::body::Incoming>,
@@ -266,14 +296,7 @@ impl App {
                         peer,
                         addr: None,
                     };
-                    tokio::spawn(async move {
-                        if let Err(e) = app.record(rec).await {
-                            super::warn(
-                                app.access,
-                                &Warning::advice("serve-failed", format!("{e:#}")),
-                            );
-                        }
-                    });
+                    app.record_later(rec);
                 }) as super::io::OnComplete
             });
         b.body(FileBody::new(file, start, end, on_complete).boxed())

@@ -298,6 +298,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         log,
         records: Mutex::new(records),
         access: cfg.access,
+        pending: Mutex::default(),
     });
 
     let limit = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
@@ -307,6 +308,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     tokio::pin!(stop);
     loop {
         while tasks.try_join_next().is_some() {}
+        app.reap();
         let permit = tokio::select! {
             p = Arc::clone(&limit).acquire_owned() => p.context("connection limit")?,
             r = &mut stop => { r?; break; }
@@ -337,10 +339,13 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     }
     drop(listener);
     let _ = stop_tx.send(true);
+    // Running requests get GRACE to finish; then the events their
+    // downloads produced are written, however long the disk takes.
     let drain = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(GRACE, drain).await.is_err() {
         tasks.abort_all();
     }
+    app.finish_records().await;
     say(Notice::Stopped);
     Ok(())
 }
