@@ -180,6 +180,22 @@ fn a_custom_template_lists_its_variables_and_names_all_it_misses() {
     )
     .ok();
     assert!(ok.stdout().contains("# rack A1"), "{}", ok.stdout());
+    // Linting the template itself would judge its {{ }}: refused, with
+    // the pipeline that lints what it renders, which works.
+    slip(
+        &d,
+        &["kickstart", "lint", "site.ks.tera"],
+        2,
+        &["site.ks.tera is a template", "| esxi-iso kickstart lint -"],
+    );
+    fs::write(d.join("rendered.cfg"), ok.stdout()).unwrap();
+    let piped = std::process::Command::new(common::cli::BIN)
+        .args(["kickstart", "lint", "-"])
+        .current_dir(&d)
+        .stdin(fs::File::open(d.join("rendered.cfg")).unwrap())
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{piped:?}");
 }
 
 #[test]
@@ -405,6 +421,16 @@ fn reports_must_reach_the_server_and_the_server_says_when_they_cannot() {
         &[PW],
     )
     .ok();
+    // Served on loopback only: the text start-up says VMs cannot reach it.
+    let mut text = Server::start(&d.join("lab"), &[]);
+    text.stop();
+    assert!(
+        text.stdout()
+            .iter()
+            .any(|l| l.contains("loopback only: VMs cannot reach it")),
+        "{:?}",
+        text.stdout()
+    );
     // Served on another port (and on loopback only): said at start-up, in
     // the listening line of --json too.
     let mut server = Server::start(&d.join("lab"), &["--json"]);

@@ -437,7 +437,7 @@ pub struct RenderArgs {
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Kickstart files to check
+    /// Kickstart files to check (- reads standard input)
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 

@@ -2,10 +2,11 @@
 //! itself (that is its result, so it has no `--json`); `lint` and `vars`
 //! print text or one JSON document.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::build;
@@ -35,23 +36,28 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode> {
 }
 
 pub fn lint(args: &LintArgs) -> Result<ExitCode> {
+    // Every file is read before anything is printed: one that cannot be
+    // read is an error, with no verdict for the others.
+    let texts = args
+        .files
+        .iter()
+        .map(|p| read_kickstart(p))
+        .collect::<Result<Vec<_>>>()?;
     let mut failed = false;
     let mut files = Vec::new();
     let mut o = std::io::stdout().lock();
-    for path in &args.files {
-        let label = path.display().to_string();
-        let bytes = input::read_capped(path, input::KICKSTART_MAX, "kickstart")?;
-        let text = String::from_utf8_lossy(&bytes);
-        let diags = lint::lint(&text);
-        let reports = lint::report::reports(&text);
+    for (label, text) in &texts {
+        let label = label.as_str();
+        let diags = lint::lint(text);
+        let reports = lint::report::reports(text);
         let errors = lint::has_errors(&diags);
         failed |= errors;
         if args.json {
-            files.push(lint_json(&label, diags, &reports));
+            files.push(lint_json(label, diags, &reports));
             continue;
         }
         for d in &diags {
-            writeln!(o, "{}", d.render(&label))?;
+            writeln!(o, "{}", d.render(label))?;
         }
         for r in &reports {
             writeln!(o, "{label}:{}: note: {}", r.found.line, r.describe())?;
@@ -67,6 +73,42 @@ pub fn lint(args: &LintArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A kickstart to lint (`-`: standard input), as (label, text). A
+/// template is refused: its `{{ }}` are not kickstart syntax.
+fn read_kickstart(path: &Path) -> Result<(String, String)> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(input::KICKSTART_MAX + 1)
+            .read_to_end(&mut bytes)
+            .context("reading the kickstart from standard input")
+            .tag(Failure::Input)?;
+        if bytes.len() as u64 > input::KICKSTART_MAX {
+            return Err(failure::error(
+                Failure::Input,
+                "the kickstart on standard input is larger than 1 MiB",
+            ));
+        }
+        return Ok(("-".into(), String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    if path.extension().is_some_and(|e| e == "tera") {
+        return Err(failure::error(
+            Failure::Usage,
+            format!(
+                "{0} is a template (a .tera name): lint what it renders, e.g. \
+                 `esxi-iso kickstart render --template {0} --set KEY=VALUE ... | \
+                 esxi-iso kickstart lint -` (build lints every kickstart it renders)",
+                path.display()
+            ),
+        ));
+    }
+    let bytes = input::read_capped(path, input::KICKSTART_MAX, "kickstart")?;
+    Ok((
+        path.display().to_string(),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    ))
 }
 
 /// `kickstart lint --json`: every file, and whether all passed.

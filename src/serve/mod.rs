@@ -90,6 +90,9 @@ pub struct Listening {
     pub url: String,
     /// Bound to 0.0.0.0 or [::]: clients use this machine's own address.
     pub every_address: bool,
+    /// Bound to a loopback address: no VM can reach it.
+    #[serde(skip)]
+    pub loopback: bool,
     pub hosts: Vec<HostUrl>,
     /// Reports are accepted only once `build --report-to` made a secret.
     pub report_secret: bool,
@@ -115,6 +118,12 @@ impl Listening {
         if self.every_address {
             v.push(
                 "  listening on every address: VMs use this machine's address as they see it"
+                    .into(),
+            );
+        } else if self.loopback {
+            v.push(
+                "  listening on this machine's loopback only: VMs cannot reach it; serve them \
+                 with --listen 0.0.0.0:PORT"
                     .into(),
             );
         }
@@ -279,6 +288,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         dir: root.clone(),
         url: format!("{scheme}://{bound}/"),
         every_address: bound.ip().is_unspecified(),
+        loopback: bound.ip().is_loopback(),
         hosts: status::lab_hosts(&root)
             .unwrap_or_default()
             .into_iter()
