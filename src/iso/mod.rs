@@ -39,7 +39,7 @@ pub enum IsoError {
     NotFound(String),
     #[error("unsupported image: {0}")]
     Unsupported(String),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]
