@@ -171,6 +171,14 @@ impl Known {
             ),
             (None, None) => String::new(),
         };
+        if let Some(near) = nearest(name, &listed) {
+            // The name meant is enough; the list would only bury it.
+            return format!(
+                "template {} reads no variable {name} (did you mean {near}?); `esxi-iso \
+                 kickstart vars {}` lists what it reads",
+                self.label, self.label
+            );
+        }
         format!(
             "template {} reads no variable {name}{hint}; it uses {} (`esxi-iso kickstart \
              vars {}` explains each)",
@@ -242,7 +250,7 @@ mod tests {
             msgs[1]
         );
         assert!(
-            msgs[1].contains("; it uses allow_legacy_cpu, device, domain"),
+            msgs[1].contains("; `esxi-iso kickstart vars t` lists what it reads"),
             "{}",
             msgs[1]
         );

@@ -300,6 +300,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         report_secret: secret.is_some(),
         warnings,
     };
+    let stop = stop_signal()?;
     say(Notice::Listening(&listening));
     let app = Arc::new(http::App {
         root,
@@ -314,14 +315,13 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     let limit = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let stop = stop_signal();
     tokio::pin!(stop);
     loop {
         while tasks.try_join_next().is_some() {}
         app.reap();
         let permit = tokio::select! {
             p = Arc::clone(&limit).acquire_owned() => p.context("connection limit")?,
-            r = &mut stop => { r?; break; }
+            _ = &mut stop => break,
         };
         let (tcp, peer) = tokio::select! {
             a = listener.accept() => match a {
@@ -336,7 +336,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
                     continue;
                 }
             },
-            r = &mut stop => { r?; break; }
+            _ = &mut stop => break,
         };
         let app = Arc::clone(&app);
         let acceptor = acceptor.clone();
@@ -417,15 +417,19 @@ async fn serve_conn<T>(
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn stop_signal() -> Result<()> {
+/// Ctrl-C or SIGTERM, handled from now on (before the server says it
+/// listens, so a signal right after that line stops it cleanly instead
+/// of killing it).
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
     let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {

@@ -13,6 +13,9 @@ use super::cli::{run_in, Run, BIN};
 
 pub struct Server {
     child: Option<Child>,
+    /// The threads reading its stdout and stderr: joined once it exits,
+    /// so that everything it printed is there when `stop` returns.
+    readers: Vec<std::thread::JoinHandle<()>>,
     /// `http://127.0.0.1:PORT` (or https).
     pub url: String,
     pub port: u16,
@@ -41,7 +44,7 @@ impl Server {
         let err = Arc::new(Mutex::new(String::new()));
         let mut stderr = child.stderr.take().expect("stderr");
         let e2 = Arc::clone(&err);
-        std::thread::spawn(move || {
+        let err_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = stderr.read(&mut buf) {
                 if n == 0 {
@@ -81,13 +84,14 @@ impl Server {
         let port = url.rsplit(':').next().unwrap().parse().unwrap();
         let out = Arc::new(Mutex::new(vec![first]));
         let o2 = Arc::clone(&out);
-        std::thread::spawn(move || {
+        let out_reader = std::thread::spawn(move || {
             for l in lines.map_while(Result::ok) {
                 o2.lock().unwrap().push(l);
             }
         });
         Server {
             child: Some(child),
+            readers: vec![out_reader, err_reader],
             url,
             port,
             out,
@@ -111,17 +115,22 @@ impl Server {
             libc::kill(child.id() as libc::pid_t, libc::SIGINT);
         }
         let start = Instant::now();
-        loop {
+        let code = loop {
             if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
+                break status.code();
             }
             if start.elapsed() > Duration::from_secs(30) {
                 let _ = child.kill();
                 let _ = child.wait();
-                return None;
+                break None;
             }
             std::thread::sleep(Duration::from_millis(50));
+        };
+        // Its pipes are closed now: the readers finish what is left.
+        for r in self.readers.drain(..) {
+            let _ = r.join();
         }
+        code
     }
 }
 
