@@ -6,7 +6,8 @@
 use std::os::unix::fs::FileExt;
 
 use super::{Check, Report};
-use crate::esxi::{self, bootcfg, loader, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
+use crate::esxi::loader::{self, BootCfg};
+use crate::esxi::{self, bootcfg, Media};
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
 use crate::iso::format::Lba;
 use crate::iso::IsoImage;
@@ -111,7 +112,7 @@ pub(super) fn check_boot(img: &IsoImage, r: &mut Report) {
 }
 
 /// Both boot.cfg parse and keep `runweasel`, and VMware's loader reads
-/// them as they look ([`loader::check`]: errors fail, warnings warn);
+/// them as they look ([`BootCfg::check`]: errors fail, warnings warn);
 /// returns the `ks=` value they agree on, if any.
 pub(super) fn check_boot_cfg(media: &anyhow::Result<Media>, r: &mut Report) -> Option<String> {
     let media = match media {
@@ -123,22 +124,19 @@ pub(super) fn check_boot_cfg(media: &anyhow::Result<Media>, r: &mut Report) -> O
     };
     let mut problems = Vec::new();
     let mut ks = Vec::new();
-    for (name, text) in [
-        (BIOS_BOOT_CFG, &media.bios_text),
-        (EFI_BOOT_CFG, &media.efi_text),
-    ] {
-        let Some(ko) = bootcfg::get(text, "kernelopt") else {
-            problems.push(format!("/{name} has no kernelopt= line"));
+    for (name, cfg) in media.configs() {
+        let Some(ko) = cfg.get("kernelopt") else {
+            problems.push(format!("{name} has no kernelopt= line"));
             continue;
         };
         if bootcfg::option(ko, "runweasel").is_none() {
             problems.push(format!(
-                "/{name}: kernelopt has no runweasel (the installer would not start)"
+                "{name}: kernelopt has no runweasel (the installer would not start)"
             ));
         }
         match bootcfg::option(ko, "ks") {
             Some(v) if !v.is_empty() => ks.push(v.to_string()),
-            _ => problems.push(format!("/{name}: kernelopt has no ks= option")),
+            _ => problems.push(format!("{name}: kernelopt has no ks= option")),
         }
     }
     if ks.len() == 2 && ks[0] != ks[1] {
@@ -149,12 +147,9 @@ pub(super) fn check_boot_cfg(media: &anyhow::Result<Media>, r: &mut Report) -> O
     }
     let agreed = (problems.is_empty()).then(|| ks[0].clone());
     let mut warnings = Vec::new();
-    for (name, text) in [
-        (BIOS_BOOT_CFG, &media.bios_text),
-        (EFI_BOOT_CFG, &media.efi_text),
-    ] {
-        for d in loader::check(text) {
-            let line = d.render(&format!("/{name}"));
+    for (name, cfg) in media.configs() {
+        for d in cfg.check() {
+            let line = d.render(name);
             match d.severity {
                 loader::Severity::Error => problems.push(line),
                 loader::Severity::Warning => warnings.push(line),
@@ -178,15 +173,9 @@ pub(super) fn check_boot_cfg(media: &anyhow::Result<Media>, r: &mut Report) -> O
 /// image: each would stop the boot with "Not found". URLs are skipped.
 pub fn missing_modules(img: &IsoImage, media: &Media) -> Vec<String> {
     let mut problems = Vec::new();
-    for (name, text) in [
-        (BIOS_BOOT_CFG, &media.bios_text),
-        (EFI_BOOT_CFG, &media.efi_text),
-    ] {
-        let cfg = format!("/{name}");
-        let kernel = loader::kernel(text, &cfg).map(|k| (k.clone(), k));
-        let mods = loader::modules(text, &cfg)
-            .into_iter()
-            .map(|m| (m.entry, m.path));
+    for (name, cfg) in media.configs() {
+        let kernel = cfg.kernel(name).map(|k| (k.clone(), k));
+        let mods = cfg.modules(name).into_iter().map(|m| (m.entry, m.path));
         for (entry, path) in kernel.into_iter().chain(mods) {
             if path.contains("://") {
                 continue;
@@ -196,7 +185,7 @@ pub fn missing_modules(img: &IsoImage, media: &Media) -> Vec<String> {
                 .is_some_and(|e| !img.record(e).is_dir());
             if !found {
                 problems.push(format!(
-                    "{cfg}: {entry} resolves to {path}, which is not on the ISO \
+                    "{name}: {entry} resolves to {path}, which is not on the ISO \
                      (the loader stops with \"Not found\")"
                 ));
             }
@@ -219,13 +208,9 @@ pub(super) fn check_modules(
         r.summarize(Check::Modules, &problems, String::new());
         return;
     }
-    let entries = |t: &str| -> Vec<String> {
-        loader::modules(t, "/")
-            .into_iter()
-            .map(|m| m.entry)
-            .collect()
-    };
-    let (bios, efi) = (entries(&media.bios_text), entries(&media.efi_text));
+    let entries =
+        |c: &BootCfg| -> Vec<String> { c.modules("/").into_iter().map(|m| m.entry).collect() };
+    let (bios, efi) = (entries(&media.bios), entries(&media.efi));
     let n = bios.len();
     let mut notes = Vec::new();
     if bios != efi {
@@ -233,10 +218,10 @@ pub(super) fn check_modules(
     }
     let stock = match source.map(Media::detect) {
         Some(Ok(src)) => {
-            let theirs = entries(&src.bios_text);
+            let theirs = entries(&src.bios);
             let added: Vec<&String> = bios.iter().filter(|m| !theirs.contains(m)).collect();
             let gone: Vec<&String> = theirs.iter().filter(|m| !bios.contains(m)).collect();
-            if bios == theirs && efi == entries(&src.efi_text) {
+            if bios == theirs && efi == entries(&src.efi) {
                 Some(format!("{n} modules, all on the ISO, the source's list as written (Secure Boot accepts it)"))
             } else {
                 let list =
