@@ -67,6 +67,8 @@ const ROWS: &[Row] = &[
           edited: "runweasel cdromBoot ks=cdrom:/KS.CFG", modules_line: 7, diags: &[] },
     Row { file: "9.0-constructed.cfg", version: "ESX 9.0.0.0", modules: 109, kernelopt_line: 6, new_line: false,
           edited: "runweasel cdromBoot ks=cdrom:/KS.CFG", modules_line: 7, diags: &[] },
+    Row { file: "9.1.0-efi-metalsoft.cfg", version: "ESX 9.1.0", modules: 132, kernelopt_line: 6, new_line: false,
+          edited: "ks=cdrom:/KS.CFG", modules_line: 7, diags: &[] },
     Row { file: "9.1.1-constructed.cfg", version: "ESX 9.1.1.0", modules: 109, kernelopt_line: 6, new_line: false,
           edited: "runweasel cdromBoot ks=cdrom:/KS.CFG", modules_line: 7, diags: &[] },
     Row { file: "crlf-trailing-constructed.cfg", version: "ESXi 8.0.3", modules: 109, kernelopt_line: 6, new_line: false,
@@ -325,4 +327,87 @@ fn mixed_case_vendor_names_are_kept() {
         assert!(b.iter().any(|x| x == n), "{n} lost: {b:?}");
     }
     assert_eq!(b.last().map(String::as_str), Some("/OVERLAY.TGZ"));
+}
+
+/// VMware's path rule, written out again from esx-boot (mboot/config.c
+/// `parse_config`, bootlib/string.c `make_path`), not taken from the code
+/// under test: the last `prefix=` line with a value, else the config
+/// file's directory; entries starting with `/` or holding `://` are used
+/// as they are, others joined to the prefix with `/`; runs of `/` after
+/// the URL scheme merge.
+fn oracle(text: &str, cfg: &str, entry: &str) -> String {
+    let dir = &cfg[..cfg.rfind('/').unwrap()];
+    let prefix = text
+        .split('\n')
+        .filter_map(|l| {
+            let l = l.trim();
+            let (k, v) = l.split_once('=')?;
+            k.eq_ignore_ascii_case("prefix").then(|| v.trim())
+        })
+        .next_back()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(dir);
+    let joined = if entry.starts_with('/') || entry.contains("://") || prefix.is_empty() {
+        entry.to_string()
+    } else {
+        format!("{prefix}/{entry}")
+    };
+    let (scheme, rest) = match joined.find("://") {
+        Some(i) => joined.split_at(i + 3),
+        None => ("", joined.as_str()),
+    };
+    let mut out = scheme.to_string();
+    for c in rest.chars() {
+        if !(c == '/' && out.ends_with('/') && out.len() > scheme.len()) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What the loader opens for every module of every field file, read as
+/// /BOOT.CFG and as /EFI/BOOT/BOOT.CFG, is what the rule above says; and
+/// naming each module by that path instead (absolute, no prefix) loads
+/// the same list (where the resolved paths are absolute), which is why
+/// `verify` compares what the two loaders load rather than how the two
+/// files spell it.
+#[test]
+fn modules_resolve_by_the_loader_rule_and_not_by_spelling() {
+    for r in ROWS {
+        let text = read(r.file);
+        let cfg = BootCfg::parse(text.as_str());
+        let line = split(&text)[r.modules_line - 1];
+        for path in ["/BOOT.CFG", "/EFI/BOOT/BOOT.CFG"] {
+            let mods = cfg.modules(path);
+            for m in &mods {
+                assert_eq!(
+                    m.path,
+                    oracle(&text, path, &m.entry),
+                    "{} {path}: {m:?}",
+                    r.file
+                );
+            }
+            let absolute: Vec<&str> = mods.iter().map(|m| m.path.as_str()).collect();
+            // A relative prefix (prefix=vmware) resolves to relative
+            // paths, which name no file without the loader's directory.
+            if !absolute
+                .iter()
+                .all(|p| p.starts_with('/') || p.contains("://"))
+            {
+                continue;
+            }
+            let end = &line[line.trim_end_matches(['\r', '\n']).len()..];
+            let rewritten = text
+                .replacen(line, &format!("modules={}{end}", absolute.join(" --- ")), 1)
+                .replace("\nprefix=", "\n#prefix=");
+            let again = BootCfg::parse(rewritten);
+            assert_eq!(again.value("prefix"), None, "{}", r.file);
+            assert_eq!(
+                again.module_paths(path),
+                cfg.module_paths(path),
+                "{} {path}",
+                r.file
+            );
+        }
+    }
 }

@@ -72,11 +72,6 @@ fn check_boot_cfg(label: &str, cfg: &BootCfg, warnings: &mut Vec<String>) -> Res
     Ok(())
 }
 
-/// The module names as written, for comparing lists.
-fn module_entries(cfg: &BootCfg) -> Vec<String> {
-    cfg.modules("/").into_iter().map(|m| m.entry).collect()
-}
-
 /// Works out every file to place: both boot.cfg files (edited, and with
 /// the overlay module appended), overlay ISO files, the module, and the
 /// kickstart on the ISO unless it goes into the ramdisk. `exists` tells
@@ -150,7 +145,9 @@ fn changes(
         (EFI_CFG_PATH, src_efi, efi),
     ] {
         check_boot_cfg(label, new, &mut warnings)?;
-        if module_entries(src) != module_entries(new) {
+        // What the loader opens, as Secure Boot sees it: a prefix= that
+        // names the same files differently changes nothing.
+        if src.module_paths(label) != new.module_paths(label) {
             let why = format!("the overlay's {label} changes the boot module list of the source's");
             if host.secure_boot {
                 bail!(secure_boot_refusal(&why));

@@ -219,6 +219,12 @@ impl BootCfg {
             .collect()
     }
 
+    /// What the loader opens for each module, in order: the list Secure
+    /// Boot compares with the signed image's (names and all).
+    pub fn module_paths(&self, cfg_path: &str) -> Vec<String> {
+        self.modules(cfg_path).into_iter().map(|m| m.path).collect()
+    }
+
     /// The kernel path, resolved like a module.
     pub fn kernel(&self, cfg_path: &str) -> Option<String> {
         let k = self.value("kernel")?;
