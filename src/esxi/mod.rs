@@ -12,9 +12,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use self::loader::BootCfg;
-use crate::failure::{Failure, Tag};
+use crate::failure::{self, Failure, Tag};
 use crate::iso::eltorito::{self, PLATFORM_EFI, PLATFORM_X86};
-use crate::iso::{BootInfoTable, Entry, IsoImage};
+use crate::iso::{BootInfoTable, Entry, IsoError, IsoImage};
 
 pub const BIOS_BOOT_CFG: &str = "BOOT.CFG";
 pub const EFI_BOOT_CFG: &str = "EFI/BOOT/BOOT.CFG";
@@ -118,9 +118,14 @@ pub struct BootReport {
 
 /// Opens an ISO for reading; the error names the file.
 pub fn open_iso(path: &Path) -> Result<IsoImage> {
-    IsoImage::open(path)
-        .with_context(|| format!("reading {}", path.display()))
-        .tag(Failure::Input)
+    IsoImage::open(path).map_err(|e| open_error(path, e))
+}
+
+/// The error for an image that cannot be opened: "reading PATH: ...", an
+/// input failure. The reader's message already ends with the OS error of
+/// an I/O failure, so it is not chained a second time.
+pub fn open_error(path: &Path, e: IsoError) -> anyhow::Error {
+    failure::error(Failure::Input, format!("reading {}: {e}", path.display()))
 }
 
 /// Opens an ESXi installer ISO and reads its two boot.cfg files.

@@ -12,6 +12,11 @@
 //! file esxi-iso does not change. A finding is ok, a warning (passes, but
 //! the user must know, e.g. an added module) or a failure.
 //!
+//! An input that cannot be read as an ISO at all (missing, a folder, no
+//! ISO9660 volume descriptor at sector 16, an I/O error) is an error, not
+//! a verdict ([`verify_path`]); from a volume descriptor on, whatever is
+//! damaged is a failed finding.
+//!
 //! Deliberately out of scope: booting the image (tests/boot.rs does that
 //! under QEMU) and judging the kickstart's content beyond the linter.
 
@@ -23,7 +28,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::esxi::Media;
+use crate::esxi::{self, Media};
 use crate::iso::reader::Tree;
 use crate::iso::{IsoError, IsoImage};
 
@@ -154,16 +159,32 @@ pub enum Depth<'a> {
     Full { source: Option<&'a IsoImage> },
 }
 
-/// Opens and checks `path`. An image that cannot be parsed at all yields a
-/// single failed finding naming the structure and LBA.
-pub fn verify_path(path: &Path, depth: Depth<'_>) -> Report {
+/// Opens and checks `path`. An input that is not an ISO9660 image at all
+/// (see [`judged`]) is an error, an input failure; an image that
+/// is one but cannot be parsed yields a single failed finding naming the
+/// structure and LBA.
+pub fn verify_path(path: &Path, depth: Depth<'_>) -> anyhow::Result<Report> {
     match IsoImage::open(path) {
-        Ok(img) => verify(&img, depth),
-        Err(e) => {
+        Ok(img) => Ok(verify(&img, depth)),
+        Err(e) if judged(&e) => {
             let mut r = Report::default();
             r.fail(open_failure_check(&e), e.to_string());
-            r
+            Ok(r)
         }
+        Err(e) => Err(esxi::open_error(path, e)),
+    }
+}
+
+/// Where an unreadable input stops being an error and becomes a verdict:
+/// once the reader has found an ISO9660 volume descriptor at sector 16,
+/// what is wrong after it is the image's fault ([`IsoError::Malformed`]
+/// and the like). Before it (a missing file, a folder, a FIFO, an empty or
+/// short file, no `CD001` at sector 16) there is no image to judge, and an
+/// I/O error says nothing about the image either.
+fn judged(e: &IsoError) -> bool {
+    match e {
+        IsoError::NotIso(_) | IsoError::Io { .. } => false,
+        IsoError::Malformed { .. } | IsoError::NotFound(_) | IsoError::Unsupported(_) => true,
     }
 }
 
