@@ -855,33 +855,20 @@ fn build_accepts_a_source_remastered_by_xorriso() {
         .unwrap();
     assert!(copy.success());
     let src = w.join("xorriso.iso");
-    tool(
-        "xorriso",
-        &[
-            "-as",
-            "mkisofs",
-            "-relaxed-filenames",
-            "-J",
-            "-R",
-            "-V",
-            "ESXI-8.0U3-24022510-STANDARD",
-            "-o",
-            src.to_str().unwrap(),
-            "-b",
-            "ISOLINUX.BIN",
-            "-c",
-            "BOOT.CAT",
-            "-no-emul-boot",
-            "-boot-load-size",
-            "4",
-            "-boot-info-table",
-            "-eltorito-alt-boot",
-            "-e",
-            "EFIBOOT.IMG",
-            "-no-emul-boot",
-            tree.to_str().unwrap(),
-        ],
-    );
+    let mut args = vec![
+        "-as",
+        "mkisofs",
+        "-relaxed-filenames",
+        "-J",
+        "-R",
+        "-V",
+        "ESXI-8.0U3-24022510-STANDARD",
+        "-o",
+        src.to_str().unwrap(),
+    ];
+    args.extend(fixture::ESXI_BOOT_ARGS);
+    args.push(tree.to_str().unwrap());
+    tool("xorriso", &args);
     let out = build(w, &src, "out.iso", &[]);
     assert!(out.exists(), "{:?}", listing(w));
     for tree_flag in [&[][..], &["-J"][..], &["-R"][..]] {

@@ -659,7 +659,7 @@ fn warning_codes_are_all_known_to_allow() {
             .unwrap()
             .display()
             .to_string();
-        let rule_file = rel.contains("kickstart/lint") || rel.ends_with("esxi/loader.rs");
+        let rule_file = rel.contains("kickstart/lint") || rel.contains("esxi/loader");
         for (at, lit) in literals(&text) {
             if !code_like(&lit) {
                 continue;

@@ -1,8 +1,10 @@
 //! The malformed-ISO corpus: mutated copies of the plain fixture, each with
 //! the exact error (structure and LBA) it must produce, through the library
 //! (`IsoImage::open` + `Media::detect`, and `verify`) and through the
-//! binary (`esxi-iso inspect` and `esxi-iso verify`: exit 1, stderr starting
-//! with `esxi-iso: error:`, never a panic).
+//! binary (`esxi-iso inspect`: exit 3; `esxi-iso verify`, also `--json`:
+//! a verdict with exit 1, or exit 3 and no report when there is no ISO9660
+//! volume descriptor at all; one `esxi-iso: error:` line on stderr, never
+//! a panic).
 //!
 //! Offsets are found by parsing the valid fixture with our reader, never
 //! hard-coded, so the corpus follows the fixture script.
@@ -13,11 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use esxi_iso::esxi::Media;
+use esxi_iso::failure::{self, Failure};
 use esxi_iso::iso::format::{DR_DATA_LEN, DR_EXTENT, DR_FLAGS, DR_NAME, DR_NAME_LEN};
 use esxi_iso::iso::reader::loader_name;
 use esxi_iso::iso::record::Record;
 use esxi_iso::iso::IsoImage;
-use esxi_iso::verify::{self, Depth};
+use esxi_iso::verify::{self, Check, Depth};
 
 use common::fixture::{self, work_dir};
 use common::tools;
@@ -122,6 +125,14 @@ struct Case {
     want: String,
 }
 
+impl Case {
+    /// No ISO9660 volume descriptor at all: `verify` has nothing to judge
+    /// and refuses the input (exit 3) instead of giving a verdict.
+    fn not_iso(&self) -> bool {
+        self.want.starts_with("not an ISO9660 image")
+    }
+}
+
 fn cases(orig: &[u8], m: &Map) -> Vec<Case> {
     let mut v = Vec::new();
     let mut add = |name: &'static str, f: &dyn Fn(&mut Vec<u8>), want: String| {
@@ -146,7 +157,7 @@ fn cases(orig: &[u8], m: &Map) -> Vec<Case> {
         add(
             "truncated before the PVD ends",
             &move |b| b.truncate(at),
-            format!("the file is {at} bytes, too short to hold a volume descriptor at LBA 16"),
+            format!("not an ISO9660 image: the file is {at} bytes, too short to hold a volume descriptor at LBA 16"),
         );
     }
     add(
@@ -177,7 +188,7 @@ fn cases(orig: &[u8], m: &Map) -> Vec<Case> {
     add(
         "PVD turned into a non-Joliet SVD",
         &|b| b[pvd] = 2,
-        "not an ISO9660 image: no primary volume descriptor".into(),
+        "malformed ISO: the volume descriptor set has no primary volume descriptor (LBA 16)".into(),
     );
     add(
         "PVD block size 512",
@@ -492,9 +503,19 @@ fn library_reports_each_structure_and_lba() {
                 c.name, c.want
             )),
         }
-        let report = verify::verify_path(p, Depth::Full { source: None });
-        if report.passed() {
-            failures.push(format!("{}: verify passed", c.name));
+        // Not an ISO at all: an error; an ISO, however damaged: a verdict.
+        match verify::verify_path(p, Depth::Full { source: None }) {
+            Err(e) if c.not_iso() => {
+                let tag = failure::of(&e);
+                let e = format!("{e:#}");
+                if !e.contains(&c.want) || tag != Some(Failure::Input) {
+                    failures.push(format!("{}: verify error {e:?} tagged {tag:?}", c.name));
+                }
+            }
+            Err(e) => failures.push(format!("{}: verify refused to judge: {e:#}", c.name)),
+            Ok(_) if c.not_iso() => failures.push(format!("{}: verify judged a non-ISO", c.name)),
+            Ok(report) if report.passed() => failures.push(format!("{}: verify passed", c.name)),
+            Ok(_) => {}
         }
     }
     assert!(
@@ -518,17 +539,23 @@ fn binary_reports_errors_without_panicking() {
     };
     let mut failures = Vec::new();
     for (c, p) in cases.iter().zip(&paths) {
-        for sub in ["inspect", "verify"] {
-            let out = run(&[sub.as_ref(), p.as_os_str()]);
+        for args in [&["inspect"][..], &["verify"], &["verify", "--json"]] {
+            let sub = args.join(" ");
+            let mut argv: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+            argv.push(p.as_os_str());
+            let out = run(&argv);
             let stderr = String::from_utf8_lossy(&out.stderr);
             let stdout = String::from_utf8_lossy(&out.stdout);
             // A damaged image is an input error for inspect; verify reads
-            // what it can and gives its verdict.
-            let want_code = if sub == "inspect" { 3 } else { 1 };
+            // what it can and gives its verdict, unless there is no ISO at
+            // all: then it is an input error too, with nothing on stdout.
+            let verdict = args[0] == "verify" && !c.not_iso();
+            let want_code = if verdict { 1 } else { 3 };
             let ok = out.status.code() == Some(want_code)
                 && stderr.starts_with("esxi-iso: error:")
+                && stderr.lines().count() == 1
                 && !stderr.contains("panicked")
-                && (sub == "verify" || stderr.contains(&c.want));
+                && (verdict || stderr.contains(&c.want));
             if !ok {
                 failures.push(format!(
                     "{sub} {} ({}): {:?}\n    want: {}\n    stderr: {stderr}\n    stdout: {stdout}",
@@ -538,8 +565,17 @@ fn binary_reports_errors_without_panicking() {
                     c.want
                 ));
             }
-            if sub == "verify" && !stdout.contains("FAIL") {
-                failures.push(format!("verify {}: no FAIL line:\n{stdout}", c.name));
+            let judged = if args.contains(&"--json") {
+                serde_json::from_str::<serde_json::Value>(&stdout)
+                    .is_ok_and(|j| j["ok"] == false && j["checks"].as_array().is_some())
+            } else {
+                stdout.contains("FAIL")
+            };
+            if verdict && !judged {
+                failures.push(format!("{sub} {}: no verdict:\n{stdout}", c.name));
+            }
+            if !verdict && args[0] == "verify" && !stdout.is_empty() {
+                failures.push(format!("{sub} {}: printed {stdout:?}", c.name));
             }
         }
     }
@@ -611,7 +647,7 @@ fn verify_agrees_with_xorriso() {
         ]);
         let text = String::from_utf8_lossy(&v.stdout);
         assert!(v.status.success(), "{text}");
-        assert_eq!(text.lines().count(), 12, "{text}");
+        assert_eq!(text.lines().count(), Check::ALL.len(), "{text}");
         assert!(text.lines().all(|l| l.starts_with("ok ")), "{text}");
         let j = run(&["verify".as_ref(), out.as_os_str(), "--json".as_ref()]);
         let j: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();

@@ -772,6 +772,137 @@ fn pack_build_from_dir() {
     }
 }
 
+// --- verify --source -------------------------------------------------
+
+fn verify_source(iso: &Path, src: &Path, work: &Path, ok: bool) -> String {
+    let out = esxi_iso(
+        &[
+            os("verify"),
+            iso.as_os_str(),
+            os("--source"),
+            src.as_os_str(),
+        ],
+        work,
+        ok,
+        &[],
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn report_line<'a>(report: &'a str, label: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| l[5..].starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} line:\n{report}"))
+}
+
+/// The workflow of README's "esxi-iso extract and pack": extract, add a
+/// kickstart and point both BOOT.CFG at it, pack, and `verify --source`
+/// against the stock image. A repack moves the catalog and rewrites the
+/// boot-info-table, which verify reads for what they mean: it ends in ok
+/// (xorriso sees the source's El Torito entries, and the table is right
+/// by xorriso's LBAs). A change that matters still fails: a boot image
+/// whose code differs, an entry dropped, another load size.
+#[test]
+fn extract_edit_pack_verifies_against_the_source() {
+    if !can_read() {
+        return;
+    }
+    for v in [Variant::Plain, Variant::Rrj] {
+        let work = work_dir(&format!("pack-verify-{v:?}"));
+        let w = work.path();
+        let src = source(v);
+        let dir = w.join("tree");
+        extract(&src, &dir, w);
+        fs::write(dir.join("KS.CFG"), format!("{KS_MARKER}\nvmaccepteula\ninstall --firstdisk --overwritevmfs\nrootpw --iscrypted $6$esxiisot$.5EMW.LHBGFWCVtjJlQeItJ/tYSOlfSuha6VPE5KAtGByezXqJ3XQ/k0hPLj46Y/2axNgak.1c0HA/1TZ9FvD.\nnetwork --bootproto=dhcp\nreboot\n")).unwrap();
+        // The README's edit, by sed.
+        run(
+            "sed",
+            &[
+                os("-i"),
+                os("s|^kernelopt=.*|& ks=cdrom:/KS.CFG|"),
+                dir.join("BOOT.CFG").as_os_str(),
+                dir.join("EFI/BOOT/BOOT.CFG").as_os_str(),
+            ],
+        );
+        for cfg in ["BOOT.CFG", "EFI/BOOT/BOOT.CFG"] {
+            let text = fs::read_to_string(dir.join(cfg)).unwrap();
+            assert!(
+                text.contains("\nkernelopt=runweasel cdromBoot ks=cdrom:/KS.CFG\n"),
+                "{cfg}: {text}"
+            );
+        }
+        let out = w.join("lab.iso");
+        pack(&dir, &out, w, &["-q"]);
+        assert_eq!(el_torito(&out), el_torito(&src));
+        check_boot_info_table(&out);
+        let report = verify_source(&out, &src, w, true);
+        assert!(report.lines().all(|l| l.starts_with("ok ")), "{report}");
+        let boot = report_line(&report, "boot as source");
+        assert!(
+            boot.contains("BIOS /ISOLINUX.BIN (no emulation, load size 4): the same bytes apart from its boot-info-table, which is valid for this image")
+                && boot.contains("UEFI /EFIBOOT.IMG (no emulation, load size 2008): the same bytes"),
+            "{boot}"
+        );
+        assert!(
+            report_line(&report, "kickstart").contains("/KS.CFG"),
+            "{report}"
+        );
+        let j = esxi_iso(
+            &[
+                os("verify"),
+                out.as_os_str(),
+                os("--source"),
+                src.as_os_str(),
+                os("--json"),
+            ],
+            w,
+            true,
+            &[],
+        );
+        let j: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+        assert_eq!(j["ok"], true, "{j}");
+
+        // The BIOS image's code changed (byte 100, past the table).
+        let bin = dir.join("ISOLINUX.BIN");
+        let orig = fs::read(&bin).unwrap();
+        let mut code = orig.clone();
+        code[100] ^= 0xff;
+        fs::write(&bin, &code).unwrap();
+        let bad = w.join("code.iso");
+        pack(&dir, &bad, w, &["-q"]);
+        fs::write(&bin, &orig).unwrap();
+        let r = verify_source(&bad, &src, w, false);
+        let l = report_line(&r, "boot as source");
+        assert!(
+            l.starts_with("FAIL")
+                && l.contains("entry 1 (BIOS /ISOLINUX.BIN): /ISOLINUX.BIN differs from the source's from byte 100 (its code, not its boot-info-table)"),
+            "{r}"
+        );
+
+        // The UEFI entry dropped, and another BIOS load size.
+        let record = dir.join(".esxi-iso.toml");
+        let toml = fs::read_to_string(&record).unwrap();
+        let at = toml.rfind("[[entries]]").unwrap();
+        fs::write(
+            &record,
+            toml[..at].replace("load_size = 4", "load_size = 8"),
+        )
+        .unwrap();
+        let bad = w.join("entries.iso");
+        pack(&dir, &bad, w, &["-q"]);
+        fs::write(&record, &toml).unwrap();
+        let r = verify_source(&bad, &src, w, false);
+        let l = report_line(&r, "boot as source");
+        assert!(
+            l.starts_with("FAIL")
+                && l.contains("the boot catalog has 1 entry (BIOS /ISOLINUX.BIN), the source's 2 entries (BIOS /ISOLINUX.BIN, UEFI /EFIBOOT.IMG)")
+                && l.contains("entry 1 (BIOS /ISOLINUX.BIN): load size 8 sectors, the source's 4 sectors"),
+            "{r}"
+        );
+    }
+}
+
 // --- boots ------------------------------------------------------------
 
 const UEFI_CFG_LINE: &str = "# UEFI boot.cfg: EFI/BOOT/BOOT.CFG";

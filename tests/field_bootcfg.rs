@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use esxi_iso::esxi::bootcfg::{self, KernelOptEdits};
-use esxi_iso::esxi::loader::{self, Severity};
+use esxi_iso::esxi::loader::{BootCfg, Severity};
 use esxi_iso::esxi::version;
 
 struct Row {
@@ -67,6 +67,8 @@ const ROWS: &[Row] = &[
           edited: "runweasel cdromBoot ks=cdrom:/KS.CFG", modules_line: 7, diags: &[] },
     Row { file: "9.0-constructed.cfg", version: "ESX 9.0.0.0", modules: 109, kernelopt_line: 6, new_line: false,
           edited: "runweasel cdromBoot ks=cdrom:/KS.CFG", modules_line: 7, diags: &[] },
+    Row { file: "9.1.0-efi-metalsoft.cfg", version: "ESX 9.1.0", modules: 132, kernelopt_line: 6, new_line: false,
+          edited: "ks=cdrom:/KS.CFG", modules_line: 7, diags: &[] },
     Row { file: "9.1.1-constructed.cfg", version: "ESX 9.1.1.0", modules: 109, kernelopt_line: 6, new_line: false,
           edited: "runweasel cdromBoot ks=cdrom:/KS.CFG", modules_line: 7, diags: &[] },
     Row { file: "crlf-trailing-constructed.cfg", version: "ESXi 8.0.3", modules: 109, kernelopt_line: 6, new_line: false,
@@ -97,6 +99,10 @@ fn dir() -> PathBuf {
 fn read(file: &str) -> String {
     let p = dir().join(file);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+}
+
+fn parse(file: &str) -> BootCfg {
+    BootCfg::parse(read(file))
 }
 
 /// Lines split at '\n' only, keeping their ends, as the loader splits.
@@ -133,7 +139,7 @@ fn every_fixture_is_in_the_table_and_the_sources() {
 #[test]
 fn release_detected_from_every_fixture() {
     for r in ROWS {
-        let v = version::detect(&read(r.file), None)
+        let v = version::detect(&parse(r.file), None)
             .unwrap_or_else(|| panic!("{}: no release detected", r.file));
         assert_eq!(
             format!("{} {}", v.product, v.release),
@@ -150,9 +156,16 @@ fn module_counts_and_names_as_written() {
         let text = read(r.file);
         let line = split(&text)[r.modules_line - 1];
         let value = line.split_once('=').unwrap().1;
-        let mods = loader::modules(&text, "/BOOT.CFG");
+        let cfg = BootCfg::parse(text.as_str());
+        let mods = cfg.modules("/BOOT.CFG");
         assert_eq!(mods.len(), r.modules, "{}", r.file);
-        assert_eq!(bootcfg::modules(&text).len(), r.modules, "{}", r.file);
+        // The line the loader uses is the one the table names.
+        assert_eq!(
+            cfg.effective("modules").map(|l| l.number),
+            Some(r.modules_line),
+            "{}",
+            r.file
+        );
         // Every entry the loader reads is spelled as in the file.
         for m in &mods {
             assert!(
@@ -168,7 +181,7 @@ fn module_counts_and_names_as_written() {
 #[test]
 fn diagnostics_match_the_loader_rules() {
     for r in ROWS {
-        let got = loader::check(&read(r.file));
+        let got = parse(r.file).check();
         assert_eq!(got.len(), r.diags.len(), "{}: {got:#?}", r.file);
         for (d, (line, sev, text)) in got.iter().zip(r.diags) {
             assert_eq!((d.line, d.severity), (*line, *sev), "{}: {d:?}", r.file);
@@ -186,7 +199,16 @@ fn diagnostics_match_the_loader_rules() {
 fn kernelopt_edit_touches_only_the_effective_line() {
     for r in ROWS {
         let text = read(r.file);
-        let out = bootcfg::edit(&text, &ks_edit()).unwrap();
+        let cfg = BootCfg::parse(text.as_str());
+        if !r.new_line {
+            assert_eq!(
+                cfg.effective("kernelopt").map(|l| l.number),
+                Some(r.kernelopt_line),
+                "{}",
+                r.file
+            );
+        }
+        let out = bootcfg::edit(&cfg, &ks_edit()).unwrap();
         let (before, after) = (split(&text), split(&out.text));
         let at = r.kernelopt_line - 1;
         if r.new_line {
@@ -216,9 +238,11 @@ fn kernelopt_edit_touches_only_the_effective_line() {
             );
         }
         assert_eq!(out.kernelopt, r.edited, "{}", r.file);
+        let edited = BootCfg::parse(out.text.as_str());
+        assert_eq!(edited.get("kernelopt"), Some(r.edited), "{}", r.file);
         // Editing again changes nothing more.
         assert_eq!(
-            bootcfg::edit(&out.text, &ks_edit()).unwrap().text,
+            bootcfg::edit(&edited, &ks_edit()).unwrap().text,
             out.text,
             "{}",
             r.file
@@ -230,7 +254,8 @@ fn kernelopt_edit_touches_only_the_effective_line() {
 fn appended_module_keeps_entries_and_resolves_to_the_root() {
     for r in ROWS {
         let text = read(r.file);
-        let out = bootcfg::append_module(&text, "/OVERLAY.TGZ").unwrap();
+        let cfg = BootCfg::parse(text.as_str());
+        let out = bootcfg::append_module(&cfg, "/OVERLAY.TGZ").unwrap();
         let (before, after) = (split(&text), split(&out));
         let at = r.modules_line - 1;
         assert_eq!(before.len(), after.len(), "{}", r.file);
@@ -254,7 +279,7 @@ fn appended_module_keeps_entries_and_resolves_to_the_root() {
         };
         assert_eq!(after[at], format!("{body} --- {entry}{end}"), "{}", r.file);
         for cfg in ["/BOOT.CFG", "/EFI/BOOT/BOOT.CFG"] {
-            let mods = loader::modules(&out, cfg);
+            let mods = BootCfg::parse(out.as_str()).modules(cfg);
             let last = mods.last().unwrap();
             assert!(
                 last.path.eq_ignore_ascii_case("/OVERLAY.TGZ"),
@@ -265,8 +290,8 @@ fn appended_module_keeps_entries_and_resolves_to_the_root() {
             // prefix applies: on UEFI always, on BIOS with prefix=.
             let relative = format!("{body} --- overlay.tgz{end}");
             let old = text.replacen(before[at], &relative, 1);
-            let old_last = loader::modules(&old, cfg).pop().unwrap();
-            let prefixed = !loader::prefix(&text, cfg).is_empty();
+            let old_last = BootCfg::parse(old).modules(cfg).pop().unwrap();
+            let prefixed = !BootCfg::parse(text.as_str()).prefix(cfg).is_empty();
             assert_eq!(
                 old_last.path != "overlay.tgz",
                 prefixed,
@@ -280,10 +305,13 @@ fn appended_module_keeps_entries_and_resolves_to_the_root() {
 #[test]
 fn mixed_case_vendor_names_are_kept() {
     let text = read("vendor-mixedcase-constructed.cfg");
-    let out = bootcfg::append_module(&text, "/OVERLAY.TGZ").unwrap();
-    let out = bootcfg::edit(&out, &ks_edit()).unwrap().text;
+    let out = bootcfg::append_module(&BootCfg::parse(text.as_str()), "/OVERLAY.TGZ").unwrap();
+    let out = bootcfg::edit(&BootCfg::parse(out), &ks_edit())
+        .unwrap()
+        .text;
     let names = |t: &str| -> Vec<String> {
-        loader::modules(t, "/BOOT.CFG")
+        BootCfg::parse(t)
+            .modules("/BOOT.CFG")
             .into_iter()
             .map(|m| m.entry)
             .collect()
@@ -299,4 +327,87 @@ fn mixed_case_vendor_names_are_kept() {
         assert!(b.iter().any(|x| x == n), "{n} lost: {b:?}");
     }
     assert_eq!(b.last().map(String::as_str), Some("/OVERLAY.TGZ"));
+}
+
+/// VMware's path rule, written out again from esx-boot (mboot/config.c
+/// `parse_config`, bootlib/string.c `make_path`), not taken from the code
+/// under test: the last `prefix=` line with a value, else the config
+/// file's directory; entries starting with `/` or holding `://` are used
+/// as they are, others joined to the prefix with `/`; runs of `/` after
+/// the URL scheme merge.
+fn oracle(text: &str, cfg: &str, entry: &str) -> String {
+    let dir = &cfg[..cfg.rfind('/').unwrap()];
+    let prefix = text
+        .split('\n')
+        .filter_map(|l| {
+            let l = l.trim();
+            let (k, v) = l.split_once('=')?;
+            k.eq_ignore_ascii_case("prefix").then(|| v.trim())
+        })
+        .next_back()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(dir);
+    let joined = if entry.starts_with('/') || entry.contains("://") || prefix.is_empty() {
+        entry.to_string()
+    } else {
+        format!("{prefix}/{entry}")
+    };
+    let (scheme, rest) = match joined.find("://") {
+        Some(i) => joined.split_at(i + 3),
+        None => ("", joined.as_str()),
+    };
+    let mut out = scheme.to_string();
+    for c in rest.chars() {
+        if !(c == '/' && out.ends_with('/') && out.len() > scheme.len()) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What the loader opens for every module of every field file, read as
+/// /BOOT.CFG and as /EFI/BOOT/BOOT.CFG, is what the rule above says; and
+/// naming each module by that path instead (absolute, no prefix) loads
+/// the same list (where the resolved paths are absolute), which is why
+/// `verify` compares what the two loaders load rather than how the two
+/// files spell it.
+#[test]
+fn modules_resolve_by_the_loader_rule_and_not_by_spelling() {
+    for r in ROWS {
+        let text = read(r.file);
+        let cfg = BootCfg::parse(text.as_str());
+        let line = split(&text)[r.modules_line - 1];
+        for path in ["/BOOT.CFG", "/EFI/BOOT/BOOT.CFG"] {
+            let mods = cfg.modules(path);
+            for m in &mods {
+                assert_eq!(
+                    m.path,
+                    oracle(&text, path, &m.entry),
+                    "{} {path}: {m:?}",
+                    r.file
+                );
+            }
+            let absolute: Vec<&str> = mods.iter().map(|m| m.path.as_str()).collect();
+            // A relative prefix (prefix=vmware) resolves to relative
+            // paths, which name no file without the loader's directory.
+            if !absolute
+                .iter()
+                .all(|p| p.starts_with('/') || p.contains("://"))
+            {
+                continue;
+            }
+            let end = &line[line.trim_end_matches(['\r', '\n']).len()..];
+            let rewritten = text
+                .replacen(line, &format!("modules={}{end}", absolute.join(" --- ")), 1)
+                .replace("\nprefix=", "\n#prefix=");
+            let again = BootCfg::parse(rewritten);
+            assert_eq!(again.value("prefix"), None, "{}", r.file);
+            assert_eq!(
+                again.module_paths(path),
+                cfg.module_paths(path),
+                "{} {path}",
+                r.file
+            );
+        }
+    }
 }

@@ -212,7 +212,7 @@ fn exercise(path: &Path, source: Option<&IsoImage>) -> &'static str {
         set: vec![("ks".into(), Some("cdrom:/KS.CFG".into()))],
         remove: vec![],
     };
-    let _ = bootcfg::edit(&media.bios_text, &edits);
+    let _ = bootcfg::edit(&media.bios, &edits);
     let Ok(mut p) = Patcher::new(&img, Some(0)) else {
         return "patch refused";
     };

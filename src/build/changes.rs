@@ -12,7 +12,8 @@ use anyhow::{bail, Context, Result};
 
 use super::{HostBuild, Options, RAMDISK_KS};
 use crate::esxi::bootcfg::{self, KernelOptEdits};
-use crate::esxi::{loader, BIOS_BOOT_CFG, EFI_BOOT_CFG, SECURE_BOOT_EFFECT};
+use crate::esxi::loader::{self, BootCfg};
+use crate::esxi::{BIOS_BOOT_CFG, BIOS_CFG_PATH, EFI_BOOT_CFG, EFI_CFG_PATH, SECURE_BOOT_EFFECT};
 use crate::failure::{self, Failure, Tag};
 use crate::overlay;
 use crate::warning::Warning;
@@ -46,8 +47,8 @@ pub struct Changes {
 
 /// Loader diagnostics of a boot.cfg about to be edited: errors stop the
 /// build (the ISO would not boot), warnings are returned.
-fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<Warning>) -> Result<()> {
-    let diags = loader::check(text);
+fn check_boot_cfg(label: &str, cfg: &BootCfg, warnings: &mut Vec<Warning>) -> Result<()> {
+    let diags = cfg.check();
     let errors: Vec<String> = diags
         .iter()
         .filter(|d| d.severity == loader::Severity::Error)
@@ -72,14 +73,6 @@ fn check_boot_cfg(label: &str, text: &str, warnings: &mut Vec<Warning>) -> Resul
     Ok(())
 }
 
-/// The module names as written, for comparing lists.
-fn module_entries(text: &str) -> Vec<String> {
-    loader::modules(text, "/")
-        .into_iter()
-        .map(|m| m.entry)
-        .collect()
-}
-
 /// Works out every file to place: both boot.cfg files (edited, and with
 /// the overlay module appended), overlay ISO files, the module, and the
 /// kickstart on the ISO unless it goes into the ramdisk. `exists` tells
@@ -88,18 +81,18 @@ fn module_entries(text: &str) -> Vec<String> {
 /// every other refusal is a conflict in what was asked (usage).
 pub fn plan_changes(
     exists: &dyn Fn(&str) -> bool,
-    bios_text: &str,
-    efi_text: &str,
+    bios: &BootCfg,
+    efi: &BootCfg,
     host: &HostBuild,
     opts: &Options,
 ) -> Result<Changes> {
-    changes(exists, bios_text, efi_text, host, opts).tag(Failure::Usage)
+    changes(exists, bios, efi, host, opts).tag(Failure::Usage)
 }
 
 fn changes(
     exists: &dyn Fn(&str) -> bool,
-    bios_text: &str,
-    efi_text: &str,
+    src_bios: &BootCfg,
+    src_efi: &BootCfg,
     host: &HostBuild,
     opts: &Options,
 ) -> Result<Changes> {
@@ -114,9 +107,9 @@ fn changes(
     if let Some(e) = host.secure_boot_conflict() {
         bail!(e);
     }
-    let (src_bios, src_efi) = (bios_text, efi_text);
-    let mut bios_text = bios_text.to_string();
-    let mut efi_text = efi_text.to_string();
+    // The source's files, unless an overlay replaces them (parsed once).
+    let mut bios = None;
+    let mut efi = None;
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     for f in &host.overlay.iso {
@@ -139,19 +132,23 @@ fn changes(
                 .with_context(|| format!("overlay file {} is not UTF-8", f.origin))
         };
         if f.path.eq_ignore_ascii_case(BIOS_BOOT_CFG) {
-            bios_text = text()?;
+            bios = Some(BootCfg::parse(text()?));
         } else if f.path.eq_ignore_ascii_case(EFI_BOOT_CFG) {
-            efi_text = text()?;
+            efi = Some(BootCfg::parse(text()?));
         } else {
             files.push((f.path.clone(), f.data.clone()));
         }
     }
+    let bios = bios.as_ref().unwrap_or(src_bios);
+    let efi = efi.as_ref().unwrap_or(src_efi);
     for (label, src, new) in [
-        ("/BOOT.CFG", src_bios, &bios_text),
-        ("/EFI/BOOT/BOOT.CFG", src_efi, &efi_text),
+        (BIOS_CFG_PATH, src_bios, bios),
+        (EFI_CFG_PATH, src_efi, efi),
     ] {
         check_boot_cfg(label, new, &mut warnings)?;
-        if module_entries(src) != module_entries(new) {
+        // What the loader opens, as Secure Boot sees it: a prefix= that
+        // names the same files differently changes nothing.
+        if src.module_paths(label) != new.module_paths(label) {
             let why = format!("the overlay's {label} changes the boot module list of the source's");
             if host.secure_boot {
                 bail!(secure_boot_refusal(&why));
@@ -175,18 +172,18 @@ fn changes(
         });
     }
     let edits = edits_for(&host.ks_location(), &host.edits);
-    let mut bios = bootcfg::edit(&bios_text, &edits)
+    let mut bios = bootcfg::edit(bios, &edits)
         .map_err(anyhow::Error::msg)
         .context("editing /BOOT.CFG")?;
-    let mut efi = bootcfg::edit(&efi_text, &edits)
+    let mut efi = bootcfg::edit(efi, &edits)
         .map_err(anyhow::Error::msg)
         .context("editing /EFI/BOOT/BOOT.CFG")?;
     if !module_files.is_empty() {
         let name = module_name(exists, &files);
         let mtime = opts.source_date_epoch.unwrap_or(0).max(0) as u64;
         let module = overlay::pack_module(&module_files, mtime)?;
-        for (label, e) in [("/BOOT.CFG", &mut bios), ("/EFI/BOOT/BOOT.CFG", &mut efi)] {
-            e.text = bootcfg::append_module(&e.text, &format!("/{name}"))
+        for (label, e) in [(BIOS_CFG_PATH, &mut bios), (EFI_CFG_PATH, &mut efi)] {
+            e.text = bootcfg::append_module(&BootCfg::parse(e.text.as_str()), &format!("/{name}"))
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("adding the overlay module to {label}"))?;
         }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 
 use super::{plan_changes, BuildSummary, HostBuild, KernelOpts, Options};
+use crate::esxi::loader::BootCfg;
 use crate::esxi::{BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::failure::{Failure, Tag};
 use crate::iso::master::{Content, Dir, Volume};
@@ -51,7 +52,8 @@ pub fn build_from_dir(
     let (manifest, mut root, cfgs) = read_tree(dir).tag(Failure::Input)?;
     skip_output(&mut root, dir, &host.output);
     let exists = |p: &str| root.find_loader_path(p).is_some();
-    let changes = plan_changes(&exists, &cfgs[0].1, &cfgs[1].1, host, opts)?;
+    let (bios, efi) = (BootCfg::parse(&*cfgs[0].1), BootCfg::parse(&*cfgs[1].1));
+    let changes = plan_changes(&exists, &bios, &efi, host, opts)?;
     let mut put = |path: &str, bytes: Vec<u8>| {
         // Replace a file under its own spelling, else add the 8.3 path.
         let at = root

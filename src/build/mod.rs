@@ -178,7 +178,7 @@ pub fn build(
         efi,
         files,
         warnings,
-    } = plan_changes(&exists, &media.bios_text, &media.efi_text, host, opts)?;
+    } = plan_changes(&exists, &media.bios, &media.efi, host, opts)?;
     // The patcher fails only on what the source's metadata cannot take.
     let mut patch = Patcher::new(img, opts.source_date_epoch).tag(Failure::Input)?;
     let name = host
@@ -285,8 +285,9 @@ fn check_output(src: &IsoImage, src_media: &Media, path: &Path, host: &HostBuild
         .any(|b| b.boot_info_table_valid == Some(true));
     // Only what the source got right has to stay right: a source whose
     // kernelopt lacks runweasel (not an installer boot) is not our doing.
-    let src_runweasel = [&src_media.bios_text, &src_media.efi_text].iter().all(|t| {
-        bootcfg::get(t, "kernelopt").is_some_and(|ko| bootcfg::option(ko, "runweasel").is_some())
+    let src_runweasel = src_media.configs().iter().all(|(_, c)| {
+        c.get("kernelopt")
+            .is_some_and(|ko| bootcfg::option(ko, "runweasel").is_some())
     });
     let src_modules_ok = verify::missing_modules(src, src_media).is_empty();
     let failures: Vec<String> = report
@@ -299,11 +300,8 @@ fn check_output(src: &IsoImage, src_media: &Media, path: &Path, host: &HostBuild
     ensure!(failures.is_empty(), "{}", failures.join("; "));
     let media = Media::detect(&out)?;
     let want = host.ks_location();
-    for (name, text) in [
-        ("/BOOT.CFG", &media.bios_text),
-        ("/EFI/BOOT/BOOT.CFG", &media.efi_text),
-    ] {
-        let ko = bootcfg::get(text, "kernelopt").unwrap_or_default();
+    for (name, cfg) in media.configs() {
+        let ko = cfg.get("kernelopt").unwrap_or_default();
         ensure!(
             bootcfg::option(ko, "ks") == Some(want.as_str()),
             "{name} does not carry ks={want}"

@@ -1,10 +1,12 @@
 //! `esxi-iso verify`: re-read an ISO and print one line per check (see
-//! [`crate::verify`]); exit 1 when any check fails.
+//! [`crate::verify`]); exit 1 when any check fails. An ISO that cannot be
+//! read at all, or a `--source` that is not an ESXi installer, is an
+//! error (exit 3) and prints no report.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::VerifyArgs;
@@ -20,7 +22,7 @@ struct JsonReport<'a> {
 
 pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let source = match &args.source {
-        Some(p) => Some(esxi::open_iso(p)?),
+        Some(p) => Some(esxi::open_installer(p).context("--source")?.0),
         None => None,
     };
     let report = verify::verify_path(
@@ -28,7 +30,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
         Depth::Full {
             source: source.as_ref(),
         },
-    );
+    )?;
     let mut o = std::io::stdout().lock();
     if args.json {
         let j = JsonReport {

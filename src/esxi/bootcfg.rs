@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use super::loader;
+use super::loader::{self, BootCfg};
 
 /// The edits applied to the kernel options of both BOOT.CFG files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,34 +76,6 @@ fn validate_token(k: &str, what: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The value of `key` on its last line (for the loader's options, the
-/// line it uses; see [`loader`]), trimmed, as a slice of `text`. Keys the
-/// loader ignores (`build`, `bootstate`) match exactly, ignoring case.
-pub fn get<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let lines = loader::lines(text);
-    let i = match loader::resolve_key(key).filter(|n| n.eq_ignore_ascii_case(key)) {
-        Some(name) => loader::effective_line(&lines, name)?,
-        None => lines.iter().rposition(|l| {
-            matches!(&l.parsed, loader::Parsed::Unknown { key: k, .. } if k.eq_ignore_ascii_case(key))
-        })?,
-    };
-    let l = &lines[i];
-    let eq = l.raw.find('=')?;
-    Some(text[l.start + eq + 1..l.start + l.raw.len()].trim())
-}
-
-/// The `modules=` items the loader uses (`path [options]`), in order.
-pub fn modules(text: &str) -> Vec<String> {
-    get(text, "modules")
-        .map(|m| {
-            m.split("---")
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Value of an option inside a kernelopt string (`Some("")` for a bare key).
@@ -191,39 +163,45 @@ pub struct Edited {
 /// Edits the `kernelopt=` line the loader uses (the last one); other
 /// `kernelopt=` lines, which it ignores, stay byte for byte. Without one, a
 /// `kernelopt=` line is added after the `kernel=` line it uses.
-pub fn edit(text: &str, edits: &KernelOptEdits) -> Result<Edited, String> {
-    let lines = loader::lines(text);
+pub fn edit(cfg: &BootCfg, edits: &KernelOptEdits) -> Result<Edited, String> {
+    let text = cfg.text();
     let mut out = String::with_capacity(text.len() + 64);
-    match loader::effective_line(&lines, "kernelopt") {
-        Some(i) => {
-            let l = &lines[i];
-            let eq = l.raw.find('=').expect("an option line has '='");
-            let body_end = l.raw.trim_end_matches('\r').len();
+    let value = match cfg.effective("kernelopt") {
+        Some(l) => {
+            let raw = cfg.raw(l);
+            let eq = raw.find('=').expect("an option line has '='");
+            let body_end = raw.trim_end_matches('\r').len();
+            let value = edit_kernelopt(&raw[eq + 1..body_end], edits);
             out.push_str(&text[..l.start + eq + 1]);
-            out.push_str(&edit_kernelopt(&l.raw[eq + 1..body_end], edits));
+            out.push_str(&value);
             out.push_str(&text[l.start + body_end..]);
+            value
         }
         None => {
-            let Some(k) = loader::effective_line(&lines, "kernel") else {
+            let Some(l) = cfg.effective("kernel") else {
                 return Err("boot.cfg has no kernel= line: it is not an ESXi boot.cfg".into());
             };
-            let l = &lines[k];
-            let ending = if l.raw.ends_with('\r') { "\r\n" } else { "\n" };
-            let body_end = l.start + l.raw.trim_end_matches('\r').len();
+            let raw = cfg.raw(l);
+            let ending = if raw.ends_with('\r') { "\r\n" } else { "\n" };
+            let body_end = l.start + raw.trim_end_matches('\r').len();
+            let value = edit_kernelopt("", edits);
             out.push_str(&text[..body_end]);
             out.push_str(ending);
-            out.push_str(&format!("kernelopt={}", edit_kernelopt("", edits)));
+            out.push_str("kernelopt=");
+            out.push_str(&value);
             // The kernel line's own line end now ends the new line.
             match &text[body_end..] {
                 "" => out.push_str(ending),
                 rest => out.push_str(rest),
             }
+            value
         }
-    }
-    let kernelopt = get(&out, "kernelopt").unwrap_or_default().to_string();
+    };
+    // The edited line is the one the loader uses, so its value (trimmed,
+    // as BootCfg::get reads it) is the effective kernelopt.
     Ok(Edited {
+        kernelopt: value.trim().to_string(),
         text: out,
-        kernelopt,
     })
 }
 
@@ -233,14 +211,14 @@ pub fn edit(text: &str, edits: &KernelOptEdits) -> Result<Edited, String> {
 /// /EFI/BOOT). Lowercase when the existing entries are. The existing
 /// entries keep every byte: their spelling and case are what Secure Boot
 /// checks.
-pub fn append_module(text: &str, module: &str) -> Result<String, String> {
-    let lines = loader::lines(text);
-    let Some(i) = loader::effective_line(&lines, "modules") else {
+pub fn append_module(cfg: &BootCfg, module: &str) -> Result<String, String> {
+    let text = cfg.text();
+    let Some(l) = cfg.effective("modules") else {
         return Err("boot.cfg has no modules= line".into());
     };
-    let l = &lines[i];
-    let body_end = l.start + l.raw.trim_end_matches('\r').len();
-    let value = l.raw.split_once('=').map_or("", |(_, v)| v.trim());
+    let raw = cfg.raw(l);
+    let body_end = l.start + raw.trim_end_matches('\r').len();
+    let value = raw.split_once('=').map_or("", |(_, v)| v.trim());
     let lower = !loader::list_items(value)
         .iter()
         .any(|(f, _)| f.chars().any(|c| c.is_ascii_uppercase()));
@@ -261,6 +239,20 @@ pub fn append_module(text: &str, module: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn edit(text: &str, e: &KernelOptEdits) -> Result<Edited, String> {
+        let out = super::edit(&BootCfg::parse(text), e)?;
+        // The reported kernelopt is what the loader reads from the output.
+        assert_eq!(
+            Some(out.kernelopt.as_str()),
+            BootCfg::parse(out.text.as_str()).get("kernelopt")
+        );
+        Ok(out)
+    }
+
+    fn append_module(text: &str, module: &str) -> Result<String, String> {
+        super::append_module(&BootCfg::parse(text), module)
+    }
 
     fn edits(set: &[&str], remove: &[&str]) -> KernelOptEdits {
         KernelOptEdits {
@@ -361,11 +353,23 @@ mod tests {
 
     #[test]
     fn getters() {
-        let src = "kernel=/b.b00\nmodules=/a --- /b c --- /d\nbuild=8.0.3-0.0.1\nKERNELOPT=runweasel ks=cdrom:/KS.CFG\n";
-        assert_eq!(get(src, "build"), Some("8.0.3-0.0.1"));
-        assert_eq!(modules(src), ["/a", "/b c", "/d"]);
+        let src = BootCfg::parse("kernel=/b.b00\nmodules=/a --- /b c --- /d\nbuild=8.0.3-0.0.1\nKERNELOPT=runweasel ks=cdrom:/KS.CFG\n");
+        assert_eq!(src.get("build"), Some("8.0.3-0.0.1"));
+        let items: Vec<(String, Option<String>)> = src
+            .modules("/BOOT.CFG")
+            .into_iter()
+            .map(|m| (m.entry, m.options))
+            .collect();
         assert_eq!(
-            option(get(src, "kernelopt").unwrap(), "ks"),
+            items,
+            [
+                ("/a".into(), None),
+                ("/b".into(), Some("c".into())),
+                ("/d".into(), None)
+            ]
+        );
+        assert_eq!(
+            option(src.get("kernelopt").unwrap(), "ks"),
             Some("cdrom:/KS.CFG")
         );
         assert_eq!(option("runweasel", "runweasel"), Some(""));

@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::version::{self, Version};
-use super::{boot_report, bootcfg, BootReport, Media};
+use super::{boot_report, bootcfg, BootReport, Media, BIOS_CFG_PATH};
 use crate::iso::IsoImage;
 
 #[derive(Debug, Serialize)]
@@ -42,8 +42,8 @@ pub struct Kickstart {
 
 /// Describes an opened installer ISO.
 pub fn inspect(img: &IsoImage, media: &Media) -> Result<InspectReport> {
-    let bios = bootcfg::get(&media.bios_text, "kernelopt").map(str::to_string);
-    let efi = bootcfg::get(&media.efi_text, "kernelopt").map(str::to_string);
+    let bios = media.bios.get("kernelopt").map(str::to_string);
+    let efi = media.efi.get("kernelopt").map(str::to_string);
     let ks_of = |k: &Option<String>| {
         k.as_deref()
             .and_then(|k| bootcfg::option(k, "ks"))
@@ -64,13 +64,13 @@ pub fn inspect(img: &IsoImage, media: &Media) -> Result<InspectReport> {
     Ok(InspectReport {
         volume_id: img.volume_id(),
         size: img.len,
-        build: bootcfg::get(&media.bios_text, "build").map(str::to_string),
-        version: version::detect(&media.bios_text, Some(&img.volume_id())),
+        build: media.bios.get("build").map(str::to_string),
+        version: version::detect(&media.bios, Some(&img.volume_id())),
         rock_ridge: img.rock_ridge.is_some(),
         joliet: img.joliet.is_some(),
         boot: boot_report(img)?,
         kernelopt: Kernelopts { bios, efi },
-        modules: bootcfg::modules(&media.bios_text).len(),
+        modules: media.bios.modules(BIOS_CFG_PATH).len(),
         kickstart,
     })
 }

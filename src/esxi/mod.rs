@@ -11,12 +11,17 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::failure::{Failure, Tag};
+use self::loader::BootCfg;
+use crate::failure::{self, Failure, Tag};
 use crate::iso::eltorito::{self, PLATFORM_EFI, PLATFORM_X86};
-use crate::iso::{BootInfoTable, Entry, IsoImage};
+use crate::iso::{BootInfoTable, Entry, IsoError, IsoImage};
 
 pub const BIOS_BOOT_CFG: &str = "BOOT.CFG";
 pub const EFI_BOOT_CFG: &str = "EFI/BOOT/BOOT.CFG";
+/// The same two files as their loaders name them (the UEFI loader's
+/// default prefix is this path's directory, see [`loader::config_dir`]).
+pub const BIOS_CFG_PATH: &str = "/BOOT.CFG";
+pub const EFI_CFG_PATH: &str = "/EFI/BOOT/BOOT.CFG";
 
 /// What Secure Boot does to an added or renamed boot module.
 pub const SECURE_BOOT_EFFECT: &str = "with UEFI Secure Boot on, ESXi stops at a purple screen \
@@ -30,13 +35,14 @@ const BOOT_CFG_CAP: u32 = 1 << 20;
 #[error("not an ESXi installer ISO: {0}")]
 pub struct NotEsxi(pub String);
 
-/// An ESXi installer as found on an image.
+/// An ESXi installer as found on an image, with both boot.cfg files
+/// parsed (once) as the loader reads them.
 #[derive(Debug, Clone)]
 pub struct Media {
     pub bios_cfg: Entry,
     pub efi_cfg: Entry,
-    pub bios_text: String,
-    pub efi_text: String,
+    pub bios: BootCfg,
+    pub efi: BootCfg,
 }
 
 impl Media {
@@ -58,19 +64,23 @@ impl Media {
         }
         let bios_cfg = find_file(img, BIOS_BOOT_CFG)?;
         let efi_cfg = find_file(img, EFI_BOOT_CFG)?;
-        let bios_text = read_cfg(img, bios_cfg, BIOS_BOOT_CFG)?;
-        let efi_text = read_cfg(img, efi_cfg, EFI_BOOT_CFG)?;
-        for (name, text) in [(BIOS_BOOT_CFG, &bios_text), (EFI_BOOT_CFG, &efi_text)] {
-            if bootcfg::get(text, "kernel").is_none() {
-                bail!(NotEsxi(format!("/{name} has no kernel= line")));
-            }
-        }
-        Ok(Media {
+        let media = Media {
             bios_cfg,
             efi_cfg,
-            bios_text,
-            efi_text,
-        })
+            bios: BootCfg::parse(read_cfg(img, bios_cfg, BIOS_BOOT_CFG)?),
+            efi: BootCfg::parse(read_cfg(img, efi_cfg, EFI_BOOT_CFG)?),
+        };
+        for (path, cfg) in media.configs() {
+            if cfg.get("kernel").is_none() {
+                bail!(NotEsxi(format!("{path} has no kernel= line")));
+            }
+        }
+        Ok(media)
+    }
+
+    /// Both boot.cfg files, each with the path its loader reads it from.
+    pub fn configs(&self) -> [(&'static str, &BootCfg); 2] {
+        [(BIOS_CFG_PATH, &self.bios), (EFI_CFG_PATH, &self.efi)]
     }
 }
 
@@ -108,9 +118,17 @@ pub struct BootReport {
 
 /// Opens an ISO for reading; the error names the file.
 pub fn open_iso(path: &Path) -> Result<IsoImage> {
-    IsoImage::open(path)
-        .with_context(|| format!("reading {}", path.display()))
-        .tag(Failure::Input)
+    IsoImage::open(path).map_err(|e| open_error(path, e))
+}
+
+/// The error for an image that cannot be opened: "reading PATH: ...", an
+/// input failure, with the reader's error and its cause (an I/O failure's
+/// OS error, said once).
+pub fn open_error(path: &Path, e: IsoError) -> anyhow::Error {
+    failure::tagged(
+        Failure::Input,
+        anyhow::Error::new(e).context(format!("reading {}", path.display())),
+    )
 }
 
 /// Opens an ESXi installer ISO and reads its two boot.cfg files.

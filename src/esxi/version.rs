@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 
-use super::bootcfg;
+use super::loader::BootCfg;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Version {
@@ -66,19 +66,19 @@ fn from_volume_id(volid: &str) -> Option<String> {
         .then(|| release.to_string())
 }
 
-fn from_shape(text: &str) -> Option<(String, String)> {
-    let kernel = bootcfg::get(text, "kernel")?;
+fn from_shape(cfg: &BootCfg) -> Option<(String, String)> {
+    let kernel = cfg.get("kernel")?;
     if kernel.to_ascii_lowercase().ends_with("tboot.b00") {
         return Some(("6.0 or 6.5".into(), format!("kernel={kernel}")));
     }
     // build= is empty only in 6.x, and only 6.0 and 6.5 boot tboot.
-    if bootcfg::get(text, "build") == Some("") {
+    if cfg.get("build") == Some("") {
         return Some((
             "6.7".into(),
             format!("kernel={kernel} with an empty build="),
         ));
     }
-    let ko = bootcfg::get(text, "kernelopt")?;
+    let ko = cfg.get("kernelopt")?;
     let words: Vec<String> = ko.split_whitespace().map(str::to_ascii_lowercase).collect();
     let at = |w: &str| words.iter().position(|x| x == w);
     match (at("cdromboot"), at("runweasel")) {
@@ -89,13 +89,13 @@ fn from_shape(text: &str) -> Option<(String, String)> {
 }
 
 /// The release of an installer with this (BIOS) boot.cfg and volume id.
-pub fn detect(bootcfg_text: &str, volume_id: Option<&str>) -> Option<Version> {
+pub fn detect(cfg: &BootCfg, volume_id: Option<&str>) -> Option<Version> {
     let make = |release: String, from: String| Version {
         product: product(&release).to_string(),
         release,
         from,
     };
-    if let Some(b) = bootcfg::get(bootcfg_text, "build").filter(|b| !b.is_empty()) {
+    if let Some(b) = cfg.get("build").filter(|b| !b.is_empty()) {
         if let Some(r) = from_build(b) {
             return Some(make(r, format!("build={b}")));
         }
@@ -104,9 +104,10 @@ pub fn detect(bootcfg_text: &str, volume_id: Option<&str>) -> Option<Version> {
         return Some(make(v.0, format!("volume id {}", v.1)));
     }
     // A shape carries no number; from 9.0 the title names the product.
-    let esx_title = bootcfg::get(bootcfg_text, "title")
+    let esx_title = cfg
+        .get("title")
         .is_some_and(|t| t.to_ascii_lowercase().contains("esx installer"));
-    from_shape(bootcfg_text).map(|(r, from)| {
+    from_shape(cfg).map(|(r, from)| {
         let mut v = make(r, from);
         if esx_title {
             v.product = "ESX".into();
@@ -184,7 +185,8 @@ mod tests {
             ),
         ];
         for (text, volid, want) in cases {
-            let got = detect(text, *volid).map(|v| format!("{} {}", v.product, v.release));
+            let got = detect(&BootCfg::parse(*text), *volid)
+                .map(|v| format!("{} {}", v.product, v.release));
             assert_eq!(got.as_deref(), *want, "{text:?} {volid:?}");
         }
     }

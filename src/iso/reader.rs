@@ -180,7 +180,11 @@ impl IsoImage {
         let pvd_idx = descriptors
             .iter()
             .position(|d| d.kind == VD_TYPE_PRIMARY)
-            .ok_or_else(|| IsoError::NotIso("no primary volume descriptor".into()))?;
+            .ok_or_else(|| IsoError::Malformed {
+                // CD001 is there, so this is an ISO9660 image, damaged.
+                what: "the volume descriptor set has no primary volume descriptor".into(),
+                lba: FIRST_DESCRIPTOR_LBA,
+            })?;
         let mut warnings = Vec::new();
         let mut unsupported = Vec::new();
         let pvd = &descriptors[pvd_idx];

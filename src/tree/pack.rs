@@ -21,6 +21,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::{TreeManifest, MANIFEST};
+use crate::esxi::loader::BootCfg;
 use crate::esxi::{self, bootcfg, BIOS_BOOT_CFG, EFI_BOOT_CFG};
 use crate::failure::{self, Failure, Tag};
 use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
@@ -311,7 +312,8 @@ pub fn check(vol: &Volume, dir: &Path, strict: bool) -> Result<Vec<Warning>> {
                 continue;
             }
         };
-        let ks = bootcfg::get(&text, "kernelopt")
+        let ks = BootCfg::parse(text)
+            .get("kernelopt")
             .and_then(|ko| bootcfg::option(ko, "ks"))
             .map(str::to_string);
         if let Some(target) = ks.as_deref().and_then(|k| k.strip_prefix("cdrom:")) {

@@ -1,15 +1,33 @@
-//! The boot checks of `verify`: the El Torito catalog and its images, the
-//! BIOS boot-info-table, both boot.cfg files as VMware's loader reads them
-//! ([`loader`]), and the kernel and modules they resolve to, with the
-//! Secure Boot view of the module list (only the stock list boots).
+//! The boot checks of `verify`: the El Torito catalog (a BIOS and a UEFI
+//! entry), its images (present, no emulation, a FAT boot sector for
+//! UEFI) and the BIOS image's boot-info-table (the LBAs and checksum every
+//! mastering tool writes into bytes 8-63, checked against this image).
+//!
+//! With `--source`, the same by what it means (`source-boot`): a repack
+//! (extract, edit, pack; or any mastering tool) must move the catalog and
+//! rewrite the boot-info-table, so the catalog is compared entry by entry
+//! (platform, bootable, emulation, load segment, load size, the image it
+//! loads), and each image byte for byte apart from its boot-info-table,
+//! which must then be valid for the new image. A build (patched in place)
+//! keeps both byte for byte.
 
 use std::os::unix::fs::FileExt;
 
+use std::ops::Range;
+
+use super::source::{difference, Diff};
 use super::{Check, Report};
-use crate::esxi::{self, bootcfg, loader, Media, BIOS_BOOT_CFG, EFI_BOOT_CFG};
-use crate::iso::eltorito::{PLATFORM_EFI, PLATFORM_X86};
-use crate::iso::format::Lba;
-use crate::iso::IsoImage;
+use crate::esxi;
+use crate::iso::eltorito::{
+    platform_name, BootEntry, BIT_END, BIT_PVD, PLATFORM_EFI, PLATFORM_X86,
+};
+use crate::iso::format::{Lba, FIRST_DESCRIPTOR_LBA};
+use crate::iso::{BootInfoTable, IsoImage};
+
+/// The boot-info-table's bytes in a BIOS boot image.
+const TABLE: Range<u64> = BIT_PVD as u64..BIT_END as u64;
+/// El Torito: a load segment of 0 means the traditional 0x7C0.
+const DEFAULT_SEGMENT: u16 = 0x7C0;
 
 pub(super) fn check_boot(img: &IsoImage, r: &mut Report) {
     let Some(cat) = &img.boot else {
@@ -39,7 +57,7 @@ pub(super) fn check_boot(img: &IsoImage, r: &mut Report) {
     let mut names = Vec::new();
     let mut bit = None;
     for e in cat.entries.iter().filter(|e| e.bootable) {
-        let platform = crate::iso::eltorito::platform_name(e.platform);
+        let platform = platform_name(e.platform);
         let Some((path, rec)) = img.file_at(e.load_rba) else {
             problems.push(format!(
                 "{platform} entry loads LBA {}, where no file starts",
@@ -94,208 +112,226 @@ pub(super) fn check_boot(img: &IsoImage, r: &mut Report) {
                 t.pvd_lba, t.file_lba, t.file_len, t.checksum
             ),
         ),
-        Some(Ok((path, Some(t)))) => r.fail(
-            Check::BootInfoTable,
-            format!(
-                "/{path} has PVD LBA {}, file LBA {}, length {}, checksum {:#010x}; expected 16, {}, {}, {:#010x}",
-                t.pvd_lba,
-                t.file_lba,
-                t.file_len,
-                t.checksum,
-                t.file_lba_actual,
-                t.file_len_actual,
-                t.expected_checksum
-            ),
-        ),
+        Some(Ok((path, Some(t)))) => r.fail(Check::BootInfoTable, bad_table(&path, &t)),
     }
 }
 
-/// Both boot.cfg parse and keep `runweasel`, and VMware's loader reads
-/// them as they look ([`loader::check`]: errors fail, warnings warn);
-/// returns the `ks=` value they agree on, if any.
-pub(super) fn check_boot_cfg(media: &anyhow::Result<Media>, r: &mut Report) -> Option<String> {
-    let media = match media {
-        Ok(m) => m,
-        Err(e) => {
-            r.fail(Check::BootCfg, format!("{e:#}"));
-            return None;
+/// A boot-info-table that does not describe its image: what it says and
+/// what it should say.
+fn bad_table(path: &str, t: &BootInfoTable) -> String {
+    format!(
+        "/{path}: its boot-info-table says PVD LBA {}, file LBA {}, length {}, checksum {:#010x}; \
+         this image needs PVD LBA {}, file LBA {}, length {}, checksum {:#010x} (ISOLINUX and \
+         GRUB read the rest of themselves through it)",
+        t.pvd_lba,
+        t.file_lba,
+        t.file_len,
+        t.checksum,
+        FIRST_DESCRIPTOR_LBA,
+        t.file_lba_actual,
+        t.file_len_actual,
+        t.expected_checksum
+    )
+}
+
+/// The boot catalog has the source's entries, in order, with the same
+/// meaning, and each loads an image with the source's bytes, apart from a
+/// BIOS image's boot-info-table, which must then be valid for this image.
+pub(super) fn check_source_boot(img: &IsoImage, src: &IsoImage, r: &mut Report) {
+    let (theirs, ours) = match (&src.boot, &img.boot) {
+        (Some(t), Some(o)) => (t, o),
+        (None, None) => {
+            r.ok(Check::SourceBoot, "neither image has a boot catalog");
+            return;
+        }
+        (None, Some(_)) => {
+            r.ok(
+                Check::SourceBoot,
+                "the source has no boot catalog to compare with",
+            );
+            return;
+        }
+        (Some(_), None) => {
+            r.fail(
+                Check::SourceBoot,
+                "no El Torito boot catalog, where the source has one",
+            );
+            return;
         }
     };
     let mut problems = Vec::new();
-    let mut ks = Vec::new();
-    for (name, text) in [
-        (BIOS_BOOT_CFG, &media.bios_text),
-        (EFI_BOOT_CFG, &media.efi_text),
-    ] {
-        let Some(ko) = bootcfg::get(text, "kernelopt") else {
-            problems.push(format!("/{name} has no kernelopt= line"));
-            continue;
+    if theirs.entries.len() != ours.entries.len() {
+        let list = |i: &IsoImage, es: &[BootEntry]| -> String {
+            es.iter()
+                .map(|e| format!("{} {}", platform_name(e.platform), image_name(i, e)))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        if bootcfg::option(ko, "runweasel").is_none() {
-            problems.push(format!(
-                "/{name}: kernelopt has no runweasel (the installer would not start)"
-            ));
-        }
-        match bootcfg::option(ko, "ks") {
-            Some(v) if !v.is_empty() => ks.push(v.to_string()),
-            _ => problems.push(format!("/{name}: kernelopt has no ks= option")),
-        }
-    }
-    if ks.len() == 2 && ks[0] != ks[1] {
+        let n = |es: &[BootEntry]| match es.len() {
+            1 => "1 entry".to_string(),
+            n => format!("{n} entries"),
+        };
         problems.push(format!(
-            "/BOOT.CFG has ks={} but /EFI/BOOT/BOOT.CFG has ks={}",
-            ks[0], ks[1]
+            "the boot catalog has {} ({}), the source's {} ({})",
+            n(&ours.entries),
+            list(img, &ours.entries),
+            n(&theirs.entries),
+            list(src, &theirs.entries)
         ));
     }
-    let agreed = (problems.is_empty()).then(|| ks[0].clone());
-    let mut warnings = Vec::new();
-    for (name, text) in [
-        (BIOS_BOOT_CFG, &media.bios_text),
-        (EFI_BOOT_CFG, &media.efi_text),
-    ] {
-        for d in loader::check(text) {
-            let line = d.render(&format!("/{name}"));
-            match d.severity {
-                loader::Severity::Error => problems.push(line),
-                loader::Severity::Warning => warnings.push(line),
-            }
+    let mut same = Vec::new();
+    for (i, (a, b)) in theirs.entries.iter().zip(&ours.entries).enumerate() {
+        match compare_entry(src, a, img, b, i + 1) {
+            Ok(how) => same.push(how),
+            Err(mut p) => problems.append(&mut p),
         }
     }
-    let ok = format!(
-        "/BOOT.CFG and /EFI/BOOT/BOOT.CFG parse, keep runweasel, ks={}",
-        ks.first().map_or("", |s| s.as_str())
-    );
-    if problems.is_empty() && !warnings.is_empty() {
-        r.warn(Check::BootCfg, format!("{ok}; {}", warnings.join("; ")));
-    } else {
-        r.summarize(Check::BootCfg, &problems, ok);
-    }
-    agreed
-}
-
-/// The kernel and modules of both boot.cfg files, resolved the way the
-/// loader resolves them (prefix, config directory), that are not on the
-/// image: each would stop the boot with "Not found". URLs are skipped.
-pub fn missing_modules(img: &IsoImage, media: &Media) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (name, text) in [
-        (BIOS_BOOT_CFG, &media.bios_text),
-        (EFI_BOOT_CFG, &media.efi_text),
-    ] {
-        let cfg = format!("/{name}");
-        let kernel = loader::kernel(text, &cfg).map(|k| (k.clone(), k));
-        let mods = loader::modules(text, &cfg)
-            .into_iter()
-            .map(|m| (m.entry, m.path));
-        for (entry, path) in kernel.into_iter().chain(mods) {
-            if path.contains("://") {
-                continue;
-            }
-            let found = img
-                .find(path.trim_start_matches('/'))
-                .is_some_and(|e| !img.record(e).is_dir());
-            if !found {
-                problems.push(format!(
-                    "{cfg}: {entry} resolves to {path}, which is not on the ISO \
-                     (the loader stops with \"Not found\")"
-                ));
-            }
-        }
-    }
-    problems
-}
-
-/// Every module resolves to a file of the image, and the module list is
-/// the stock one, which Secure Boot requires: compared with the source
-/// when there is one, else checked for modules esxi-iso adds.
-pub(super) fn check_modules(
-    img: &IsoImage,
-    media: &Media,
-    source: Option<&IsoImage>,
-    r: &mut Report,
-) {
-    let problems = missing_modules(img, media);
-    if !problems.is_empty() {
-        r.summarize(Check::Modules, &problems, String::new());
-        return;
-    }
-    let entries = |t: &str| -> Vec<String> {
-        loader::modules(t, "/")
-            .into_iter()
-            .map(|m| m.entry)
-            .collect()
-    };
-    let (bios, efi) = (entries(&media.bios_text), entries(&media.efi_text));
-    let n = bios.len();
-    let mut notes = Vec::new();
-    if bios != efi {
-        notes.push("/BOOT.CFG and /EFI/BOOT/BOOT.CFG list different modules".to_string());
-    }
-    let stock = match source.map(Media::detect) {
-        Some(Ok(src)) => {
-            let theirs = entries(&src.bios_text);
-            let added: Vec<&String> = bios.iter().filter(|m| !theirs.contains(m)).collect();
-            let gone: Vec<&String> = theirs.iter().filter(|m| !bios.contains(m)).collect();
-            if bios == theirs && efi == entries(&src.efi_text) {
-                Some(format!("{n} modules, all on the ISO, the source's list as written (Secure Boot accepts it)"))
-            } else {
-                let list =
-                    |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
-                let mut what = Vec::new();
-                if !added.is_empty() {
-                    what.push(format!("adds {}", list(&added)));
-                }
-                if !gone.is_empty() {
-                    what.push(format!("drops {}", list(&gone)));
-                }
-                if what.is_empty() {
-                    what.push("reorders or respells modules".into());
-                }
-                notes.push(format!(
-                    "the module list differs from the source's ({}): {}",
-                    what.join(", "),
-                    esxi::SECURE_BOOT_EFFECT
-                ));
-                None
-            }
-        }
-        Some(Err(_)) | None => {
-            let ours: Vec<&String> = bios.iter().filter(|m| is_overlay_module(m)).collect();
-            if ours.is_empty() {
-                Some(format!(
-                    "{n} modules, all on the ISO, none added by esxi-iso (--source compares with the stock list)"
-                ))
-            } else {
-                notes.push(format!(
-                    "{} added by esxi-iso: {}",
-                    ours.iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    esxi::SECURE_BOOT_EFFECT
-                ));
-                None
-            }
-        }
-    };
-    match (stock, notes.is_empty()) {
-        (Some(ok), true) => r.ok(Check::Modules, ok),
-        (_, _) => r.warn(
-            Check::Modules,
-            format!("{n} modules, all on the ISO; {}", notes.join("; ")),
+    r.summarize(
+        Check::SourceBoot,
+        &problems,
+        format!(
+            "{} entries as the source's: {}",
+            same.len(),
+            same.join("; ")
         ),
+    );
+}
+
+/// `/ISOLINUX.BIN`, or the LBA when no file starts there.
+fn image_name(img: &IsoImage, e: &BootEntry) -> String {
+    img.file_at(e.load_rba)
+        .map_or(format!("LBA {} (not a file)", e.load_rba), |(p, _)| {
+            format!("/{p}")
+        })
+}
+
+/// How entry `n` of the image (`b`) differs from the source's (`a`), or
+/// how it is the same.
+fn compare_entry(
+    src: &IsoImage,
+    a: &BootEntry,
+    img: &IsoImage,
+    b: &BootEntry,
+    n: usize,
+) -> Result<String, Vec<String>> {
+    let label = format!(
+        "entry {n} ({} {})",
+        platform_name(b.platform),
+        image_name(img, b)
+    );
+    let mut problems = Vec::new();
+    let mut field = |what: &str, ours: String, theirs: String| {
+        if ours != theirs {
+            problems.push(format!("{label}: {what} {ours}, the source's {theirs}"));
+        }
+    };
+    field(
+        "platform",
+        platform_name(b.platform).into(),
+        platform_name(a.platform).into(),
+    );
+    field("bootable", b.bootable.to_string(), a.bootable.to_string());
+    field("emulation type", b.media.to_string(), a.media.to_string());
+    let segment = |e: &BootEntry| match e.load_segment {
+        0 => DEFAULT_SEGMENT,
+        s => s,
+    };
+    field(
+        "load segment",
+        format!("{:#x}", segment(b)),
+        format!("{:#x}", segment(a)),
+    );
+    field(
+        "load size",
+        format!("{} sectors", b.sector_count),
+        format!("{} sectors", a.sector_count),
+    );
+    let content = match (src.file_at(a.load_rba), img.file_at(b.load_rba)) {
+        (Some((pa, ra)), Some((pb, rb))) => {
+            if !pa.eq_ignore_ascii_case(&pb) {
+                problems.push(format!("{label}: loads /{pb}, the source's /{pa}"));
+            }
+            if ra.size != rb.size {
+                problems.push(format!(
+                    "{label}: /{pb} is {} bytes, the source's /{pa} {}",
+                    rb.size, ra.size
+                ));
+                None
+            } else {
+                let table =
+                    a.platform == PLATFORM_X86 && a.media == 0 && has_table(src, a, ra.size);
+                Some((format!("/{pb}"), u64::from(ra.size), table))
+            }
+        }
+        (None, None) => {
+            // Not a file in either: compare what the firmware loads.
+            let len = u64::from(a.sector_count.max(1)) * 512;
+            Some((format!("LBA {}", b.load_rba), len, false))
+        }
+        _ => {
+            problems.push(format!(
+                "{label}: loads {}, the source's {}",
+                image_name(img, b),
+                image_name(src, a)
+            ));
+            None
+        }
+    };
+    let mut how = format!(
+        "{} {} ({}, load size {})",
+        platform_name(b.platform),
+        image_name(img, b),
+        if b.media == 0 {
+            "no emulation".to_string()
+        } else {
+            format!("emulation type {}", b.media)
+        },
+        b.sector_count
+    );
+    if let Some((name, len, table)) = content {
+        let mask = table.then_some(TABLE);
+        match difference(src, a.load_rba, img, b.load_rba, len, mask) {
+            Err(e) => problems.push(format!("{label}: comparing with the source's: {e}")),
+            Ok(Diff::At(at)) => problems.push(format!(
+                "{label}: {name} differs from the source's from byte {at}{}",
+                if table {
+                    " (its code, not its boot-info-table)"
+                } else {
+                    ""
+                }
+            )),
+            Ok(Diff::Same) => how.push_str(": the same bytes"),
+            Ok(Diff::OnlyMasked) => match esxi::bios_table(img, b.load_rba, len as u32) {
+                Ok(Some(t)) if t.is_valid() => how.push_str(
+                    ": the same bytes apart from its boot-info-table, which is valid for \
+                         this image",
+                ),
+                Ok(Some(t)) => problems.push(format!(
+                    "{label}: the same code as the source's, but {}",
+                    bad_table(name.trim_start_matches('/'), &t)
+                )),
+                Ok(None) => problems.push(format!(
+                    "{label}: {name} is too short to hold a boot-info-table"
+                )),
+                Err(e) => problems.push(format!("{label}: {e:#}")),
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok(how)
+    } else {
+        Err(problems)
     }
 }
 
-/// `/OVERLAY.TGZ`, `/OVERLAY2.TGZ` ...: the names `build` gives the module
-/// it adds.
-fn is_overlay_module(entry: &str) -> bool {
-    let name = entry
-        .rsplit('/')
-        .next()
-        .unwrap_or(entry)
-        .to_ascii_lowercase();
-    name.strip_prefix("overlay")
-        .and_then(|r| r.strip_suffix(".tgz"))
-        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+/// Whether the source's BIOS image carries a boot-info-table: one valid
+/// for the source, or the all-zero placeholder an unpatched image holds
+/// (a mastering tool fills it in either way).
+fn has_table(src: &IsoImage, e: &BootEntry, size: u32) -> bool {
+    match esxi::bios_table(src, e.load_rba, size) {
+        Ok(Some(t)) => {
+            t.is_valid() || (t.pvd_lba, t.file_lba, t.file_len, t.checksum) == (0, 0, 0, 0)
+        }
+        _ => false,
+    }
 }

@@ -5,31 +5,40 @@
 //! The cheap checks ([`Depth::Cheap`], also run by `build` on its own
 //! output before renaming it into place) read metadata, the boot catalog,
 //! the BIOS boot file (for its boot-info-table), both boot.cfg files (as
-//! VMware's loader reads them, [`crate::esxi::loader`]), the files their kernel and
-//! modules resolve to, and the kickstart. The full checks add the
-//! kickstart lint and, given the source ISO, a comparison of the module
-//! list (Secure Boot boots only the stock one) and of the bytes of every
-//! file esxi-iso does not change. A finding is ok, a warning (passes, but
-//! the user must know, e.g. an added module) or a failure.
+//! VMware's loader reads them, [`crate::esxi::loader`]), the files their
+//! kernel and modules resolve to, and the kickstart. The full checks add
+//! the kickstart lint and, given the source ISO, a comparison of the
+//! module list (Secure Boot boots only the stock one), of the bytes of
+//! every file esxi-iso does not change, and of what the boot catalog and
+//! boot images mean (a repack rewrites their LBAs). A finding is ok, a
+//! warning (passes, but the user must know, e.g. an added module) or a
+//! failure, and its detail quotes what the image holds.
+//!
+//! An input that cannot be read as an ISO at all (missing, a folder, no
+//! ISO9660 volume descriptor at sector 16, an I/O error) is an error, not
+//! a verdict ([`verify_path`]); from a volume descriptor on, whatever is
+//! damaged is a failed finding.
 //!
 //! Deliberately out of scope: booting the image (tests/boot.rs does that
 //! under QEMU) and judging the kickstart's content beyond the linter.
 
 mod boot;
-mod contents;
+mod config;
+mod source;
 mod structure;
 
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::esxi::Media;
+use crate::esxi::{self, Media};
 use crate::iso::reader::Tree;
 use crate::iso::{IsoError, IsoImage};
 
-pub use boot::missing_modules;
-use boot::{check_boot, check_boot_cfg, check_modules};
-use contents::{check_kickstart, check_lint, check_source};
+use boot::{check_boot, check_source_boot};
+pub use config::missing_modules;
+use config::{check_boot_cfg, check_kickstart, check_lint, check_modules, Kickstart};
+use source::check_source;
 use structure::{check_descriptors, check_directories, check_files, check_pad};
 
 /// The checks, in the order they run and print.
@@ -48,9 +57,47 @@ pub enum Check {
     Kickstart,
     KickstartLint,
     Source,
+    SourceBoot,
 }
 
 impl Check {
+    /// Every check, in order.
+    pub const ALL: [Check; 13] = [
+        Check::Descriptors,
+        Check::Directories,
+        Check::Files,
+        Check::Pad,
+        Check::BootCatalog,
+        Check::BootImages,
+        Check::BootInfoTable,
+        Check::BootCfg,
+        Check::Modules,
+        Check::Kickstart,
+        Check::KickstartLint,
+        Check::Source,
+        Check::SourceBoot,
+    ];
+
+    /// The `check` value of `--json` (the serde name).
+    pub fn id(self) -> &'static str {
+        match self {
+            Check::Descriptors => "descriptors",
+            Check::Directories => "directories",
+            Check::Files => "files",
+            Check::Pad => "pad",
+            Check::BootCatalog => "boot-catalog",
+            Check::BootImages => "boot-images",
+            Check::BootInfoTable => "boot-info-table",
+            Check::BootCfg => "boot-cfg",
+            Check::Modules => "modules",
+            Check::Kickstart => "kickstart",
+            Check::KickstartLint => "kickstart-lint",
+            Check::Source => "source",
+            Check::SourceBoot => "source-boot",
+        }
+    }
+
+    /// The name in the text report.
     pub fn label(self) -> &'static str {
         match self {
             Check::Descriptors => "descriptors",
@@ -65,6 +112,7 @@ impl Check {
             Check::Kickstart => "kickstart",
             Check::KickstartLint => "kickstart lint",
             Check::Source => "unchanged files",
+            Check::SourceBoot => "boot as source",
         }
     }
 }
@@ -154,16 +202,32 @@ pub enum Depth<'a> {
     Full { source: Option<&'a IsoImage> },
 }
 
-/// Opens and checks `path`. An image that cannot be parsed at all yields a
-/// single failed finding naming the structure and LBA.
-pub fn verify_path(path: &Path, depth: Depth<'_>) -> Report {
+/// Opens and checks `path`. An input that is not an ISO9660 image at all
+/// (see [`judged`]) is an error, an input failure; an image that
+/// is one but cannot be parsed yields a single failed finding naming the
+/// structure and LBA.
+pub fn verify_path(path: &Path, depth: Depth<'_>) -> anyhow::Result<Report> {
     match IsoImage::open(path) {
-        Ok(img) => verify(&img, depth),
-        Err(e) => {
+        Ok(img) => Ok(verify(&img, depth)),
+        Err(e) if judged(&e) => {
             let mut r = Report::default();
             r.fail(open_failure_check(&e), e.to_string());
-            r
+            Ok(r)
         }
+        Err(e) => Err(esxi::open_error(path, e)),
+    }
+}
+
+/// Where an unreadable input stops being an error and becomes a verdict:
+/// once the reader has found an ISO9660 volume descriptor at sector 16,
+/// what is wrong after it is the image's fault ([`IsoError::Malformed`]
+/// and the like). Before it (a missing file, a folder, a FIFO, an empty or
+/// short file, no `CD001` at sector 16) there is no image to judge, and an
+/// I/O error says nothing about the image either.
+fn judged(e: &IsoError) -> bool {
+    match e {
+        IsoError::NotIso(_) | IsoError::Io { .. } => false,
+        IsoError::Malformed { .. } | IsoError::NotFound(_) | IsoError::Unsupported(_) => true,
     }
 }
 
@@ -196,21 +260,30 @@ pub fn verify(img: &IsoImage, depth: Depth<'_>) -> Report {
     check_pad(img, &mut r);
     check_boot(img, &mut r);
     let media = Media::detect(img);
+    let source = match depth {
+        Depth::Full { source } => source,
+        Depth::Cheap => None,
+    };
+    // The source's boot.cfg files, when it is an installer at all (the
+    // command refuses a source that is not; the library then compares
+    // files only).
+    let src_media = source.and_then(|s| Media::detect(s).ok());
     let ks = check_boot_cfg(&media, &mut r);
     if let Ok(media) = &media {
-        let source = match depth {
-            Depth::Full { source } => source,
-            Depth::Cheap => None,
-        };
-        check_modules(img, media, source, &mut r);
+        check_modules(img, media, src_media.as_ref(), &mut r);
     }
-    let ks_text = check_kickstart(img, ks.as_deref(), &mut r);
+    let ks_text = check_kickstart(img, &ks, &mut r);
     if let Depth::Full { source } = depth {
-        if let Some(text) = &ks_text {
-            check_lint(text, &mut r);
+        if let Some((path, text)) = &ks_text {
+            check_lint(path, text, &mut r);
         }
         if let Some(src) = source {
-            check_source(img, src, ks.as_deref(), &mut r);
+            let ks_path = match &ks {
+                Kickstart::At(k) => k.cdrom_path(),
+                _ => None,
+            };
+            check_source(img, src, ks_path, &mut r);
+            check_source_boot(img, src, &mut r);
         }
     }
     r
@@ -222,4 +295,41 @@ pub(super) fn trees(img: &IsoImage) -> impl Iterator<Item = (&'static str, &Tree
 
 pub(super) fn label(path: &str) -> String {
     format!("/{path}")
+}
+
+/// A line of a file, quoted for a finding: as written (without a CR), cut
+/// to a readable length.
+pub(super) fn quote(raw: &str) -> String {
+    const MAX: usize = 160;
+    let line = raw.trim_end_matches('\r');
+    match line.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("`{}...` ({} bytes)", &line[..cut], line.len()),
+        None => format!("`{line}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_table() {
+        let long = format!("modules={}", "/ü.v00 --- ".repeat(40));
+        let cut: String = long.chars().take(160).collect();
+        let cases = [
+            ("kernelopt=runweasel\r", "`kernelopt=runweasel`".to_string()),
+            ("", "``".to_string()),
+            (long.as_str(), format!("`{cut}...` ({} bytes)", long.len())),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(quote(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn ids_are_the_serde_names() {
+        for c in Check::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.id());
+        }
+    }
 }

@@ -52,6 +52,24 @@ pub struct Fixtures {
     pub v91: PathBuf,
 }
 
+/// The El Torito options of VMware's own mastering command (mkisofs,
+/// genisoimage, `xorriso -as mkisofs`): BIOS ISOLINUX.BIN without
+/// emulation, load size 4, with a boot-info-table; UEFI EFIBOOT.IMG.
+pub const ESXI_BOOT_ARGS: &[&str] = &[
+    "-b",
+    "ISOLINUX.BIN",
+    "-c",
+    "BOOT.CAT",
+    "-no-emul-boot",
+    "-boot-load-size",
+    "4",
+    "-boot-info-table",
+    "-eltorito-alt-boot",
+    "-e",
+    "EFIBOOT.IMG",
+    "-no-emul-boot",
+];
+
 /// True when the fixture script's tools are installed (see `tools::require`).
 pub fn available() -> bool {
     tools::require(TOOLS)

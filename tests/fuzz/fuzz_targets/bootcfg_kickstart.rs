@@ -1,9 +1,11 @@
-//! Fuzz target: the pure text parsers on arbitrary UTF-8: boot.cfg
-//! get/modules/option/edit and the kickstart linter. The first line of the
-//! input doubles as a kernel option edit, so edits are fuzzed too.
+//! Fuzz target: the pure text parsers on arbitrary UTF-8: boot.cfg parsed
+//! once (`BootCfg`) and read through get/value/modules/kernel/check,
+//! option/edit/append_module, and the kickstart linter. The first line of
+//! the input doubles as a kernel option edit, so edits are fuzzed too.
 #![no_main]
 
 use esxi_iso::esxi::bootcfg::{self, KernelOptEdits};
+use esxi_iso::esxi::loader::BootCfg;
 use esxi_iso::kickstart::lint;
 use libfuzzer_sys::fuzz_target;
 
@@ -19,15 +21,29 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(opt) = KernelOptEdits::parse_opt(first) {
         edits.set.push(opt);
     }
-    let _ = bootcfg::get(text, "kernelopt");
-    let _ = bootcfg::modules(text);
-    if let Some(ko) = bootcfg::get(text, "kernelopt") {
+    let cfg = BootCfg::parse(text);
+    assert_eq!(cfg.text(), text);
+    for l in cfg.lines() {
+        let _ = cfg.raw(l);
+    }
+    let _ = cfg.value("modules");
+    let _ = cfg.get("build");
+    for path in ["/BOOT.CFG", "/EFI/BOOT/BOOT.CFG"] {
+        let _ = cfg.modules(path);
+        let _ = cfg.kernel(path);
+    }
+    let _ = cfg.check();
+    let _ = bootcfg::append_module(&cfg, "/OVERLAY.TGZ");
+    if let Some(ko) = cfg.get("kernelopt") {
         let _ = bootcfg::option(ko, "ks");
         let _ = bootcfg::edit_kernelopt(ko, &edits);
     }
-    if let Ok(edited) = bootcfg::edit(text, &edits) {
+    if let Ok(edited) = bootcfg::edit(&cfg, &edits) {
+        let out = BootCfg::parse(edited.text.as_str());
+        // The reported value is what the loader reads from the output.
+        assert_eq!(out.get("kernelopt"), Some(edited.kernelopt.as_str()));
         // Editing twice must be stable.
-        let again = bootcfg::edit(&edited.text, &edits).expect("re-editing an edited boot.cfg");
+        let again = bootcfg::edit(&out, &edits).expect("re-editing an edited boot.cfg");
         assert_eq!(again.text, edited.text, "edit is not idempotent");
     }
     let diags = lint::lint(text);

@@ -113,8 +113,8 @@ fuzz_target!(|data: &[u8]| {
             let out = IsoImage::open(&output).expect("the output opens");
             let media = Media::detect(&out).expect("the output is ESXi media");
             let want = host.ks_location();
-            for text in [&media.bios_text, &media.efi_text] {
-                let ko = bootcfg::get(text, "kernelopt").unwrap_or_default();
+            for (_, cfg) in media.configs() {
+                let ko = cfg.get("kernelopt").unwrap_or_default();
                 assert_eq!(bootcfg::option(ko, "ks"), Some(want.as_str()));
             }
             if !host.ks_in_ramdisk {

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         set: vec![("ks".into(), Some("cdrom:/KS.CFG".into()))],
         remove: vec![],
     };
-    let _ = bootcfg::edit(&media.bios_text, &edits);
+    let _ = bootcfg::edit(&media.bios, &edits);
     if let Ok(mut p) = Patcher::new(&img, Some(0)) {
         let _ = p.put_file("BOOT.CFG", b"kernel=/b.b00\nkernelopt=runweasel\n");
         let _ = p.put_file("KS.CFG", &[b'#'; 3000]);
