@@ -237,11 +237,12 @@ fn load_dir(dir: &Path) -> Result<Vec<(Part, File)>> {
             let rel_str =
                 relative_path(&rel).with_context(|| format!("overlay file {}", abs.display()))?;
             if part == Part::Iso {
+                // The name's error says which name and suggests one.
                 name::validate_path(&format!("/{rel_str}")).map_err(|e| {
                     anyhow::anyhow!(
-                        "overlay file {}: {e}; the ESXi UEFI loader reads only uppercase 8.3 names (rename it to {})",
+                        "overlay file {}: rename it: {}",
                         abs.display(),
-                        name::suggest(&rel_str)
+                        e.trim_start_matches(&format!("/{rel_str}: "))
                     )
                 })?;
             }

@@ -1,9 +1,9 @@
-//! Every `--json` output against the shapes README.md documents (its
-//! "JSON output" section, one ```json block per command, found by the word
-//! after `json`): each command's real stdout must be exactly one JSON
-//! document (serde_json refuses trailing text) whose keys at every level
-//! are the documented ones, with the documented types. So the README and
-//! the binary cannot drift apart without a test failing.
+//! Every `--json` output against the shapes docs/json.md documents (one
+//! ```json block per command, found by the word after `json`): each
+//! command's real stdout must be exactly one JSON document (serde_json
+//! refuses trailing text) whose keys at every level are the documented
+//! ones, with the documented types. So the docs and the binary cannot
+//! drift apart without a test failing.
 
 mod common;
 mod publish_support;
@@ -21,7 +21,7 @@ const PW: &str = "VMware1!lab";
 
 /// The README's JSON blocks by name (```json NAME).
 fn documented() -> BTreeMap<String, Value> {
-    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md")).unwrap();
     let mut out = BTreeMap::new();
     let mut lines = readme.lines();
     while let Some(line) = lines.next() {
@@ -30,10 +30,10 @@ fn documented() -> BTreeMap<String, Value> {
         };
         let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
         let v: Value = serde_json::from_str(&body.join("\n"))
-            .unwrap_or_else(|e| panic!("README block json {name} is not JSON: {e}"));
+            .unwrap_or_else(|e| panic!("docs/json.md block json {name} is not JSON: {e}"));
         assert!(
             out.insert(name.trim().to_string(), v).is_none(),
-            "README has two json {name} blocks"
+            "docs/json.md has two json {name} blocks"
         );
     }
     out
@@ -82,14 +82,14 @@ fn check_shape(doc: &Value, got: &Value, at: &str, problems: &mut Vec<String>) {
 fn matches_doc(docs: &BTreeMap<String, Value>, name: &str, text: &str, what: &str) -> Value {
     let doc = docs
         .get(name)
-        .unwrap_or_else(|| panic!("README has no json {name} block"));
+        .unwrap_or_else(|| panic!("docs/json.md has no json {name} block"));
     let got: Value = serde_json::from_str(text)
         .unwrap_or_else(|e| panic!("{what}: stdout is not one JSON document ({e}):\n{text}"));
     let mut problems = Vec::new();
     check_shape(doc, &got, name, &mut problems);
     assert!(
         problems.is_empty(),
-        "{what} differs from README's json {name}:\n  {}\n{got:#}",
+        "{what} differs from docs/json.md's json {name}:\n  {}\n{got:#}",
         problems.join("\n  ")
     );
     got
@@ -161,7 +161,10 @@ fn json_every_documented_block_is_checked() {
     let names: Vec<&str> = docs.keys().map(String::as_str).collect();
     let mut want = checked.to_vec();
     want.sort();
-    assert_eq!(names, want, "README json blocks and the blocks tests check");
+    assert_eq!(
+        names, want,
+        "docs/json.md blocks and the blocks tests check"
+    );
 }
 
 /// build, inspect, verify, extract, kickstart lint, pack: one chain on the

@@ -228,7 +228,8 @@ fn kickstart_vars_are_listed_and_documented() {
         .ok()
         .stdout();
     let readme =
-        fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/kickstart.md"))
+            .unwrap();
     let names: Vec<&str> = listed
         .lines()
         .take_while(|l| !l.starts_with("computed by esxi-iso"))
@@ -239,7 +240,7 @@ fn kickstart_vars_are_listed_and_documented() {
     for n in &names {
         assert!(
             readme.contains(&format!("| `{n}` |")),
-            "README's variable table lacks {n}"
+            "docs/kickstart.md's variable table lacks {n}"
         );
     }
     // Everything the templates reference is either listed or derived.

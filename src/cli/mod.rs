@@ -86,7 +86,7 @@ pub struct BuildArgs {
     #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
 
-    /// Output ISO [default: <source stem>-ks.iso in the current directory]
+    /// Output ISO, or a folder for it [default: <source stem>-ks.iso here]
     #[arg(short, long, value_name = "OUTPUT_ISO", conflicts_with = "inventory")]
     pub output: Option<PathBuf>,
 
@@ -554,7 +554,7 @@ pub struct VcspArgs {
 #[command(
     after_help = "Load it in the shell's start-up file, e.g. for bash:\n  \
                         source <(esxi-iso completions bash)\n\
-                        The README lists the file to write it to for each shell."
+                        docs/cli.md lists the file to write it to for each shell."
 )]
 pub struct CompletionsArgs {
     /// The shell to complete in

@@ -1,5 +1,5 @@
 //! `esxi-iso completions SHELL`: print the script that registers esxi-iso's
-//! completions in SHELL ([`crate::cli::complete`]). The README says where
+//! completions in SHELL ([`crate::cli::complete`]). docs/cli.md says where
 //! each shell looks for it.
 
 use std::io::Write;

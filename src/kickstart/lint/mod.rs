@@ -8,7 +8,7 @@
 //! `kickstartfile.py`, `users.py`, `networking/utils.py` and
 //! `util/regexlocator.py`, in the Python 3 version that ESXi 7.x ships (it
 //! added SHA-512 root passwords); an older Python 2 version (ESX 4.x, with
-//! the service console) differs where noted in the README. Facts only, no
+//! the service console) differs where noted in docs/kickstart.md. Facts only, no
 //! code, were taken from it. `lexer` cuts the file as the installer does,
 //! `grammar` holds the command and option table, `args` reads one command's
 //! options, `commands` and `scripts` apply what each command checks, and
