@@ -46,6 +46,9 @@ fn common(set: Vars) -> Common {
         secure_boot: false,
         out_dir: PathBuf::from("/nonexistent/esxi-iso-fuzz/out"),
         base_dir: PathBuf::from("/nonexistent/esxi-iso-fuzz"),
+        stem: "fuzz".into(),
+        allow: Default::default(),
+        only: Vec::new(),
     }
 }
 
