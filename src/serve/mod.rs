@@ -31,6 +31,7 @@
 pub mod events;
 pub mod files;
 pub mod http;
+pub mod installer;
 pub mod io;
 pub mod status;
 
@@ -101,7 +102,10 @@ pub struct Listening {
 #[derive(Debug, Clone, Serialize)]
 pub struct HostUrl {
     pub host: String,
+    /// Its ISO, or (network install) the URL its firmware boots.
     pub url: String,
+    /// The boot NIC's MAC of a network-install host, else null.
+    pub mac: Option<String>,
 }
 
 impl Listening {
@@ -119,7 +123,13 @@ impl Listening {
             );
         }
         for h in &self.hosts {
-            v.push(format!("  {:<16} {}", h.host, h.url));
+            match &h.mac {
+                Some(mac) => v.push(format!(
+                    "  {:<16} {} (network install, MAC {mac})",
+                    h.host, h.url
+                )),
+                None => v.push(format!("  {:<16} {}", h.host, h.url)),
+            }
         }
         if !self.report_secret {
             v.push(
@@ -154,6 +164,43 @@ pub fn warn(access: AccessLog, w: &Warning) {
 /// bound to `bound` with `scheme`, cannot receive: another port or
 /// scheme, an address it does not listen on, or a loopback-only server.
 pub fn report_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str) -> Vec<Warning> {
+    address_warnings(
+        urls,
+        bound,
+        scheme,
+        (
+            "report-address",
+            "the lab's kickstarts report to",
+            "their reports will not arrive",
+            "--report-to",
+        ),
+    )
+}
+
+/// The same for the URLs network-install hosts boot from.
+pub fn netboot_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str) -> Vec<Warning> {
+    address_warnings(
+        urls,
+        bound,
+        scheme,
+        (
+            "netboot-address",
+            "the lab's hosts boot from",
+            "they cannot load their installer",
+            "--netboot",
+        ),
+    )
+}
+
+/// (code, what the hosts do, what follows, the build option).
+type AddressUse<'a> = (&'static str, &'a str, &'a str, &'a str);
+
+fn address_warnings(
+    urls: &[String],
+    bound: SocketAddr,
+    scheme: &str,
+    (code, what, effect, option): AddressUse<'_>,
+) -> Vec<Warning> {
     let mut out = Vec::new();
     for url in urls {
         let Some((their_scheme, rest)) = url.split_once("://") else {
@@ -202,10 +249,10 @@ pub fn report_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str)
         }
         if !why.is_empty() {
             out.push(Warning::advice(
-                "report-address",
+                code,
                 format!(
-                    "the lab's kickstarts report to {url}, but {}: their reports will not \
-                     arrive; serve with --listen {} (or rebuild with the right --report-to)",
+                    "{what} {url}, but {}: {effect}; serve with --listen {} (or rebuild \
+                     with the right {option})",
                     why.join("; "),
                     suggest_listen(host, port, bound)
                 ),
@@ -256,6 +303,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     }
     let state = report::state_dir(&root);
     let secret = Secret::load(&state)?;
+    let (installers, problems) = installer::Installers::open(&state);
     let (log, records, notes) = events::EventLog::open(&state)?;
     let mut warnings: Vec<Warning> = notes
         .into_iter()
@@ -275,6 +323,15 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         bound,
         scheme,
     ));
+    warnings.extend(
+        problems
+            .into_iter()
+            .map(|p| Warning::advice("netboot-source", p)),
+    );
+    let (snap, _) = installers.snapshot();
+    let mut netboot_urls: Vec<String> = snap.hosts.iter().map(|h| h.url.clone()).collect();
+    netboot_urls.dedup();
+    warnings.extend(netboot_address_warnings(&netboot_urls, bound, scheme));
     let listening = Listening {
         dir: root.clone(),
         url: format!("{scheme}://{bound}/"),
@@ -282,9 +339,24 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         hosts: status::lab_hosts(&root)
             .unwrap_or_default()
             .into_iter()
-            .map(|(host, file)| HostUrl {
-                url: format!("{scheme}://{bound}/{file}"),
-                host,
+            .map(|(host, file)| {
+                match snap
+                    .hosts
+                    .iter()
+                    .find(|h| h.hostname.eq_ignore_ascii_case(&host))
+                    .filter(|_| !status::is_iso(&file))
+                {
+                    Some(h) => HostUrl {
+                        url: format!("{}/{}/{}", h.url, h.mount, installer::LOADER),
+                        mac: Some(h.mac.clone()),
+                        host,
+                    },
+                    None => HostUrl {
+                        url: format!("{scheme}://{bound}/{file}"),
+                        mac: None,
+                        host,
+                    },
+                }
             })
             .collect(),
         report_secret: secret.is_some(),
@@ -298,6 +370,8 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         log,
         records: Mutex::new(records),
         access: cfg.access,
+        installers,
+        armed: Mutex::new(Default::default()),
     });
 
     let limit = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
