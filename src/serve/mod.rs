@@ -466,6 +466,9 @@ async fn serve_conn<T>(
         .timer(TokioTimer::new())
         .header_read_timeout(timeout)
         .max_buf_size(MAX_HEAD)
+        // Content-Length, not content-length: some firmware HTTP clients
+        // (GRUB's among them) match header names case-sensitively.
+        .title_case_headers(true)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
