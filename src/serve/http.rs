@@ -20,25 +20,22 @@
 //! out of it.
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 
 use super::events::{now, EventLog, Record};
 use super::files::{self, Answer, Validators};
 use super::installer::{Installers, Mount, Target, KICKSTART_DIR, KICKSTART_PATH};
-use super::io::FileBody;
+use super::io::Payload;
 use super::status::{lab_hosts, Board};
 use super::{json_line, AccessLog};
 use crate::report::{Event, Secret, REPORT_PATH};
 use crate::warning::Warning;
 
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub type Body = Payload;
 
 const PAGE: &str = include_str!("page.html");
 const STATUS_PATH: &str = "/.esxi-iso/status.json";
@@ -62,11 +59,7 @@ pub struct App {
 }
 
 impl App {
-    pub async fn handle(
-        self: Arc<Self>,
-        req: Request<hyper::body::Incoming>,
-        peer: SocketAddr,
-    ) -> Response<Body> {
+    pub async fn handle(self: Arc<Self>, req: &Request<()>, peer: SocketAddr) -> Response<Body> {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
         let resp = match (method.clone(), path.as_str()) {
@@ -76,9 +69,9 @@ impl App {
             (Method::GET | Method::HEAD, p) if p.starts_with(KICKSTART_PATH) => {
                 self.kickstart(&method, p, peer).await
             }
-            (Method::GET | Method::HEAD, _) => match self.netboot(&req, &path, peer).await {
+            (Method::GET | Method::HEAD, _) => match self.netboot(req, &path, peer).await {
                 Some(r) => r,
-                None => self.file(&req, &path, peer).await,
+                None => self.file(req, &path, peer).await,
             },
             _ => {
                 let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
@@ -215,7 +208,7 @@ impl App {
 
     async fn file(
         self: &Arc<Self>,
-        req: &Request<hyper::body::Incoming>,
+        req: &Request<()>,
         path: &str,
         peer: SocketAddr,
     ) -> Response<Body> {
@@ -253,8 +246,13 @@ impl App {
             };
             self.record_later(rec)
         });
-        b.body(FileBody::new(file, start, end, on_complete).boxed())
-            .unwrap_or_default()
+        b.body(Payload::File {
+            file,
+            start,
+            end,
+            on_complete,
+        })
+        .unwrap_or_default()
     }
 
     /// An [`io::OnComplete`](super::io::OnComplete) that records `rec`
@@ -277,7 +275,7 @@ impl App {
     /// A path under a network install's mount; None when it is not one.
     async fn netboot(
         self: &Arc<Self>,
-        req: &Request<hyper::body::Incoming>,
+        req: &Request<()>,
         path: &str,
         peer: SocketAddr,
     ) -> Option<Response<Body>> {
@@ -312,7 +310,7 @@ impl App {
     /// A file of a stock ISO, by offset into the ISO file.
     fn iso_file(
         self: &Arc<Self>,
-        req: &Request<hyper::body::Incoming>,
+        req: &Request<()>,
         mount: &Mount,
         path: &str,
         host: Option<String>,
@@ -343,8 +341,13 @@ impl App {
             };
             (self.record_later(rec))();
         }
-        b.body(FileBody::new(file, offset + start, offset + end, None).boxed())
-            .unwrap_or_default()
+        b.body(Payload::File {
+            file,
+            start: offset + start,
+            end: offset + end,
+            on_complete: None,
+        })
+        .unwrap_or_default()
     }
 
     /// `/.esxi-iso/ks/TOKEN/HOST.cfg`: the kickstart, with its host's token
@@ -424,7 +427,7 @@ impl App {
 /// The builder of a file's answer with its validators and range, or the
 /// whole answer when there is no body to send (304, 412, 416).
 fn ranged(
-    req: &Request<hyper::body::Incoming>,
+    req: &Request<()>,
     v: &Validators,
     name: &str,
 ) -> Result<(http::response::Builder, u64, u64), Box<Response<Body>>> {
@@ -502,15 +505,11 @@ fn page(method: &Method) -> Response<Body> {
 }
 
 fn full(bytes: Vec<u8>) -> Body {
-    Full::new(Bytes::from(bytes))
-        .map_err(|never: Infallible| match never {})
-        .boxed()
+    Payload::Bytes(bytes.into())
 }
 
 fn empty() -> Body {
-    Empty::new()
-        .map_err(|never: Infallible| match never {})
-        .boxed()
+    Payload::Empty
 }
 
 fn text(status: StatusCode, msg: &'static str) -> Response<Body> {

@@ -3,8 +3,9 @@
 //! vCenter and download tools, a VCSP tree as is, install reports from the
 //! hosts, and a status page.
 //!
-//! Stack and why: hyper 1.x (HTTP/1.1 only: firmware, vCenter, curl and
-//! busybox speak it; no HTTP/2 crate tree) on tokio, tokio-rustls with
+//! Stack and why: its own HTTP/1.1 connection loop (`conn`: firmware,
+//! vCenter, curl and busybox speak HTTP/1.1; file bodies go out with
+//! sendfile(2), which a library that owns the socket cannot do) on tokio, tokio-rustls with
 //! ring (the provider the project already uses for its TLS clients) for
 //! `--tls-cert`/`--tls-key`, `http-range-header` (the parser tower-http
 //! uses) for Range, `httpdate` for dates. No router or file-serving crate:
@@ -13,7 +14,7 @@
 //!
 //! Limits that keep slow or broken clients from hurting others: at most
 //! `max_connections` at once (more wait in the kernel's backlog), a header
-//! read timeout and a 16 KiB header buffer (hyper: 431 past it), an idle
+//! read timeout and a 16 KiB header buffer (431 past it), an idle
 //! timeout on every connection (`io::Idle`), a TLS handshake timeout,
 //! request bodies never read. Ctrl-C or SIGTERM stops accepting, lets
 //! running requests finish for a few seconds, then exits.
@@ -28,6 +29,7 @@
 //! log ([`AccessLog`]) as text lines on stderr or JSON lines on stdout
 //! (`serve --json`: one object per line, nothing else on stdout).
 
+pub mod conn;
 pub mod events;
 pub mod files;
 pub mod http;
@@ -41,9 +43,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -55,8 +54,6 @@ use crate::failure::{self, Failure, Tag};
 use crate::report::{self, Secret};
 use crate::warning::Warning;
 
-/// Largest request head hyper buffers (it answers 431 past it).
-const MAX_HEAD: usize = 16 * 1024;
 /// How long running requests may go on after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(5);
 
@@ -431,9 +428,9 @@ async fn connection(
     let _ = tcp.set_nodelay(true);
     let io = io::Idle::new(tcp, timeout);
     match acceptor {
-        None => serve_conn(io, peer, app, timeout, stop).await,
+        None => conn::serve(io, peer, app, timeout, stop).await,
         Some(acc) => match tokio::time::timeout(timeout, acc.accept(io)).await {
-            Ok(Ok(tls)) => serve_conn(tls, peer, app, timeout, stop).await,
+            Ok(Ok(tls)) => conn::serve(tls, peer, app, timeout, stop).await,
             Ok(Err(e)) => match app.access {
                 AccessLog::Off => {}
                 AccessLog::Text => eprintln!("{} TLS handshake failed: {e}", peer.ip()),
@@ -447,35 +444,6 @@ async fn connection(
             _ => {}
         },
     }
-}
-
-async fn serve_conn<T>(
-    io: T,
-    peer: SocketAddr,
-    app: Arc<http::App>,
-    timeout: Duration,
-    mut stop: watch::Receiver<bool>,
-) where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = service_fn(move |req| {
-        let app = Arc::clone(&app);
-        async move { Ok::<_, std::convert::Infallible>(app.handle(req, peer).await) }
-    });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(timeout)
-        .max_buf_size(MAX_HEAD)
-        // Content-Length, not content-length: some firmware HTTP clients
-        // (GRUB's among them) match header names case-sensitively.
-        .title_case_headers(true)
-        .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => return,
-        _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
-    }
-    let _ = conn.await;
 }
 
 /// Completes on SIGINT or SIGTERM.
