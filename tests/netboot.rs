@@ -330,7 +330,7 @@ fn serve_hands_out_the_installer_by_mac_and_kickstarts_by_token() {
         work.path(),
         &fx.prefix,
         &inv,
-        &[&base, "--allow-local-report"],
+        &[&base, "--report-to", &base, "--allow-local-report"],
     )
     .ok();
     let m = format!("{base}/esxi-prefix");
@@ -443,6 +443,19 @@ fn serve_hands_out_the_installer_by_mac_and_kickstarts_by_token() {
     let v: serde_json::Value = serde_json::from_str(&st.stdout()).unwrap();
     assert_eq!(v["hosts"][0]["host"], "esx01");
     assert_eq!(v["hosts"][0]["state"], "kickstart-fetched");
+    // The kickstart's report lines work as on an ISO: its %pre line's URL,
+    // fetched by busybox wget, moves the host on.
+    let text = String::from_utf8(ks).unwrap();
+    let pre = text
+        .lines()
+        .find(|l| l.contains("event=installing"))
+        .expect("a report line");
+    let url = pre.split('"').nth(1).unwrap();
+    assert!(url.contains(&format!("token={tok}")), "{url}");
+    assert!(wget(url).status.success());
+    let st = run_in(&lab, &["status", ".", "--json"], &[]).ok();
+    let v: serde_json::Value = serde_json::from_str(&st.stdout()).unwrap();
+    assert_eq!(v["hosts"][0]["state"], "installing");
     assert_eq!(v["hosts"][0]["iso"], serde_json::Value::Null);
     assert_eq!(v["hosts"][1]["state"], "waiting");
     let events = fs::read_to_string(lab.join(".esxi-iso/events.jsonl")).unwrap();
