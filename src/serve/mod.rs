@@ -161,43 +161,48 @@ pub fn warn(access: AccessLog, w: &Warning) {
 /// bound to `bound` with `scheme`, cannot receive: another port or
 /// scheme, an address it does not listen on, or a loopback-only server.
 pub fn report_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str) -> Vec<Warning> {
-    address_warnings(
+    address_problems(
         urls,
         bound,
         scheme,
         (
-            "report-address",
             "the lab's kickstarts report to",
             "their reports will not arrive",
             "--report-to",
         ),
     )
+    .into_iter()
+    .map(|m| Warning::advice("report-address", m))
+    .collect()
 }
 
 /// The same for the URLs network-install hosts boot from.
 pub fn netboot_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str) -> Vec<Warning> {
-    address_warnings(
+    address_problems(
         urls,
         bound,
         scheme,
         (
-            "netboot-address",
             "the lab's hosts boot from",
             "they cannot load their installer",
             "--netboot",
         ),
     )
+    .into_iter()
+    .map(|m| Warning::advice("netboot-address", m))
+    .collect()
 }
 
-/// (code, what the hosts do, what follows, the build option).
-type AddressUse<'a> = (&'static str, &'a str, &'a str, &'a str);
+/// (what the hosts do, what follows, the build option).
+type AddressUse<'a> = (&'a str, &'a str, &'a str);
 
-fn address_warnings(
+/// Why hosts using `urls` cannot reach this server, one message each.
+fn address_problems(
     urls: &[String],
     bound: SocketAddr,
     scheme: &str,
-    (code, what, effect, option): AddressUse<'_>,
-) -> Vec<Warning> {
+    (what, effect, option): AddressUse<'_>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for url in urls {
         let Some((their_scheme, rest)) = url.split_once("://") else {
@@ -245,14 +250,11 @@ fn address_warnings(
             ));
         }
         if !why.is_empty() {
-            out.push(Warning::advice(
-                code,
-                format!(
-                    "{what} {url}, but {}: {effect}; serve with --listen {} (or rebuild \
-                     with the right {option})",
-                    why.join("; "),
-                    suggest_listen(host, port, bound)
-                ),
+            out.push(format!(
+                "{what} {url}, but {}: {effect}; serve with --listen {} (or rebuild \
+                 with the right {option})",
+                why.join("; "),
+                suggest_listen(host, port, bound)
             ));
         }
     }
