@@ -35,6 +35,7 @@ pub mod input;
 pub mod iso;
 pub mod kickstart;
 pub mod lab;
+pub mod netboot;
 pub mod output;
 pub mod overlay;
 pub mod progress;

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     esxi_iso::cli::complete::complete_env();
     let cli = Cli::parse_args();
     let result = match cli.command {
+        Command::Build(args) if args.netboot.is_some() => cmd::netboot::run(&args),
         Command::Build(args) if args.inventory.is_some() => cmd::lab::run(&args),
         Command::Build(args) => cmd::build::run(&args),
         Command::Inspect(args) => cmd::inspect::run(&args),

@@ -330,6 +330,12 @@ impl Reporter {
         )
     }
 
+    /// The folder's secret (for network install's kickstart tokens,
+    /// which are the hosts' report tokens).
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
     pub fn for_host(&self, host: &str) -> HostReport {
         HostReport {
             base: self.base.clone(),

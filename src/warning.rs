@@ -108,6 +108,8 @@ pub const OWN: &[(&str, &str)] = &[
     ("report-address", "the lab's kickstarts report to an address or port this server does not listen on"),
     ("tls-insecure", "upload --insecure: the server's certificate is not checked"),
     ("serve-failed", "serve could not accept a connection, record an event or read the report secret"),
+    ("netboot-source", "a stock ISO the lab's network install is served from is missing, damaged or changed"),
+    ("netboot-address", "the lab's hosts boot from an address or port this server does not listen on"),
 ];
 
 /// Every code of the installer and loader rules ([`crate::kickstart::lint`],

@@ -145,6 +145,7 @@ fn json_every_documented_block_is_checked() {
     let checked = [
         "build",
         "lab",
+        "netboot",
         "inspect",
         "verify",
         "kickstart-lint",
@@ -365,6 +366,45 @@ fn json_lab_commands() {
 
     let status = json_run(&docs, d, "status", &["status", "lab", "--json"], 0);
     assert_eq!(status["hosts"][0]["state"], "fetched");
+}
+
+/// A lab made for network install: the manifest it prints and writes.
+#[test]
+fn json_netboot() {
+    if !fixture::available() {
+        return;
+    }
+    let docs = documented();
+    let w = work_dir("json-netboot");
+    let d = w.path();
+    fs::write(
+        d.join("lab.toml"),
+        "[[host]]\nhostname = \"esx01\"\n\n[[host]]\nhostname = \"esx02\"\nmac = \"52:54:00:00:00:02\"\n",
+    )
+    .unwrap();
+    let src = fixtures().plain.to_str().unwrap();
+    let m = json_run(
+        &docs,
+        d,
+        "netboot",
+        &[
+            "build",
+            src,
+            "--inventory",
+            "lab.toml",
+            "--out-dir",
+            "lab",
+            "--netboot",
+            "http://10.0.0.5:8080",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(m["hosts"][1]["netboot"]["mac"], "52:54:00:00:00:02");
+    assert_eq!(m["hosts"][0]["kernelopt"]["bios"], Value::Null);
+    let file: Value =
+        serde_json::from_slice(&fs::read(d.join("lab/manifest.json")).unwrap()).unwrap();
+    assert_eq!(file, m);
 }
 
 /// Both upload targets, against the scripted servers of the publish tests.

@@ -81,6 +81,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("served").args(["report_to", "netboot"]).multiple(true)))]
 pub struct BuildArgs {
     /// ESXi installer ISO, or a directory from `extract` (never modified)
     #[arg(value_name = "SOURCE")]
@@ -158,9 +159,21 @@ pub struct BuildArgs {
     #[arg(long, value_name = "URL")]
     pub report_to: Option<String>,
 
-    /// Accept a loopback or link-local --report-to (hosts on this machine)
-    #[arg(long, requires = "report_to")]
+    /// Accept a loopback or link-local --report-to or --netboot URL
+    #[arg(long, requires = "served")]
     pub allow_local_report: bool,
+
+    /// Make the inventory's hosts install over the network from SOURCE,
+    /// served by `esxi-iso serve` at this URL: no ISO per host
+    #[arg(long, value_name = "URL", requires = "inventory",
+          conflicts_with_all = ["ks_in_ramdisk", "overlay", "ks_path", "jobs",
+                                "keep_going", "replace_vendor_files"])]
+    pub netboot: Option<String>,
+
+    /// With --netboot: unknown MACs boot the installer without a kickstart
+    /// (default: they get 404)
+    #[arg(long, requires = "netboot")]
+    pub netboot_interactive: bool,
 
     /// Do not show warnings with this code (repeatable, or comma-separated)
     #[arg(long, value_name = "CODE")]
@@ -232,6 +245,18 @@ impl BuildArgs {
             keep_going: self.keep_going,
             only: self.hosts.clone(),
             trace: Default::default(),
+            netboot: self.netboot.is_some(),
+        })
+    }
+}
+
+impl BuildArgs {
+    /// `--netboot URL` and its options, when given.
+    pub fn netboot_request(&self) -> Option<crate::netboot::Request> {
+        Some(crate::netboot::Request {
+            url: self.netboot.clone()?,
+            interactive: self.netboot_interactive,
+            allow_local: self.allow_local_report,
         })
     }
 }

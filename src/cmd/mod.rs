@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod kickstart;
 pub mod lab;
 pub mod man;
+pub mod netboot;
 pub mod pack;
 pub mod serve;
 pub mod status;

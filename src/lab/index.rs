@@ -52,12 +52,45 @@ pub struct ManifestHost {
     pub ks_path: String,
     pub variables: std::collections::BTreeMap<String, toml::Value>,
     pub overlays: Vec<String>,
-    pub kernelopt: KernelOpts,
+    pub kernelopt: HostKernelOpts,
     /// Always present, empty when there were none (as in every JSON
     /// esxi-iso prints, lists are never left out).
     pub warnings: Vec<Warning>,
-    /// How the ISO's bytes got there: cloned from the source, copied.
-    pub data: DataReport,
+    /// How the ISO's bytes got there: cloned from the source, copied
+    /// (null for a network-install host: no ISO was written).
+    pub data: Option<DataReport>,
+    /// A network-install host (`build --netboot`): null for an ISO.
+    pub netboot: Option<NetbootEntry>,
+}
+
+/// The kernel options of a host: both boot.cfg of its ISO, or (network
+/// install, UEFI only) its boot.cfg on the server, with `bios` null.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostKernelOpts {
+    pub bios: Option<String>,
+    pub efi: String,
+}
+
+impl From<KernelOpts> for HostKernelOpts {
+    fn from(k: KernelOpts) -> Self {
+        HostKernelOpts {
+            bios: Some(k.bios),
+            efi: k.efi,
+        }
+    }
+}
+
+/// Where a network-install host boots from (no secret: the kickstart
+/// URL's token is shown as `<token>`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NetbootEntry {
+    /// `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+    /// The URL the host's firmware boots (mboot.efi on the ISO).
+    pub boot_uri: String,
+    /// Its boot.cfg, relative to the lab folder (also `file`).
+    pub boot_cfg: String,
+    pub kickstart_url: String,
 }
 
 /// The index as it was before this run.
@@ -148,9 +181,10 @@ pub fn built_entry(source: &Path, h: &HostPlan, s: &BuildSummary) -> ManifestHos
         ks_path: s.ks_path.clone(),
         variables: h.vars.redacted(),
         overlays: h.overlays.clone(),
-        kernelopt: s.kernelopt.clone(),
+        kernelopt: s.kernelopt.clone().into(),
         warnings: s.warnings.clone(),
-        data: s.data,
+        data: Some(s.data),
+        netboot: None,
     }
 }
 
@@ -279,17 +313,18 @@ mod tests {
             ks_path: "/KS.CFG".into(),
             variables: Default::default(),
             overlays: Vec::new(),
-            kernelopt: KernelOpts {
-                bios: String::new(),
+            kernelopt: HostKernelOpts {
+                bios: Some(String::new()),
                 efi: String::new(),
             },
             warnings: Vec::new(),
-            data: DataReport {
+            data: Some(DataReport {
                 method: "copied",
                 cloned_bytes: 0,
                 copied_bytes: 0,
                 written_bytes: 2,
-            },
+            }),
+            netboot: None,
         }
     }
 

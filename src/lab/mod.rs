@@ -53,6 +53,9 @@ pub struct LabRequest {
     pub only: Vec<String>,
     /// `--verbose`: each host's steps (see [`crate::build::Options`]).
     pub trace: Trace,
+    /// `--netboot`: the hosts install over the network; no ISO is built
+    /// (see `crate::netboot`).
+    pub netboot: bool,
 }
 
 impl LabRequest {
@@ -165,8 +168,10 @@ impl LabReport {
 pub fn plan(req: &LabRequest) -> Result<LabPlan> {
     let path = &req.inventory;
     let inv = inventory::read(path)?;
-    let common = resolve::Common::from_inputs(&req.inputs, path, req.out_dir.clone(), &req.only)
-        .tag(Failure::Usage)?;
+    let mut common =
+        resolve::Common::from_inputs(&req.inputs, path, req.out_dir.clone(), &req.only)
+            .tag(Failure::Usage)?;
+    common.netboot = req.netboot;
     let mut plan = resolve::resolve(&inv, &common).map_err(|problems| {
         let lines: Vec<&str> = problems.iter().map(|p| p.text.as_str()).collect();
         failure::error(

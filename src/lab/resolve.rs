@@ -91,6 +91,9 @@ pub struct Common {
     /// `--host`: build only these (all when empty); the whole inventory
     /// is still checked.
     pub only: Vec<String>,
+    /// `--netboot`: no ISO is written (the network install checks its own
+    /// outputs), and lint names a kickstart `HOST.cfg`, as it is served.
+    pub netboot: bool,
 }
 
 impl Common {
@@ -139,6 +142,7 @@ impl Common {
             stem,
             allow: Allow::parse(&inputs.allow)?,
             only: only.to_vec(),
+            netboot: false,
         })
     }
 }
@@ -225,11 +229,6 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
             .into_iter()
             .map(Problem::usage),
     );
-    problems.extend(
-        duplicate_macs(&found, &macs)
-            .into_iter()
-            .map(Problem::usage),
-    );
     problems.extend(unknown_hosts(&found, &common.only));
     if !common.only.is_empty() {
         hosts.retain(|h| {
@@ -239,7 +238,9 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
                 .any(|o| o.eq_ignore_ascii_case(&h.hostname))
         });
     }
-    problems.extend(existing_outputs(&hosts, common));
+    if !common.netboot {
+        problems.extend(existing_outputs(&hosts, common));
+    }
     if problems.is_empty() {
         Ok(LabPlan {
             name,
@@ -419,7 +420,10 @@ fn resolve_host(
                 shared: None,
             }),
             Ok(text) => {
-                let file = lint_file(&ks.source, ks_path, common.ks_in_ramdisk);
+                let file = match (&hostname, common.netboot, ks.source.is_template()) {
+                    (Some(h), true, true) => format!("{}.cfg", h.to_ascii_lowercase()),
+                    _ => lint_file(&ks.source, ks_path, common.ks_in_ramdisk),
+                };
                 let findings = checks::Kickstart {
                     file: &file,
                     text: &text,
@@ -745,6 +749,7 @@ mod tests {
             out_dir: dir.join("out"),
             base_dir: dir.to_path_buf(),
             stem: "lab".into(),
+            netboot: false,
         }
     }
 

@@ -5,32 +5,37 @@
 //! - `GET /.esxi-iso/report?host=H&event=E&token=T[&addr=A]`: a host's
 //!   install report, checked against its token, logged and synced before
 //!   the answer;
+//! - `GET`/`HEAD /.esxi-iso/ks/TOKEN/HOST.cfg`: a network-install host's
+//!   kickstart, only with that host's token; fetching it is an event;
+//! - `GET`/`HEAD /MOUNT/...`: a network install's installer, straight out
+//!   of its stock ISO, and its hosts' boot.cfg (see `installer`); a
+//!   host's first module is an event;
 //! - `GET`/`HEAD` of any other path: a file of the directory (see
 //!   `files`), with validators, conditional requests and byte ranges.
 //!
 //! The API lives under `/.esxi-iso/` because no file there is ever served
 //! (hidden paths are refused), so it cannot shadow a file of the lab.
 //! Request bodies are never read. The access log on stderr shows the path
-//! without its query, so tokens stay out of it.
+//! without its query, and a kickstart's token as `<token>`, so tokens stay
+//! out of it.
 
-use std::convert::Infallible;
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 
 use super::events::{now, EventLog, Record};
 use super::files::{self, Answer, Validators};
-use super::io::FileBody;
+use super::installer::{Installers, Mount, Target, KICKSTART_DIR, KICKSTART_PATH};
+use super::io::Payload;
 use super::status::{lab_hosts, Board};
 use super::{json_line, AccessLog};
 use crate::report::{Event, Secret, REPORT_PATH};
 use crate::warning::Warning;
 
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub type Body = Payload;
 
 const PAGE: &str = include_str!("page.html");
 const STATUS_PATH: &str = "/.esxi-iso/status.json";
@@ -49,12 +54,17 @@ pub struct App {
     /// Records being written after a download ended; the server waits for
     /// them before it stops, so a fetch it served is never lost.
     pub pending: Mutex<tokio::task::JoinSet<()>>,
+    /// The network installs of the folder (`.esxi-iso/netboot.json`).
+    pub installers: Installers,
+    /// Hosts that fetched their boot.cfg and have not loaded a module
+    /// since: their next module is a `loading` event.
+    pub armed: Mutex<HashSet<String>>,
 }
 
 impl App {
     /// Writes `rec` in the background (a download's end cannot wait for
     /// the disk); [`App::finish_records`] waits for it.
-    pub fn record_later(self: &Arc<Self>, rec: Record) {
+    pub fn spawn_record(self: &Arc<Self>, rec: Record) {
         let app = Arc::clone(self);
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.spawn(async move {
@@ -79,18 +89,20 @@ impl App {
         while set.join_next().await.is_some() {}
     }
 
-    pub async fn handle(
-        self: Arc<Self>,
-        req: Request<hyper::body::Incoming>,
-        peer: SocketAddr,
-    ) -> Response<Body> {
+    pub async fn handle(self: Arc<Self>, req: &Request<()>, peer: SocketAddr) -> Response<Body> {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
         let resp = match (method.clone(), path.as_str()) {
             (Method::GET | Method::HEAD, "/") => page(&method),
             (Method::GET, STATUS_PATH) => self.status_json().await,
             (Method::GET, REPORT_PATH) => self.report(req.uri().query().unwrap_or(""), peer).await,
-            (Method::GET | Method::HEAD, _) => self.file(&req, &path, peer).await,
+            (Method::GET | Method::HEAD, p) if p.starts_with(KICKSTART_PATH) => {
+                self.kickstart(&method, p, peer).await
+            }
+            (Method::GET | Method::HEAD, _) => match self.netboot(req, &path, peer).await {
+                Some(r) => r,
+                None => self.file(req, &path, peer).await,
+            },
             _ => {
                 let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
                 r.headers_mut()
@@ -99,6 +111,7 @@ impl App {
             }
         };
         let status = resp.status().as_u16();
+        let path = log_path(&path);
         match self.access {
             AccessLog::Off => {}
             AccessLog::Text => eprintln!("{} {method} {path} {status}", peer.ip()),
@@ -225,7 +238,7 @@ impl App {
 
     async fn file(
         self: &Arc<Self>,
-        req: &Request<hyper::body::Incoming>,
+        req: &Request<()>,
         path: &str,
         peer: SocketAddr,
     ) -> Response<Body> {
@@ -233,75 +246,268 @@ impl App {
         let p = path.to_string();
         let opened = tokio::task::spawn_blocking(move || files::open(&root, &p)).await;
         let Ok(Ok((file, meta, real))) = opened else {
-            return text(StatusCode::NOT_FOUND, "not found\n");
+            return not_found();
         };
         let v = Validators::of(&meta);
         let name = real
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let answer = files::answer(req.method(), req.headers(), &v);
-        let mut b = Response::builder()
-            .header(header::ETAG, &v.etag)
-            .header(header::LAST_MODIFIED, httpdate::fmt_http_date(v.modified))
-            .header(header::ACCEPT_RANGES, "bytes");
-        let (status, start, end) = match answer {
-            Answer::NotModified => {
-                return b
-                    .status(StatusCode::NOT_MODIFIED)
-                    .body(empty())
-                    .unwrap_or_default();
-            }
-            Answer::PreconditionFailed => {
-                return b
-                    .status(StatusCode::PRECONDITION_FAILED)
-                    .body(empty())
-                    .unwrap_or_default();
-            }
-            Answer::Unsatisfiable => {
-                return b
-                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .header(header::CONTENT_RANGE, format!("bytes */{}", v.len))
-                    .body(empty())
-                    .unwrap_or_default();
-            }
-            Answer::Full => (StatusCode::OK, 0, v.len),
-            Answer::Partial(s, e) => {
-                b = b.header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", v.len));
-                (StatusCode::PARTIAL_CONTENT, s, e + 1)
-            }
+        let (b, start, end) = match ranged(req, &v, &name) {
+            Ok(r) => r,
+            Err(resp) => return *resp,
         };
-        b = b
-            .status(status)
-            .header(header::CONTENT_TYPE, files::content_type(&name))
-            .header(header::CONTENT_LENGTH, end - start);
         if req.method() == Method::HEAD {
             return b.body(empty()).unwrap_or_default();
         }
         // A download that reaches the ISO's last byte counts as a fetch.
-        let on_complete =
-            (end == v.len && name.to_ascii_lowercase().ends_with(".iso")).then(|| {
-                let app = Arc::clone(self);
-                let rel = real
-                    .strip_prefix(&self.root)
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or(name.clone());
-                let peer = peer.ip().to_canonical().to_string();
-                Box::new(move || {
-                    let rec = Record {
-                        time: now(),
-                        event: "fetched".into(),
-                        host: None,
-                        file: Some(rel),
-                        peer,
-                        addr: None,
-                    };
-                    app.record_later(rec);
-                }) as super::io::OnComplete
-            });
-        b.body(FileBody::new(file, start, end, on_complete).boxed())
-            .unwrap_or_default()
+        let on_complete = (end == v.len && super::status::is_iso(&name)).then(|| {
+            let rel = real
+                .strip_prefix(&self.root)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or(name.clone());
+            let rec = Record {
+                time: 0,
+                event: "fetched".into(),
+                host: None,
+                file: Some(rel),
+                peer: peer.ip().to_canonical().to_string(),
+                addr: None,
+            };
+            self.record_later(rec)
+        });
+        b.body(Payload::File {
+            file,
+            start,
+            end,
+            on_complete,
+        })
+        .unwrap_or_default()
     }
+
+    /// An [`io::OnComplete`](super::io::OnComplete) that records `rec`
+    /// (stamped when it runs) without holding up the response.
+    fn record_later(self: &Arc<Self>, mut rec: Record) -> super::io::OnComplete {
+        let app = Arc::clone(self);
+        Box::new(move || {
+            rec.time = now();
+            app.spawn_record(rec);
+        })
+    }
+
+    /// A path under a network install's mount; None when it is not one.
+    async fn netboot(
+        self: &Arc<Self>,
+        req: &Request<()>,
+        path: &str,
+        peer: SocketAddr,
+    ) -> Option<Response<Body>> {
+        let parts = files::components(path).ok()?;
+        let (snap, fresh) = self.installers.snapshot();
+        if fresh {
+            for p in &snap.problems {
+                super::warn(self.access, &Warning::advice("netboot-source", p.clone()));
+            }
+        }
+        let mount = Arc::clone(snap.mount(parts.first()?)?);
+        Some(match mount.target(&parts[1..]) {
+            Target::NotFound => not_found(),
+            Target::LabFile { rel, host } => {
+                let r = self.file(req, &format!("/{rel}"), peer).await;
+                if let (Some(h), true) = (
+                    host,
+                    req.method() == Method::GET && r.status() == StatusCode::OK,
+                ) {
+                    self.lock_armed().insert(h.to_ascii_lowercase());
+                }
+                r
+            }
+            Target::Iso { path, host } => self.iso_file(req, &mount, &path, host, peer),
+        })
+    }
+
+    fn lock_armed(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.armed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A file of a stock ISO, by offset into the ISO file.
+    fn iso_file(
+        self: &Arc<Self>,
+        req: &Request<()>,
+        mount: &Mount,
+        path: &str,
+        host: Option<String>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let Some((offset, _, v)) = mount.extent(path) else {
+            return not_found();
+        };
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let (b, start, end) = match ranged(req, &v, name) {
+            Ok(r) => r,
+            Err(resp) => return *resp,
+        };
+        if req.method() == Method::HEAD {
+            return b.body(empty()).unwrap_or_default();
+        }
+        let Ok(file) = mount.file() else {
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the ISO\n");
+        };
+        if let Some(h) = host.filter(|h| self.lock_armed().remove(&h.to_ascii_lowercase())) {
+            let rec = Record {
+                time: 0,
+                event: "loading".into(),
+                host: Some(h),
+                file: None,
+                peer: peer.ip().to_canonical().to_string(),
+                addr: None,
+            };
+            (self.record_later(rec))();
+        }
+        b.body(Payload::File {
+            file,
+            start: offset + start,
+            end: offset + end,
+            on_complete: None,
+        })
+        .unwrap_or_default()
+    }
+
+    /// `/.esxi-iso/ks/TOKEN/HOST.cfg`: the kickstart, with its host's token
+    /// only. A GET is recorded (synced) before the answer.
+    async fn kickstart(
+        self: &Arc<Self>,
+        method: &Method,
+        path: &str,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let rest = &path[KICKSTART_PATH.len()..];
+        let parsed = rest.split_once('/').and_then(|(token, file)| {
+            let host = file.strip_suffix(".cfg")?;
+            (crate::kickstart::vars::valid_hostname(host) && !token.is_empty())
+                .then_some((token, host))
+        });
+        let Some((token, host)) = parsed else {
+            return text(
+                StatusCode::FORBIDDEN,
+                "a kickstart is served only at /.esxi-iso/ks/TOKEN/HOST.cfg, with its host's token\n",
+            );
+        };
+        let Some(secret) = self.secret() else {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "kickstarts are off: this directory has no secret\n",
+            );
+        };
+        if !secret.verify(host, token) {
+            return text(StatusCode::FORBIDDEN, "wrong token for this host\n");
+        }
+        let file = self
+            .state_dir
+            .join(KICKSTART_DIR)
+            .join(format!("{}.cfg", host.to_ascii_lowercase()));
+        let read = tokio::task::spawn_blocking(move || {
+            crate::input::read_text_capped(&file, 1 << 20, "kickstart")
+        })
+        .await;
+        let Ok(Ok(body)) = read else {
+            return not_found();
+        };
+        let len = body.len();
+        if method == Method::GET {
+            let rec = Record {
+                time: now(),
+                event: "kickstart-fetched".into(),
+                host: Some(host.to_string()),
+                file: None,
+                peer: peer.ip().to_canonical().to_string(),
+                addr: None,
+            };
+            if let Err(e) = self.record(rec).await {
+                super::warn(
+                    self.access,
+                    &Warning::advice("serve-failed", format!("{e:#}")),
+                );
+            }
+        }
+        let b = if method == Method::HEAD {
+            empty()
+        } else {
+            full(body.into_bytes())
+        };
+        let mut r = Response::new(b);
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+}
+
+/// The builder of a file's answer with its validators and range, or the
+/// whole answer when there is no body to send (304, 412, 416).
+fn ranged(
+    req: &Request<()>,
+    v: &Validators,
+    name: &str,
+) -> Result<(http::response::Builder, u64, u64), Box<Response<Body>>> {
+    let answer = files::answer(req.method(), req.headers(), v);
+    let mut b = Response::builder()
+        .header(header::ETAG, &v.etag)
+        .header(header::LAST_MODIFIED, httpdate::fmt_http_date(v.modified))
+        .header(header::ACCEPT_RANGES, "bytes");
+    let (status, start, end) = match answer {
+        Answer::NotModified => {
+            return Err(Box::new(
+                b.status(StatusCode::NOT_MODIFIED)
+                    .body(empty())
+                    .unwrap_or_default(),
+            ));
+        }
+        Answer::PreconditionFailed => {
+            return Err(Box::new(
+                b.status(StatusCode::PRECONDITION_FAILED)
+                    .body(empty())
+                    .unwrap_or_default(),
+            ));
+        }
+        Answer::Unsatisfiable => {
+            return Err(Box::new(
+                b.status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{}", v.len))
+                    .body(empty())
+                    .unwrap_or_default(),
+            ));
+        }
+        Answer::Full => (StatusCode::OK, 0, v.len),
+        Answer::Partial(s, e) => {
+            b = b.header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", v.len));
+            (StatusCode::PARTIAL_CONTENT, s, e + 1)
+        }
+    };
+    b = b
+        .status(status)
+        .header(header::CONTENT_TYPE, files::content_type(name))
+        .header(header::CONTENT_LENGTH, end - start);
+    Ok((b, start, end))
+}
+
+/// The path as the access log shows it: a kickstart's token hidden.
+pub fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path
+        .strip_prefix(KICKSTART_PATH)
+        .and_then(|rest| rest.split_once('/'))
+    {
+        Some((_, file)) => format!("{KICKSTART_PATH}<token>/{file}").into(),
+        None => path.into(),
+    }
+}
+
+fn not_found() -> Response<Body> {
+    text(StatusCode::NOT_FOUND, "not found\n")
 }
 
 fn page(method: &Method) -> Response<Body> {
@@ -322,15 +528,11 @@ fn page(method: &Method) -> Response<Body> {
 }
 
 fn full(bytes: Vec<u8>) -> Body {
-    Full::new(Bytes::from(bytes))
-        .map_err(|never: Infallible| match never {})
-        .boxed()
+    Payload::Bytes(bytes.into())
 }
 
 fn empty() -> Body {
-    Empty::new()
-        .map_err(|never: Infallible| match never {})
-        .boxed()
+    Payload::Empty
 }
 
 fn text(status: StatusCode, msg: &'static str) -> Response<Body> {

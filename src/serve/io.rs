@@ -1,18 +1,19 @@
-//! The two byte pumps of the server: a connection that gives up when no
-//! byte moves for a while, and a response body read from a file.
+//! The byte pumps of the server: a connection that gives up when no byte
+//! moves for a while, and the bodies it sends.
 //!
 //! [`Idle`] closes connections that make no progress in either direction
 //! for the idle time: a client that stops reading a download (its window
 //! full, the server's writes pending) or a keep-alive connection left open.
-//! hyper's own `header_read_timeout` bounds a client that trickles header
-//! bytes, which keeps an idle timer alive.
+//! The connection loop (`conn`) bounds the time a whole request head may
+//! take, which a client trickling header bytes cannot stretch.
 //!
-//! [`FileBody`] reads the file in [`CHUNK`]-sized positioned reads on
-//! tokio's blocking pool, one chunk in flight per response, so memory per
-//! connection is bounded whatever the file size. It is not zero-copy: hyper
-//! owns the socket and writes from buffers, so sendfile(2) would mean
-//! writing HTTP by hand, which this project does not do. Loopback
-//! measurements are in tests/bench/serve.sh.
+//! A file body ([`Payload::File`]) goes out with sendfile(2) on plain TCP:
+//! the kernel moves the bytes from the page cache to the socket, so memory
+//! per connection is the socket's buffer whatever the file size, and no
+//! byte is copied through this process. Over TLS (and where a file system
+//! refuses sendfile) it is read in [`CHUNK`]-sized positioned reads on
+//! tokio's blocking pool, one chunk in flight per response. Loopback
+//! measurements against nginx are in tests/bench/serve.sh.
 
 use std::fs::File;
 use std::future::Future;
@@ -23,10 +24,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::os::fd::AsRawFd;
+
 use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::task::JoinHandle;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// Bytes read per step of a file body.
@@ -144,88 +146,127 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Idle<T> {
 /// Called once when a body has sent its last byte.
 pub type OnComplete = Box<dyn FnOnce() + Send + Sync>;
 
-/// The bytes `pos..end` of a file, as a response body.
-pub struct FileBody {
-    file: Arc<File>,
-    pos: u64,
-    end: u64,
-    reading: Option<JoinHandle<io::Result<Vec<u8>>>>,
-    on_complete: Option<OnComplete>,
+/// What follows a response head.
+#[derive(Default)]
+pub enum Payload {
+    #[default]
+    Empty,
+    Bytes(Bytes),
+    /// The bytes `start..end` of a file (a file of the lab, or a stock
+    /// ISO, whose files are extents of it).
+    File {
+        file: File,
+        start: u64,
+        end: u64,
+        on_complete: Option<OnComplete>,
+    },
 }
 
-impl FileBody {
-    pub fn new(file: File, start: u64, end: u64, on_complete: Option<OnComplete>) -> FileBody {
-        FileBody {
-            file: Arc::new(file),
-            pos: start,
-            end,
-            reading: None,
-            on_complete,
+impl Payload {
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Empty => 0,
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::File { start, end, .. } => end - start,
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
-impl Body for FileBody {
-    type Data = Bytes;
-    type Error = io::Error;
+/// Most bytes handed to one sendfile(2): bounds the time a worker thread
+/// spends in one call when the file is not in the page cache.
+const SENDFILE_STEP: usize = 8 * CHUNK;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let this = self.get_mut();
-        if this.pos >= this.end {
-            return Poll::Ready(None);
-        }
-        let task = this.reading.get_or_insert_with(|| {
-            let file = Arc::clone(&this.file);
-            let (pos, len) = (this.pos, (this.end - this.pos).min(CHUNK as u64) as usize);
-            tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; len];
-                let mut got = 0;
-                while got < len {
-                    match file.read_at(&mut buf[got..], pos + got as u64) {
-                        Ok(0) => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "the file shrank while it was being sent",
-                            ))
-                        }
-                        Ok(n) => got += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
+fn shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the file shrank while it was being sent",
+    )
+}
+
+impl super::conn::Transport for Idle<TcpStream> {
+    /// sendfile(2) from the page cache to the socket, waiting for the
+    /// socket to drain at most the idle time at each step; read and write
+    /// where the file system cannot (EINVAL, ENOSYS).
+    async fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<()> {
+        let (out, inp) = (self.inner.as_raw_fd(), file.as_raw_fd());
+        let (mut pos, end) = (offset, offset + len);
+        while pos < end {
+            let want = (end - pos).min(SENDFILE_STEP as u64) as usize;
+            let sent = self.inner.try_io(Interest::WRITABLE, || {
+                let mut off = pos as libc::off_t;
+                // SAFETY: both descriptors are open for the whole call;
+                // `off` is a valid out-parameter.
+                let n = unsafe { libc::sendfile(out, inp, &mut off, want) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
                 }
-                Ok(buf)
-            })
-        });
-        let result = match Pin::new(task).poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(r) => r.unwrap_or_else(|e| Err(io::Error::other(e))),
-        };
-        this.reading = None;
-        match result {
-            Ok(buf) => {
-                this.pos += buf.len() as u64;
-                if this.pos >= this.end {
-                    if let Some(f) = this.on_complete.take() {
-                        f();
-                    }
+            });
+            match sent {
+                Ok(0) => return Err(shrank()),
+                Ok(n) => {
+                    pos += n as u64;
+                    self.progressed();
                 }
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
-            }
-            Err(e) => {
-                this.end = this.pos;
-                Poll::Ready(Some(Err(e)))
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tokio::time::timeout(self.idle, self.inner.writable())
+                        .await
+                        .map_err(|_| timed_out())??;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                    return copy_file(self, file, pos, end - pos).await;
+                }
+                Err(e) => return Err(e),
             }
         }
+        Ok(())
     }
+}
 
-    fn is_end_stream(&self) -> bool {
-        self.pos >= self.end
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> super::conn::Transport
+    for tokio_rustls::server::TlsStream<T>
+{
+    async fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<()> {
+        copy_file(self, file, offset, len).await
     }
+}
 
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.end.saturating_sub(self.pos))
+/// The bytes `offset..offset+len` of `file`, read on the blocking pool in
+/// [`CHUNK`] steps (one in flight) and written to `w`.
+pub async fn copy_file<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<()> {
+    let file = Arc::new(file.try_clone()?);
+    let (mut pos, end) = (offset, offset + len);
+    while pos < end {
+        let n = (end - pos).min(CHUNK as u64) as usize;
+        let f = Arc::clone(&file);
+        let buf = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; n];
+            let mut got = 0;
+            while got < n {
+                match f.read_at(&mut buf[got..], pos + got as u64) {
+                    Ok(0) => return Err(shrank()),
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(buf)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        w.write_all(&buf).await?;
+        pos += n as u64;
     }
+    Ok(())
 }

@@ -3,8 +3,9 @@
 //! vCenter and download tools, a VCSP tree as is, install reports from the
 //! hosts, and a status page.
 //!
-//! Stack and why: hyper 1.x (HTTP/1.1 only: firmware, vCenter, curl and
-//! busybox speak it; no HTTP/2 crate tree) on tokio, tokio-rustls with
+//! Stack and why: its own HTTP/1.1 connection loop (`conn`: firmware,
+//! vCenter, curl and busybox speak HTTP/1.1; file bodies go out with
+//! sendfile(2), which a library that owns the socket cannot do) on tokio, tokio-rustls with
 //! ring (the provider the project already uses for its TLS clients) for
 //! `--tls-cert`/`--tls-key`, `http-range-header` (the parser tower-http
 //! uses) for Range, `httpdate` for dates. No router or file-serving crate:
@@ -13,7 +14,7 @@
 //!
 //! Limits that keep slow or broken clients from hurting others: at most
 //! `max_connections` at once (more wait in the kernel's backlog), a header
-//! read timeout and a 16 KiB header buffer (hyper: 431 past it), an idle
+//! read timeout and a 16 KiB header buffer (431 past it), an idle
 //! timeout on every connection (`io::Idle`), a TLS handshake timeout,
 //! request bodies never read. Ctrl-C or SIGTERM stops accepting, lets
 //! running requests finish for a few seconds, then exits.
@@ -28,9 +29,11 @@
 //! log ([`AccessLog`]) as text lines on stderr or JSON lines on stdout
 //! (`serve --json`: one object per line, nothing else on stdout).
 
+pub mod conn;
 pub mod events;
 pub mod files;
 pub mod http;
+pub mod installer;
 pub mod io;
 pub mod status;
 
@@ -40,9 +43,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -54,8 +54,6 @@ use crate::failure::{self, Failure, Tag};
 use crate::report::{self, Secret};
 use crate::warning::Warning;
 
-/// Largest request head hyper buffers (it answers 431 past it).
-const MAX_HEAD: usize = 16 * 1024;
 /// How long running requests may go on after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(5);
 
@@ -104,7 +102,10 @@ pub struct Listening {
 #[derive(Debug, Clone, Serialize)]
 pub struct HostUrl {
     pub host: String,
+    /// Its ISO, or (network install) the URL its firmware boots.
     pub url: String,
+    /// The boot NIC's MAC of a network-install host, else null.
+    pub mac: Option<String>,
 }
 
 impl Listening {
@@ -128,7 +129,13 @@ impl Listening {
             );
         }
         for h in &self.hosts {
-            v.push(format!("  {:<16} {}", h.host, h.url));
+            match &h.mac {
+                Some(mac) => v.push(format!(
+                    "  {:<16} {} (network install, MAC {mac})",
+                    h.host, h.url
+                )),
+                None => v.push(format!("  {:<16} {}", h.host, h.url)),
+            }
         }
         if !self.report_secret {
             v.push(
@@ -163,6 +170,48 @@ pub fn warn(access: AccessLog, w: &Warning) {
 /// bound to `bound` with `scheme`, cannot receive: another port or
 /// scheme, an address it does not listen on, or a loopback-only server.
 pub fn report_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str) -> Vec<Warning> {
+    address_problems(
+        urls,
+        bound,
+        scheme,
+        (
+            "the lab's kickstarts report to",
+            "their reports will not arrive",
+            "--report-to",
+        ),
+    )
+    .into_iter()
+    .map(|m| Warning::advice("report-address", m))
+    .collect()
+}
+
+/// The same for the URLs network-install hosts boot from.
+pub fn netboot_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str) -> Vec<Warning> {
+    address_problems(
+        urls,
+        bound,
+        scheme,
+        (
+            "the lab's hosts boot from",
+            "they cannot load their installer",
+            "--netboot",
+        ),
+    )
+    .into_iter()
+    .map(|m| Warning::advice("netboot-address", m))
+    .collect()
+}
+
+/// (what the hosts do, what follows, the build option).
+type AddressUse<'a> = (&'a str, &'a str, &'a str);
+
+/// Why hosts using `urls` cannot reach this server, one message each.
+fn address_problems(
+    urls: &[String],
+    bound: SocketAddr,
+    scheme: &str,
+    (what, effect, option): AddressUse<'_>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for url in urls {
         let Some((their_scheme, rest)) = url.split_once("://") else {
@@ -210,14 +259,11 @@ pub fn report_address_warnings(urls: &[String], bound: SocketAddr, scheme: &str)
             ));
         }
         if !why.is_empty() {
-            out.push(Warning::advice(
-                "report-address",
-                format!(
-                    "the lab's kickstarts report to {url}, but {}: their reports will not \
-                     arrive; serve with --listen {} (or rebuild with the right --report-to)",
-                    why.join("; "),
-                    suggest_listen(host, port, bound)
-                ),
+            out.push(format!(
+                "{what} {url}, but {}: {effect}; serve with --listen {} (or rebuild \
+                 with the right {option})",
+                why.join("; "),
+                suggest_listen(host, port, bound)
             ));
         }
     }
@@ -265,6 +311,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     }
     let state = report::state_dir(&root);
     let secret = Secret::load(&state)?;
+    let (installers, problems) = installer::Installers::open(&state);
     let (log, records, notes) = events::EventLog::open(&state)?;
     let mut warnings: Vec<Warning> = notes
         .into_iter()
@@ -284,6 +331,15 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         bound,
         scheme,
     ));
+    warnings.extend(
+        problems
+            .into_iter()
+            .map(|p| Warning::advice("netboot-source", p)),
+    );
+    let (snap, _) = installers.snapshot();
+    let mut netboot_urls: Vec<String> = snap.hosts.iter().map(|h| h.url.clone()).collect();
+    netboot_urls.dedup();
+    warnings.extend(netboot_address_warnings(&netboot_urls, bound, scheme));
     let listening = Listening {
         dir: root.clone(),
         url: format!("{scheme}://{bound}/"),
@@ -292,9 +348,24 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         hosts: status::lab_hosts(&root)
             .unwrap_or_default()
             .into_iter()
-            .map(|(host, file)| HostUrl {
-                url: format!("{scheme}://{bound}/{file}"),
-                host,
+            .map(|(host, file)| {
+                match snap
+                    .hosts
+                    .iter()
+                    .find(|h| h.hostname.eq_ignore_ascii_case(&host))
+                    .filter(|_| !status::is_iso(&file))
+                {
+                    Some(h) => HostUrl {
+                        url: format!("{}/{}/{}", h.url, h.mount, installer::LOADER),
+                        mac: Some(h.mac.clone()),
+                        host,
+                    },
+                    None => HostUrl {
+                        url: format!("{scheme}://{bound}/{file}"),
+                        mac: None,
+                        host,
+                    },
+                }
             })
             .collect(),
         report_secret: secret.is_some(),
@@ -310,6 +381,8 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
         records: Mutex::new(records),
         access: cfg.access,
         pending: Mutex::default(),
+        installers,
+        armed: Mutex::new(Default::default()),
     });
 
     let limit = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
@@ -372,9 +445,9 @@ async fn connection(
     let _ = tcp.set_nodelay(true);
     let io = io::Idle::new(tcp, timeout);
     match acceptor {
-        None => serve_conn(io, peer, app, timeout, stop).await,
+        None => conn::serve(io, peer, app, timeout, stop).await,
         Some(acc) => match tokio::time::timeout(timeout, acc.accept(io)).await {
-            Ok(Ok(tls)) => serve_conn(tls, peer, app, timeout, stop).await,
+            Ok(Ok(tls)) => conn::serve(tls, peer, app, timeout, stop).await,
             Ok(Err(e)) => match app.access {
                 AccessLog::Off => {}
                 AccessLog::Text => eprintln!("{} TLS handshake failed: {e}", peer.ip()),
@@ -388,32 +461,6 @@ async fn connection(
             _ => {}
         },
     }
-}
-
-async fn serve_conn<T>(
-    io: T,
-    peer: SocketAddr,
-    app: Arc<http::App>,
-    timeout: Duration,
-    mut stop: watch::Receiver<bool>,
-) where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = service_fn(move |req| {
-        let app = Arc::clone(&app);
-        async move { Ok::<_, std::convert::Infallible>(app.handle(req, peer).await) }
-    });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(timeout)
-        .max_buf_size(MAX_HEAD)
-        .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => return,
-        _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
-    }
-    let _ = conn.await;
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -8,8 +8,10 @@
 //! Host names compare without case, as the tokens do.
 //!
 //! A host's state is its last install event (installing, installed,
-//! booted), so a reinstall starts over; before any, `fetched` once its ISO
-//! was downloaded to the last byte, else `waiting`. A later download does
+//! booted, and for a network install `loading`, when it loads its first
+//! module, and `kickstart-fetched`), so a reinstall starts over; before
+//! any, `fetched` once its ISO was downloaded to the last byte, else
+//! `waiting`. A later download does
 //! not move a host back (vCenter syncing a library would otherwise undo
 //! every state). Pure over its inputs, except [`lab_hosts`].
 
@@ -26,15 +28,22 @@ use crate::report::Event;
 pub enum State {
     Waiting,
     Fetched,
+    /// Network install: the host loads the installer's modules.
+    Loading,
+    /// Network install: the host's installer fetched its kickstart.
+    #[serde(rename = "kickstart-fetched")]
+    KickstartFetched,
     Installing,
     Installed,
     Booted,
 }
 
 impl State {
-    pub const ALL: [State; 5] = [
+    pub const ALL: [State; 7] = [
         State::Waiting,
         State::Fetched,
+        State::Loading,
+        State::KickstartFetched,
         State::Installing,
         State::Installed,
         State::Booted,
@@ -44,6 +53,8 @@ impl State {
         match self {
             State::Waiting => "waiting",
             State::Fetched => "fetched",
+            State::Loading => "loading",
+            State::KickstartFetched => "kickstart-fetched",
             State::Installing => "installing",
             State::Installed => "installed",
             State::Booted => "booted",
@@ -54,11 +65,16 @@ impl State {
         State::ALL.into_iter().find(|x| x.name() == s)
     }
 
-    fn of(e: Event) -> State {
-        match e {
-            Event::Installing => State::Installing,
-            Event::Installed => State::Installed,
-            Event::Booted => State::Booted,
+    /// The state a host's event puts it in: a report, or what the server
+    /// saw of a network install.
+    fn of_event(name: &str) -> Option<State> {
+        match Event::parse(name) {
+            Some(Event::Installing) => Some(State::Installing),
+            Some(Event::Installed) => Some(State::Installed),
+            Some(Event::Booted) => Some(State::Booted),
+            None => [State::Loading, State::KickstartFetched]
+                .into_iter()
+                .find(|s| s.name() == name),
         }
     }
 }
@@ -102,12 +118,13 @@ pub struct Board {
 }
 
 impl Board {
-    /// Hosts as (name, ISO file).
+    /// Hosts as (name, file): an ISO, or a network-install host's
+    /// boot.cfg (which has no ISO).
     pub fn new(hosts: &[(String, String)]) -> Board {
         Board {
             hosts: hosts
                 .iter()
-                .map(|(h, f)| Row::new(h, Some(f.clone())))
+                .map(|(h, f)| Row::new(h, is_iso(f).then(|| f.clone())))
                 .collect(),
         }
     }
@@ -135,7 +152,7 @@ impl Board {
             }
             return;
         }
-        let (Some(event), Some(host)) = (Event::parse(&r.event), &r.host) else {
+        let (Some(state), Some(host)) = (State::of_event(&r.event), &r.host) else {
             return;
         };
         let i = match self
@@ -150,7 +167,7 @@ impl Board {
             }
         };
         let row = &mut self.hosts[i];
-        row.state = State::of(event);
+        row.state = state;
         row.since = Some(r.time);
         row.last_event = Some(r.event.clone());
         row.last_time = Some(r.time);
@@ -207,6 +224,10 @@ impl Board {
         }
         out
     }
+}
+
+pub fn is_iso(file: &str) -> bool {
+    file.to_ascii_lowercase().ends_with(".iso")
 }
 
 /// The lab's hosts: manifest.json's, else one per top-level `*.iso`.
@@ -325,6 +346,14 @@ mod tests {
             (
                 &[rec(1, "rebooted", Some("esx01"), None, None)],
                 [State::Waiting, State::Waiting],
+            ),
+            (
+                &[
+                    rec(1, "loading", Some("esx01"), None, None),
+                    rec(2, "loading", Some("esx02"), None, None),
+                    rec(3, "kickstart-fetched", Some("esx02"), None, None),
+                ],
+                [State::Loading, State::KickstartFetched],
             ),
             (
                 &[rec(1, "fetched", None, Some("other.iso"), None)],

@@ -28,6 +28,7 @@ pub const TOOLS: &[&str] = &[
     "mcopy",
     "grub-mkstandalone",
     "/usr/lib/grub/x86_64-efi/iso9660.mod",
+    "/usr/lib/grub/x86_64-efi/http.mod",
     "/usr/lib/grub/i386-pc/iso9660.mod",
     "/usr/lib/ISOLINUX/isolinux.bin",
     "/usr/lib/syslinux/modules/bios/cat.c32",
@@ -50,6 +51,9 @@ pub struct Fixtures {
     pub v65: PathBuf,
     /// Plain, ESX 9.1-shaped.
     pub v91: PathBuf,
+    /// Plain, with a GRUB network client standing in for mboot.efi as
+    /// /EFI/BOOT/BOOTX64.EFI (network install tests).
+    pub net: PathBuf,
 }
 
 /// The El Torito options of VMware's own mastering command (mkisofs,
@@ -87,6 +91,7 @@ pub fn fixtures() -> &'static Fixtures {
             prefix: dir.join("esxi-prefix.iso"),
             v65: dir.join("esxi-65.iso"),
             v91: dir.join("esxi-91.iso"),
+            net: dir.join("esxi-net.iso"),
             dir,
         }
     })

@@ -19,6 +19,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("mcopy", "mtools"),
     ("grub-mkstandalone", "grub-common"),
     ("/usr/lib/grub/x86_64-efi/iso9660.mod", "grub-efi-amd64-bin"),
+    ("/usr/lib/grub/x86_64-efi/http.mod", "grub-efi-amd64-bin"),
+    ("sha256sum", "coreutils"),
     ("/usr/lib/ISOLINUX/isolinux.bin", "isolinux"),
     ("/usr/lib/syslinux/modules/bios/cat.c32", "syslinux-common"),
     ("curl", "curl"),

@@ -1,12 +1,17 @@
-//! Fuzz target: what a client can send `esxi-iso serve` that reaches its
-//! own code (hyper parses the request line and headers): the URL path
-//! mapped to a file under the served directory, the conditional and Range
-//! headers, and a report's event name and base URL.
+//! Fuzz target: what a client can send `esxi-iso serve`: the whole input
+//! as a request head (its own connection loop, with httparse), then, read
+//! as lines, the URL path mapped to a file under the served directory and
+//! a network install's mount, the conditional and Range headers, and a
+//! report's event name and base URL.
 //!
 //! The input is lines: a URL path, then the values of Range, If-Range,
 //! If-None-Match, If-Match, If-Modified-Since and If-Unmodified-Since, then
 //! a report event and a report URL; missing lines are absent headers.
 //! Invariants checked, beyond "no panic":
+//! - a request head that parses is at most 16 KiB, and its path is one
+//!   the URI parser accepted;
+//! - a network-install boot folder name that parses is `01-` and six
+//!   lowercase hex pairs;
 //! - a path that `components` accepts has no empty, hidden (`.`, `..`,
 //!   dotfile), NUL, backslash or slash-containing component;
 //! - a path that `open` accepts is a regular file inside the served
@@ -21,7 +26,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use esxi_iso::report::{parse_base_url, Event};
+use esxi_iso::serve::conn::{parse_head, MAX_HEAD};
 use esxi_iso::serve::files::{answer, components, open, Answer, Validators};
+use esxi_iso::serve::installer::parse_bootif;
 use http::{header, HeaderMap, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
 
@@ -64,10 +71,19 @@ fn root() -> &'static Path {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(Some((req, n))) = parse_head(data) {
+        assert!(n <= MAX_HEAD && n <= data.len(), "head of {n} bytes");
+        let _ = req.uri().path();
+    }
     let text = String::from_utf8_lossy(data);
     let mut lines = text.split('\n');
     let path = lines.next().unwrap_or("");
 
+    for part in path.split('/') {
+        if let Some(b) = parse_bootif(part) {
+            assert!(b.len() == 20 && b.starts_with("01-") && b == b.to_ascii_lowercase(), "{b}");
+        }
+    }
     if let Ok(parts) = components(path) {
         for p in &parts {
             assert!(
