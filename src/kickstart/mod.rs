@@ -180,6 +180,7 @@ fn render_guarded(
         Ok(list)
     });
     tera.register_function("get_env", refuse_get_env);
+    let budget = guard::bound_memory(&mut tera, name, instrumented, &steps)?;
     // Rendered into a capped buffer, so a loop cannot grow it without end.
     let mut out = Capped {
         buf: Vec::new(),
@@ -197,9 +198,14 @@ fn render_guarded(
         if steps.exceeded() {
             bail!(
                 "template {name} takes more than {} steps (loop iterations and range items, \
-                 together): check its nested loops and the variables they loop over",
-                guard::STEPS_MAX
+                 together, and a step per {} bytes its tags and filters copy): check its \
+                 nested loops and the variables they loop over",
+                guard::STEPS_MAX,
+                guard::BYTES_PER_STEP
             );
+        }
+        if let Some(over) = budget.exceeded(name) {
+            return Err(over);
         }
         return Err(tera_error(e, name));
     }

@@ -3,19 +3,23 @@
 //! Tera has no limits of its own. Its parser and renderer recurse once per
 //! nested block, bracket and binary operator, so a 40 KB template of
 //! nested parentheses or a macro that calls itself overflows the stack and
-//! aborts the process; and three nested loops over `range(end=65536)` run
-//! for weeks. Before Tera sees a template, [`instrument`] (`scan.rs`)
-//! checks the text against the limits below (in one pass over its bytes,
-//! following Tera's grammar: tags, strings, comments and raw blocks) and
-//! puts a call to [`STEP_FN`] at the start of every loop body, which
-//! counts iterations against [`STEPS_MAX`]. [`check_macros`] refuses
-//! recursive and deeply chained macros from the parsed template
-//! ([`check_macro_math`], a macro call Tera would panic on), and
-//! [`verify`] confirms on the parsed instrumented template that every
-//! loop, and nothing else, got its step. [`add_template`] gives each parse
-//! a budget of parser calls, since Tera's parser backtracks exponentially
-//! on some malformed nesting. The renderer runs on a thread with a
-//! [`STACK`] large enough for everything the limits allow.
+//! aborts the process; three nested loops over `range(end=65536)` run for
+//! weeks; and a string doubled in a loop takes all the memory there is.
+//! Before Tera sees a template, [`instrument`] (`scan.rs`) checks the text
+//! against the limits below (in one pass over its bytes, following Tera's
+//! grammar: tags, strings, comments and raw blocks) and puts a call to
+//! [`STEP_FN`] at the start of every loop body, which counts iterations
+//! against [`STEPS_MAX`]. [`check_macros`] refuses recursive and deeply
+//! chained macros from the parsed template ([`check_macro_math`], a macro
+//! call Tera would panic on), and [`verify`] confirms on the parsed
+//! instrumented template that every loop, and nothing else, got its step.
+//! [`add_template`] gives each parse a budget of parser calls, since
+//! Tera's parser backtracks exponentially on some malformed nesting.
+//! [`bound_memory`] (`budget.rs`, `rewrite.rs`, `peaks.rs`) puts checks
+//! into the parsed template and around Tera's filters that hold what a
+//! render keeps to [`MEMORY_MAX`], and count the work on long values as
+//! steps too. The renderer runs on a thread with a [`STACK`] large enough
+//! for everything the limits allow.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -25,15 +29,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::{bail, Result};
 use tera::ast::{Expr, ExprVal, LogicOperator, Node};
 
+mod budget;
+mod peaks;
+mod rewrite;
 mod scan;
 
+pub use budget::{install as bound_memory, Budget, BYTES_PER_STEP, MEMORY_MAX, VALUE_DEPTH_MAX};
 pub use scan::{instrument, Instrumented};
 
-/// The function called at the start of every loop body. Reserved: a
-/// template that names it is refused.
+/// What the names of esxi-iso's own template functions and filters start
+/// with; a template that uses such a name is refused.
+pub const RESERVED: &str = "__esxi_iso_";
+
+/// The function called at the start of every loop body.
 pub const STEP_FN: &str = "__esxi_iso_loop_step";
 
-/// Most loop iterations and `range` items, together, in one render. Real
+/// Most steps in one render: loop iterations, `range` items, and a step
+/// per [`budget::BYTES_PER_STEP`] copied or made on the way. Real
 /// kickstart templates loop over a few disks, NICs or port groups.
 pub const STEPS_MAX: u64 = 1 << 22;
 
@@ -259,6 +271,7 @@ fn each_val<'a>(nodes: &'a [Node], f: &mut dyn FnMut(&'a ExprVal)) {
     });
 }
 
+/// Every value in `e`, with the values inside it, outer first.
 fn expr_vals<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a ExprVal)) {
     for filter in &e.filters {
         filter.args.values().for_each(|a| expr_vals(a, f));

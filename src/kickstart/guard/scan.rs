@@ -1,15 +1,29 @@
 //! The template's text, read as Tera's grammar reads it (tags, strings,
 //! comments, raw blocks) in one pass over its bytes: the tag and nesting
-//! limits are checked here, and every loop body gets a call to
-//! [`STEP_FN`].
+//! limits are checked here, every loop body gets a call to [`STEP_FN`],
+//! and the lines of the tags that hold expressions are noted for
+//! [`super::rewrite`], which has only Tera's parse tree and no lines.
 
 use anyhow::{bail, Result};
 
-use super::{NESTING_MAX, STEP_FN, TAG_TOKENS_MAX};
+use super::{NESTING_MAX, RESERVED, STEP_FN, TAG_TOKENS_MAX};
 
 /// Keywords of the tags that open and close a block.
 const OPENERS: [&str; 5] = ["for", "if", "macro", "filter", "block"];
 const CLOSERS: [&str; 5] = ["endfor", "endif", "endmacro", "endfilter", "endblock"];
+
+/// Keywords of the tags [`super::rewrite`] puts a check before (`""` is
+/// `{{ }}`), and of `macro`, whose line names a macro's output.
+const LINED: [&str; 8] = [
+    "",
+    "set",
+    "set_global",
+    "if",
+    "elif",
+    "for",
+    "filter",
+    "macro",
+];
 
 /// A template checked against the limits, with a step at the start of
 /// every loop body.
@@ -18,23 +32,40 @@ pub struct Instrumented {
     pub text: String,
     /// How many loops got a step.
     pub loops: usize,
+    /// The line of each tag whose keyword is in [`LINED`], in the order
+    /// of the text (`{{ super() }}` is not one: Tera makes no expression
+    /// of it).
+    pub lines: Vec<usize>,
 }
 
 /// Checks `text` (template `name`) against the tag and nesting limits and
 /// returns it with a [`STEP_FN`] call after every `{% for %}` tag. Line
 /// numbers are kept: nothing inserted contains a newline.
 pub fn instrument(name: &str, text: &str) -> Result<Instrumented> {
-    if text.contains(STEP_FN) {
+    if let Some(at) = text.find(RESERVED) {
+        let end = text[at..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(text.len(), |n| at + n);
         bail!(
-            "template {name} uses the name {STEP_FN}, which esxi-iso keeps for itself: rename it"
+            "template {name} uses the name {}, and names starting with {RESERVED} are \
+             esxi-iso's own: rename it",
+            &text[at..end]
         );
     }
     let b = text.as_bytes();
-    let line = |at: usize| 1 + b[..at].iter().filter(|&&c| c == b'\n').count();
+    // Lines are counted as the scan goes: `line_at` is the line of byte
+    // `counted`.
+    let (mut counted, mut line_at) = (0, 1);
+    let mut line = |at: usize| {
+        line_at += b[counted..at].iter().filter(|&&c| c == b'\n').count();
+        counted = at;
+        line_at
+    };
     let mut out = String::with_capacity(text.len() + 64);
     let mut copied = 0;
     let mut depth = 0usize;
     let mut loops = 0;
+    let mut lines = Vec::new();
     let mut i = 0;
     while let Some(open) = find_block_start(b, i) {
         let Some(piece) = piece_at(b, open) else {
@@ -45,25 +76,27 @@ pub fn instrument(name: &str, text: &str) -> Result<Instrumented> {
         let Some(kw) = piece.parsed else {
             continue;
         };
+        let at = line(open);
         if tokens(&b[open..piece.end]) > TAG_TOKENS_MAX {
             bail!(
-                "template {name} line {}: a tag of more than {TAG_TOKENS_MAX} words and symbols; \
-                 Tera would overflow its stack on long expressions: split it into several \
-                 {{% set %}} tags",
-                line(open)
+                "template {name} line {at}: a tag of more than {TAG_TOKENS_MAX} words and \
+                 symbols; Tera would overflow its stack on long expressions: split it into \
+                 several {{% set %}} tags"
             );
         }
         if OPENERS.contains(&kw) {
             depth += 1;
             if depth > NESTING_MAX {
                 bail!(
-                    "template {name} line {}: blocks (for, if, macro, filter, block) nested more \
-                     than {NESTING_MAX} deep; Tera would overflow its stack on deeper ones",
-                    line(open)
+                    "template {name} line {at}: blocks (for, if, macro, filter, block) nested \
+                     more than {NESTING_MAX} deep; Tera would overflow its stack on deeper ones"
                 );
             }
         } else if CLOSERS.contains(&kw) {
             depth = depth.saturating_sub(1);
+        }
+        if LINED.contains(&kw) && !is_super(&b[open..piece.end]) {
+            lines.push(at);
         }
         if kw == "for" {
             out.push_str(&text[copied..piece.end]);
@@ -73,7 +106,27 @@ pub fn instrument(name: &str, text: &str) -> Result<Instrumented> {
         }
     }
     out.push_str(&text[copied..]);
-    Ok(Instrumented { text: out, loops })
+    Ok(Instrumented {
+        text: out,
+        loops,
+        lines,
+    })
+}
+
+/// Whether a tag is `{{ super() }}`, which Tera parses to a node of its
+/// own, with no expression.
+fn is_super(tag: &[u8]) -> bool {
+    let Some(inner) = tag.strip_prefix(b"{{").and_then(|t| t.strip_suffix(b"}}")) else {
+        return false;
+    };
+    let inner = inner.strip_prefix(b"-").unwrap_or(inner);
+    let inner = inner.strip_suffix(b"-").unwrap_or(inner);
+    let start = inner.iter().position(|&c| !is_ws(c)).unwrap_or(inner.len());
+    let end = inner
+        .iter()
+        .rposition(|&c| !is_ws(c))
+        .map_or(start, |e| e + 1);
+    &inner[start..end] == b"super()"
 }
 
 /// A comment, tag or raw block of a template.
@@ -241,6 +294,18 @@ mod tests {
     }
 
     #[test]
+    fn lines_of_the_tags_that_hold_expressions() {
+        let text = "{{ a }}\n{% set b = 1 %}{# {{ no }} #}\n{% raw %}{{ no }}\n{% endraw %}{% if a %}\n\
+                    {% elif b %}{% else %}{% endif %}\n{% macro m() %}{{- super() -}}{% endmacro m %}\n\
+                    {% for x in [\"}}\", '%}'] %}{% filter upper %}\n{%- set_global c = x -%}\
+                    {% endfilter %}{% endfor %}{% block k %}{{ super () }}{% endblock k %}";
+        assert_eq!(
+            instrument("t", text).unwrap().lines,
+            [1, 2, 4, 5, 6, 7, 7, 8, 8]
+        );
+    }
+
+    #[test]
     fn steps_keep_the_loops_whitespace() {
         let mut tera = tera::Tera::default();
         tera.register_function(STEP_FN, |_: &HashMap<String, tera::Value>| {
@@ -294,6 +359,9 @@ mod tests {
         let err = instrument("t", "{{ __esxi_iso_loop_step() }}")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("keeps for itself"), "{err}");
+        assert!(
+            err.contains("names starting with __esxi_iso_ are esxi-iso's own"),
+            "{err}"
+        );
     }
 }
