@@ -451,6 +451,20 @@ fn templates_cannot_exhaust_memory() {
             "line 2: set_global a makes a value nested more than 128 deep",
         ),
         (
+            // A 1 MiB regular expression: the regex crate took 100 MiB to
+            // find it too large.
+            "regex.ks.tera",
+            doubled(20) + "{% if s is matching(s) %}x{% endif %}\n",
+            "line 2: the matching test may take 128.0 MiB",
+        ),
+        (
+            // Tera pastes an index's value into the path, then rewrites
+            // the path in several passes.
+            "index.ks.tera",
+            doubled(22) + "{% set m = [1] %}{{ m[s] | default(value=\"\") }}\n",
+            "line 2: the variables this tag uses take 16.0 MiB",
+        ),
+        (
             // 1 MiB looped over by character: Tera walks from the start
             // for each one, 5 * 10^11 characters read.
             "chars.ks.tera",

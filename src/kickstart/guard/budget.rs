@@ -22,7 +22,8 @@
 //! - each filter, before it runs: what it may allocate, input copy
 //!   included, worked out from its input and arguments without allocating
 //!   ([`super::peaks`]); after it runs, what its result added;
-//! - each function's result (`range` makes at most 65,536 numbers);
+//! - each function's result (`range` makes at most 65,536 numbers), and
+//!   what the `matching` test's regular expression takes to compile;
 //! - the output of macros and filter sections, which Tera renders into
 //!   buffers of its own, byte by byte as it is written.
 //!
@@ -135,6 +136,9 @@ struct State {
     /// Bytes seen copied, made or written, for [`BYTES_PER_STEP`].
     work: u64,
     steps: Steps,
+    /// The line of the tag started last, for the testers, whose
+    /// arguments cannot carry it.
+    line: usize,
 }
 
 impl State {
@@ -213,6 +217,7 @@ impl Budget {
             over: None,
             work: 0,
             steps: steps.clone(),
+            line: 0,
         })))
     }
 
@@ -253,6 +258,7 @@ impl Budget {
             )
         })?;
         st.work(used)?;
+        st.line = line;
         st.stack.push(Entry::new(TAG, used));
         st.total += used;
         Ok(Value::from(""))
@@ -338,8 +344,8 @@ impl Budget {
 }
 
 /// Rewrites template `name` in `tera` with the budget's checks, wraps
-/// Tera's filters and functions (registered before: `range` included) to
-/// count what they make, and registers esxi-iso's own. `steps` counts
+/// Tera's filters, functions and tests (registered before: `range`
+/// included) to count what they make, and registers esxi-iso's own. `steps` counts
 /// the turns of loops over strings.
 pub fn install(
     tera: &mut Tera,
@@ -421,6 +427,11 @@ fn wrap(tera: &mut Tera, budget: &Budget) {
         let b = budget.clone();
         tera.register_function(&name.clone(), Counted { name, inner, b });
     }
+    let testers: Vec<_> = tera.testers.drain().collect();
+    for (name, inner) in testers {
+        let b = budget.clone();
+        tera.register_tester(&name.clone(), Counted { name, inner, b });
+    }
 }
 
 /// A filter or function of Tera's whose results are counted.
@@ -455,6 +466,29 @@ impl tera::Filter for Counted<dyn tera::Filter> {
 
     fn is_safe(&self) -> bool {
         self.inner.is_safe()
+    }
+}
+
+/// Bytes the regex crate takes to parse and compile a pattern, per byte
+/// of it, at most (measured: about 100 for a 1 MiB pattern, which then
+/// failed the crate's own 10 MiB limit on the compiled program).
+const REGEX_BYTES_PER_BYTE: u64 = 128;
+
+impl tera::Test for Counted<dyn tera::Test> {
+    fn test(&self, value: Option<&Value>, args: &[Value]) -> tera::Result<bool> {
+        if self.name == "matching" {
+            let pattern = args.first().and_then(Value::as_str).map_or(0, str::len) as u64;
+            let need = pattern.saturating_mul(REGEX_BYTES_PER_BYTE);
+            let line = self.b.state().line;
+            self.b.need(need, line, || {
+                format!(
+                    "the matching test may take {} to compile its {} pattern",
+                    size(need),
+                    size(pattern)
+                )
+            })?;
+        }
+        self.inner.test(value, args)
     }
 }
 
@@ -641,6 +675,15 @@ mod tests {
             (
                 "{% set a = [] %}{% for i in range(end=200) %}\n{% set_global a = [a] %}{% endfor %}".into(),
                 "line 2: set_global a makes a value nested more than 128 deep",
+            ),
+            (
+                grown(20) + "\n{% if s is matching(s) %}x{% endif %}",
+                "line 2: the matching test may take 128.0 MiB to compile its 1.0 MiB pattern",
+            ),
+            (
+                // Tera pastes an index into the path, then rewrites it.
+                grown(22) + "{% set m = [1] %}\n{{ m[s] | default(value=\"\") }}",
+                "line 2: the variables this tag uses take 16.0 MiB",
             ),
         ];
         for (text, want) in cases {

@@ -324,10 +324,61 @@ const MAGIC_DUMP: &str = "__tera_context";
 /// Every variable `e` reads, once for each time it names it.
 fn variables(e: &Expr, out: &mut Vec<String>) {
     super::expr_vals(e, &mut |v| match v {
-        ExprVal::Ident(i) => out.push(i.clone()),
-        ExprVal::Test(t) => out.push(t.ident.clone()),
+        ExprVal::Ident(i) => read(i, out),
+        ExprVal::Test(t) => read(&t.ident, out),
         _ => {}
     });
+}
+
+/// How many copies of a variable used as an index (`a[b]`) Tera makes:
+/// it pastes the value into the path, which it then rewrites in several
+/// passes, two strings alive at a time, and quotes in its error.
+const INDEX_COPIES: usize = 4;
+
+/// Variable `name`, and the variables it is indexed by, however deep
+/// (each index's copies are made once, whatever its depth). An indexed
+/// path counts as the variable it starts with, which holds what it
+/// reaches: looking the path itself up would paste the indexes in, the
+/// very copies being counted.
+fn read(name: &str, out: &mut Vec<String>) {
+    let base = |path: &str| path.split('[').next().unwrap_or(path).to_string();
+    out.push(base(name));
+    let mut todo = indexes(name);
+    while let Some(sub) = todo.pop() {
+        out.extend(std::iter::repeat_n(base(sub), INDEX_COPIES));
+        todo.extend(indexes(sub));
+    }
+}
+
+/// What Tera evaluates inside the square brackets of a path: not quoted
+/// strings and not numbers (its `pull_out_square_bracket`).
+fn indexes(path: &str) -> Vec<&str> {
+    let b = path.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'[' || matches!(b.get(i + 1), Some(b'"' | b'\'') | None) {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut depth = 1;
+        let mut j = start;
+        while j < b.len() && depth > 0 {
+            depth += usize::from(b[j] == b'[');
+            depth -= usize::from(b[j] == b']');
+            j += 1;
+        }
+        if depth > 0 {
+            break;
+        }
+        let sub = &path[start..j - 1];
+        if sub.parse::<usize>().is_err() {
+            out.push(sub);
+        }
+        i = j;
+    }
+    out
 }
 
 /// `e` with `line` added to the arguments of every filter and function
