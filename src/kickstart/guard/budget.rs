@@ -21,7 +21,7 @@
 //!   concatenation or an array literal is no larger than its parts;
 //! - each filter, before it runs: what it may allocate, input copy
 //!   included, worked out from its input and arguments without allocating
-//!   ([`super::peaks`]); after it runs, what its result added;
+//!   ([`super::sizes`]); after it runs, what its result added;
 //! - each function's result (`range` makes at most 65,536 numbers), and
 //!   what the `matching` test's regular expression takes to compile;
 //! - the output of macros and filter sections, which Tera renders into
@@ -43,7 +43,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use anyhow::{anyhow, Result};
 use tera::{Tera, Value};
 
-use super::{peaks, rewrite, Instrumented, Steps};
+use super::sizes::{self, footprint, measure, rendered_len, size};
+use super::{rewrite, Instrumented, Steps};
 use crate::input;
 
 /// Most bytes a render may hold in values: far more than any kickstart
@@ -445,7 +446,7 @@ impl tera::Filter for Counted<dyn tera::Filter> {
     fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let line = line(args, LINE_ARG);
         let input = footprint(value);
-        let peak = peaks::peak(&self.name, value, input, args);
+        let peak = sizes::peak(&self.name, value, input, args);
         self.b.need(peak, line, || {
             format!("the {} filter may take {} here", self.name, size(peak))
         })?;
@@ -519,87 +520,6 @@ fn what(args: &HashMap<String, Value>) -> &str {
     args.get("what")
         .and_then(Value::as_str)
         .unwrap_or("the output")
-}
-
-/// Bytes a value of Tera's takes.
-const VALUE: u64 = std::mem::size_of::<Value>() as u64;
-/// Bytes an object's entry takes besides its value and the key's bytes.
-const ENTRY: u64 = std::mem::size_of::<String>() as u64 + 8;
-
-/// Bytes `v` holds: [`VALUE`] for it and each value inside it, its
-/// strings' bytes, and [`ENTRY`] and the key for each object entry.
-pub fn footprint(v: &Value) -> u64 {
-    measure(v).0
-}
-
-/// [`footprint`] and the depth of `v` (1 for a value holding no other),
-/// without recursion.
-fn measure(v: &Value) -> (u64, usize) {
-    let (mut bytes, mut depth) = (0, 0);
-    let mut todo = vec![(v, 1)];
-    while let Some((v, d)) = todo.pop() {
-        depth = depth.max(d);
-        bytes += VALUE;
-        match v {
-            Value::String(s) => bytes += s.len() as u64,
-            Value::Array(a) => todo.extend(a.iter().map(|x| (x, d + 1))),
-            Value::Object(m) => {
-                for (k, x) in m {
-                    bytes += ENTRY + k.len() as u64;
-                    todo.push((x, d + 1));
-                }
-            }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
-        }
-    }
-    (bytes, depth)
-}
-
-/// Bytes Tera writes when it prints `v` (strings as they are, arrays as
-/// `[a, b]`, objects as `[object]`), without recursion.
-pub fn rendered_len(v: &Value) -> u64 {
-    let mut n = 0;
-    let mut todo = vec![v];
-    while let Some(v) = todo.pop() {
-        n += match v {
-            Value::String(s) => s.len() as u64,
-            Value::Null => 0,
-            Value::Bool(b) => b.to_string().len() as u64,
-            Value::Number(x) => number_len(x),
-            Value::Object(_) => "[object]".len() as u64,
-            Value::Array(a) => {
-                todo.extend(a);
-                2 + 2 * (a.len() as u64).saturating_sub(1)
-            }
-        };
-    }
-    n
-}
-
-/// The length of a number as Tera prints it (integers as integers, others
-/// with Rust's `Display` for `f64`).
-fn number_len(x: &tera::Number) -> u64 {
-    let s = if let Some(i) = x.as_i64() {
-        i.to_string()
-    } else if let Some(u) = x.as_u64() {
-        u.to_string()
-    } else {
-        x.as_f64().unwrap_or_default().to_string()
-    };
-    s.len() as u64
-}
-
-/// `n` bytes for a message: KiB, MiB or GiB with one decimal, or bytes.
-pub fn size(n: u64) -> String {
-    if n >= 1 << 30 {
-        format!("{:.1} GiB", n as f64 / f64::from(1 << 30))
-    } else if n >= 1 << 20 {
-        format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
-    } else if n >= 1 << 10 {
-        format!("{:.1} KiB", n as f64 / f64::from(1 << 10))
-    } else {
-        format!("{n} bytes")
-    }
 }
 
 #[cfg(test)]

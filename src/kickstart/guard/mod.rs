@@ -15,7 +15,7 @@
 //! instrumented template that every loop, and nothing else, got its step.
 //! [`add_template`] gives each parse a budget of parser calls, since
 //! Tera's parser backtracks exponentially on some malformed nesting.
-//! [`bound_memory`] (`budget.rs`, `rewrite.rs`, `peaks.rs`) puts checks
+//! [`bound_memory`] (`budget.rs`, `rewrite.rs`, `sizes.rs`) puts checks
 //! into the parsed template and around Tera's filters that hold what a
 //! render keeps to [`MEMORY_MAX`], and count the work on long values as
 //! steps too. The renderer runs on a thread with a [`STACK`] large enough
@@ -30,9 +30,9 @@ use anyhow::{bail, Result};
 use tera::ast::{Expr, ExprVal, LogicOperator, Node};
 
 mod budget;
-mod peaks;
 mod rewrite;
 mod scan;
+mod sizes;
 
 pub use budget::{install as bound_memory, Budget, BYTES_PER_STEP, MEMORY_MAX, VALUE_DEPTH_MAX};
 pub use scan::{instrument, Instrumented};
@@ -45,7 +45,7 @@ pub const RESERVED: &str = "__esxi_iso_";
 pub const STEP_FN: &str = "__esxi_iso_loop_step";
 
 /// Most steps in one render: loop iterations, `range` items, and a step
-/// per [`budget::BYTES_PER_STEP`] copied or made on the way. Real
+/// per [`BYTES_PER_STEP`] copied or made on the way. Real
 /// kickstart templates loop over a few disks, NICs or port groups.
 pub const STEPS_MAX: u64 = 1 << 22;
 

@@ -32,7 +32,7 @@ pub struct Instrumented {
     pub text: String,
     /// How many loops got a step.
     pub loops: usize,
-    /// The line of each tag whose keyword is in [`LINED`], in the order
+    /// The line of each tag whose keyword is in `LINED`, in the order
     /// of the text (`{{ super() }}` is not one: Tera makes no expression
     /// of it).
     pub lines: Vec<usize>,

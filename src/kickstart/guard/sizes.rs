@@ -1,7 +1,9 @@
-//! What each of Tera's filters may allocate while it runs, result
-//! included, worked out from its input and arguments without allocating,
-//! so that [`super::budget`] can refuse a filter before it takes the
-//! memory.
+//! Sizes for the memory budget ([`super::budget`]): how much memory a
+//! value of Tera's takes and how long it prints (walking it without
+//! recursion: a value may be nested deeper than the stack allows to
+//! recurse), and what each of Tera's filters may allocate while it runs,
+//! result included, worked out from its input and arguments without
+//! allocating, so that a filter is refused before it takes the memory.
 //!
 //! Read from Tera 1.20's filters (`builtins/filters/*.rs`): most copy
 //! their input first (`try_get_value!` clones it), then build the
@@ -35,10 +37,87 @@ use std::collections::HashMap;
 
 use tera::Value;
 
-use super::budget::rendered_len;
-
-/// Bytes of a value of Tera's.
+/// Bytes a value of Tera's takes.
 const VALUE: u64 = std::mem::size_of::<Value>() as u64;
+/// Bytes an object's entry takes besides its value and the key's bytes.
+const ENTRY: u64 = std::mem::size_of::<String>() as u64 + 8;
+
+/// Bytes `v` holds: [`VALUE`] for it and each value inside it, its
+/// strings' bytes, and [`ENTRY`] and the key for each object entry.
+pub fn footprint(v: &Value) -> u64 {
+    measure(v).0
+}
+
+/// [`footprint`] and the depth of `v` (1 for a value holding no other),
+/// without recursion.
+pub fn measure(v: &Value) -> (u64, usize) {
+    let (mut bytes, mut depth) = (0, 0);
+    let mut todo = vec![(v, 1)];
+    while let Some((v, d)) = todo.pop() {
+        depth = depth.max(d);
+        bytes += VALUE;
+        match v {
+            Value::String(s) => bytes += s.len() as u64,
+            Value::Array(a) => todo.extend(a.iter().map(|x| (x, d + 1))),
+            Value::Object(m) => {
+                for (k, x) in m {
+                    bytes += ENTRY + k.len() as u64;
+                    todo.push((x, d + 1));
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    (bytes, depth)
+}
+
+/// Bytes Tera writes when it prints `v` (strings as they are, arrays as
+/// `[a, b]`, objects as `[object]`), without recursion.
+pub fn rendered_len(v: &Value) -> u64 {
+    let mut n = 0;
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        n += match v {
+            Value::String(s) => s.len() as u64,
+            Value::Null => 0,
+            Value::Bool(b) => b.to_string().len() as u64,
+            Value::Number(x) => number_len(x),
+            Value::Object(_) => "[object]".len() as u64,
+            Value::Array(a) => {
+                todo.extend(a);
+                2 + 2 * (a.len() as u64).saturating_sub(1)
+            }
+        };
+    }
+    n
+}
+
+/// The length of a number as Tera prints it (integers as integers, others
+/// with Rust's `Display` for `f64`).
+fn number_len(x: &tera::Number) -> u64 {
+    let s = if let Some(i) = x.as_i64() {
+        i.to_string()
+    } else if let Some(u) = x.as_u64() {
+        u.to_string()
+    } else {
+        x.as_f64().unwrap_or_default().to_string()
+    };
+    s.len() as u64
+}
+
+/// `n` bytes for a message: KiB, MiB or GiB with one decimal, or bytes.
+pub fn size(n: u64) -> String {
+    if n >= 1 << 30 {
+        format!("{:.1} GiB", n as f64 / f64::from(1 << 30))
+    } else if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", n as f64 / f64::from(1 << 10))
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 /// Bytes of a string slice, as `split` and `truncate` collect them.
 const SLICE: u64 = std::mem::size_of::<&str>() as u64;
 /// Bytes of a `(usize, &str)`, one per character in `truncate`.
@@ -109,7 +188,7 @@ fn common(name: &str, value: &Value, input: u64, args: &HashMap<String, Value>) 
             input + n * 24 + 2 * printed + n.saturating_sub(1) * sep + VALUE
         }
         ("concat", _) => {
-            let with = args.get("with").map_or(0, super::budget::footprint);
+            let with = args.get("with").map_or(0, footprint);
             2 * (input + with)
         }
         ("json_encode", _) => {
