@@ -32,7 +32,6 @@ use super::budget::{
     ENTER_FN, FOR_FILTER, LINE_ARG, LOOP, MACRO, OUT_FILTER, SECTION, SET_FILTER, SIZE_FILTER,
     TAG_FN, TEXT_FN, TO_ARG,
 };
-use super::{RESERVED, STEP_FN};
 
 /// Where a node is.
 #[derive(Clone)]
@@ -156,7 +155,7 @@ impl Rewriter<'_> {
                 out.push(tag_check(line, at, &[&e], None)?);
                 let mut e = with_line(e, line);
                 if !at.to.is_empty() {
-                    e.filters.push(filter(OUT_FILTER, output_args(line, at)));
+                    e.filters.push(fn_call(OUT_FILTER, output_args(line, at)));
                 }
                 out.push(Node::VariableBlock(ws, e));
             }
@@ -169,7 +168,7 @@ impl Rewriter<'_> {
                 } else {
                     ("set", at.frame)
                 };
-                set.value.filters.push(filter(
+                set.value.filters.push(fn_call(
                     SET_FILTER,
                     [
                         ("name", string(&set.key)),
@@ -208,7 +207,7 @@ impl Rewriter<'_> {
                 f.container = with_line(f.container, line);
                 f.container
                     .filters
-                    .push(filter(FOR_FILTER, [(LINE_ARG, int(line))]));
+                    .push(fn_call(FOR_FILTER, [(LINE_ARG, int(line))]));
                 let inner = Scope {
                     id,
                     frame: id,
@@ -402,7 +401,6 @@ fn with_line(mut e: Expr, line: usize) -> Expr {
 fn val_with_line(v: ExprVal, line: usize) -> ExprVal {
     let boxed = |e: Box<Expr>| Box::new(with_line(*e, line));
     match v {
-        ExprVal::FunctionCall(c) if c.name.starts_with(RESERVED) => ExprVal::FunctionCall(c),
         ExprVal::FunctionCall(c) => ExprVal::FunctionCall(fn_with_line(c, line)),
         ExprVal::MacroCall(mut c) => {
             c.args = args_with_line(c.args, line);
@@ -449,9 +447,7 @@ fn val_with_line(v: ExprVal, line: usize) -> ExprVal {
 /// A filter or function call with `line` among its arguments.
 fn fn_with_line(mut f: FunctionCall, line: usize) -> FunctionCall {
     f.args = args_with_line(f.args, line);
-    if f.name != STEP_FN {
-        f.args.insert(LINE_ARG.into(), int(line));
-    }
+    f.args.insert(LINE_ARG.into(), int(line));
     f
 }
 
@@ -485,10 +481,6 @@ fn call<'a>(name: &str, args: impl IntoIterator<Item = (&'a str, Expr)>) -> Node
         WS::default(),
         Expr::new(ExprVal::FunctionCall(fn_call(name, args))),
     )
-}
-
-fn filter<'a>(name: &str, args: impl IntoIterator<Item = (&'a str, Expr)>) -> FunctionCall {
-    fn_call(name, args)
 }
 
 fn fn_call<'a>(name: &str, args: impl IntoIterator<Item = (&'a str, Expr)>) -> FunctionCall {
