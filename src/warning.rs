@@ -112,54 +112,21 @@ pub const OWN: &[(&str, &str)] = &[
     ("netboot-address", "the lab's hosts boot from an address or port this server does not listen on"),
 ];
 
-/// Every code of the installer and loader rules ([`crate::kickstart::lint`],
-/// [`crate::esxi::loader`]) that can be a warning (a rule that is always
-/// an error cannot be allowed, and is not here).
-pub const RULES: &[&str] = &[
-    "arg-deprecated",
-    "arg-duplicate",
-    "arg-invalid",
-    "arg-no-value",
-    "arg-position",
-    "arg-takes-no-value",
-    "arg-unknown",
-    "command-deprecated",
-    "command-duplicate",
-    "command-invalidated",
-    "command-unused",
-    "inline-comment",
-    "install-vmfs",
-    "keyboard-unknown",
-    "keyword-lost",
-    "missing-install",
-    "missing-network",
-    "missing-rootpw",
-    "missing-vmaccepteula",
-    "network-dhcp-ignored",
-    "network-no-bootproto",
-    "network-static-no-gateway",
-    "network-static-no-hostname",
-    "network-static-no-nameserver",
-    "network-static-no-netmask",
-    "no-key",
-    "non-ascii",
-    "repeated-option",
-    "report-can-fail",
-    "report-event",
-    "report-no-token",
-    "report-section",
-    "report-unbounded",
-    "rootpw-md5-incomplete",
-    "rootpw-words",
-    "script-end",
-    "script-no-interpreter",
-    "unknown-command",
-    "unknown-key",
-];
+/// Every code of the installer's and the loader's rules
+/// ([`crate::kickstart::lint::RULES`], [`crate::esxi::loader::RULES`])
+/// that can be a warning or advice. A rule that is always an error cannot
+/// be allowed, and is not here.
+pub fn rule_codes() -> impl Iterator<Item = &'static str> {
+    crate::kickstart::lint::RULES
+        .iter()
+        .chain(crate::esxi::loader::RULES)
+        .filter(|(_, kinds)| kinds.contains(['W', 'A']))
+        .map(|(code, _)| *code)
+}
 
 /// Every warning code.
 pub fn codes() -> impl Iterator<Item = &'static str> {
-    OWN.iter().map(|(c, _)| *c).chain(RULES.iter().copied())
+    OWN.iter().map(|(c, _)| *c).chain(rule_codes())
 }
 
 /// The codes `--allow` silences, each checked against [`codes`].

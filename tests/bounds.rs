@@ -289,14 +289,14 @@ fn templates_cannot_hang_or_overflow_the_stack() {
     }
     let dir = work_dir("bounds-template-work");
     let d = dir.path();
-    let cases: [(&str, String, &str); 6] = [
+    let cases: [(&str, String, &str); 8] = [
         (
             // 2.8 * 10^14 empty iterations: weeks.
             "loops.ks.tera",
             "{% for i in range(end=65536) %}{% for j in range(end=65536) %}\
              {% for k in range(end=65536) %}{% endfor %}{% endfor %}{% endfor %}\n"
                 .into(),
-            "takes more than 4194304 steps (loop iterations and range items, together)",
+            "takes more than 4194304 steps (loop iterations and range items, together",
         ),
         (
             "recursive.ks.tera",
@@ -320,6 +320,19 @@ fn templates_cannot_hang_or_overflow_the_stack() {
             "{% if true %}".repeat(20_000) + &"{% endif %}".repeat(20_000),
             "blocks (for, if, macro, filter, block) nested more than 64 deep",
         ),
+        (
+            // Rendered as itself: the template includes itself forever.
+            "include.ks.tera",
+            "x\n{% include \"include.ks.tera\" %}\n".into(),
+            "{% include %} and {% import %} could only load the template itself",
+        ),
+        (
+            "import.ks.tera",
+            "{% import \"import.ks.tera\" as m %}{% macro f() %}{{ m::f() }}{% endmacro f %}\
+             {{ m::f() }}\n"
+                .into(),
+            "{% include %} and {% import %} could only load the template itself",
+        ),
         ("worst.ks.tera", at_the_limits(), ""),
     ];
     for (file, text, want) in &cases {
@@ -333,6 +346,194 @@ fn templates_cannot_hang_or_overflow_the_stack() {
             m.fails_with(3, want, BARE);
         }
     }
+}
+
+/// Template lines that leave `s` holding 2^n bytes of `x`, by doubling.
+fn doubled(n: u32) -> String {
+    format!(
+        "{{% set s = \"x\" %}}{{% for i in range(end={n}) %}}{{% set_global s = s ~ s %}}\
+         {{% endfor %}}\n"
+    )
+}
+
+/// Templates written to grow a value until the machine runs out of
+/// memory: each is refused within the memory budget, at the line that
+/// grows, in a fraction of a second (the `kickstart render` runs one after
+/// another; each took a few hundred milliseconds in a debug build).
+#[test]
+fn templates_cannot_exhaust_memory() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-template-memory");
+    let d = dir.path();
+    let kib = |n: usize| "y".repeat(n << 10);
+    let refs = |sep: &str, n: usize| vec!["s"; n].join(sep);
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            // The issue's template: 2.1 GB in 4.8 s before the budget; 30
+            // turns would have taken 17 GB.
+            "double27.ks.tera",
+            "{% set s = \"ab\" %}{% for i in range(end=27) %}\n{% set_global s = s ~ s %}\
+             {% endfor %}{{ s | length }}\n"
+                .into(),
+            "line 2: set_global s makes a value of 8.0 MiB",
+        ),
+        (
+            "double30.ks.tera",
+            "{% set s = \"ab\" %}{% for i in range(end=30) %}\n{% set_global s = s ~ s %}\
+             {% endfor %}{{ s | length }}\n"
+                .into(),
+            "line 2: set_global s makes a value of 8.0 MiB",
+        ),
+        (
+            // 8 KiB with every byte replaced by those 8 KiB: 64 MiB.
+            "replace.ks.tera",
+            doubled(13) + "{{ s | replace(from=\"x\", to=s) }}\n",
+            "line 2: the replace filter may take 64.0 MiB here",
+        ),
+        (
+            "indent.ks.tera",
+            doubled(12) + "{% set l = s | replace(from=\"x\", to=\"\n\") %}\n{{ l | indent(prefix=s) }}\n",
+            "line 4: the indent filter may take 32.0 MiB here",
+        ),
+        (
+            "join.ks.tera",
+            doubled(12) + "{% set a = s | split(pat=\"\") %}\n{{ a | join(sep=s) }}\n",
+            "line 3: the join filter may take 16.2 MiB here",
+        ),
+        (
+            "split.ks.tera",
+            doubled(19) + "{{ s | split(pat=\"\") | length }}\n",
+            "line 2: the split filter may take 25.0 MiB here",
+        ),
+        (
+            "concat.ks.tera",
+            "{% set a = [1] %}{% for i in range(end=30) %}\n{% set_global a = a | concat(with=a) %}\
+             {% endfor %}\n"
+                .into(),
+            "line 2: the concat filter may take",
+        ),
+        (
+            "escape.ks.tera",
+            doubled(21) + "{{ s | replace(from=\"x\", to=\"/\") | escape | length }}\n",
+            "line 2: the escape filter may take 26.0 MiB here",
+        ),
+        (
+            "tilde.ks.tera",
+            doubled(16) + &format!("{{{{ {} }}}}\n", refs(" ~ ", 300)),
+            "line 2: the variables this tag uses take 18.8 MiB",
+        ),
+        (
+            "array.ks.tera",
+            doubled(17) + &format!("{{% set a = [{}] %}}\n", refs(", ", 150)),
+            "line 2: the variables this tag uses take 18.8 MiB",
+        ),
+        (
+            "macro.ks.tera",
+            doubled(13)
+                + "{% macro m(x) %}{% for i in range(end=65536) %}{{ x }}{% endfor %}{% endmacro m %}\n\
+                   {{ self::m(x=s) | length }}\n",
+            "line 2: the output of macro m reaches",
+        ),
+        (
+            "section.ks.tera",
+            format!(
+                "{{% filter upper %}}{{% for i in range(end=65536) %}}{}{{% endfor %}}{{% endfilter %}}\n",
+                kib(1)
+            ),
+            "line 1: the output of this filter section reaches",
+        ),
+        (
+            "deep.ks.tera",
+            "{% set a = [] %}{% for i in range(end=65536) %}\n{% set_global a = [a] %}{% endfor %}\n"
+                .into(),
+            "line 2: set_global a makes a value nested more than 128 deep",
+        ),
+        (
+            // A 1 MiB regular expression: the regex crate took 100 MiB to
+            // find it too large.
+            "regex.ks.tera",
+            doubled(20) + "{% if s is matching(s) %}x{% endif %}\n",
+            "line 2: the matching test may take 128.0 MiB",
+        ),
+        (
+            // Tera pastes an index's value into the path, then rewrites
+            // the path in several passes.
+            "index.ks.tera",
+            doubled(22) + "{% set m = [1] %}{{ m[s] | default(value=\"\") }}\n",
+            "line 2: the variables this tag uses take 16.0 MiB",
+        ),
+        (
+            // 1 MiB looped over by character: Tera walks from the start
+            // for each one, 5 * 10^11 characters read.
+            "chars.ks.tera",
+            doubled(20) + "{% for c in s %}{% endfor %}\n",
+            "takes more than 4194304 steps",
+        ),
+        (
+            // 2 MiB copied at each of 65,536 turns: 128 GiB of work, counted
+            // as steps.
+            "work.ks.tera",
+            doubled(21) + "{% for i in range(end=65536) %}{{ s | length }}{% endfor %}\n",
+            "takes more than 4194304 steps",
+        ),
+    ];
+    for (file, text, want) in &cases {
+        fs::write(d.join(file), text).unwrap();
+        let m = measure(d, &["kickstart", "render", "--template", file], None);
+        // Bound: the 16 MiB budget, the copies Tera holds while a filter
+        // runs (it copies its input first), and the binary (measured: 34
+        // to 44 MiB in a debug build).
+        m.fails_with(3, want, 64);
+    }
+}
+
+/// Templates that need no budget are rendered as before: the 30 field
+/// kickstarts (tests/field/kickstarts), made templates, come out byte for
+/// byte as they went in, and the built-in template renders in little
+/// memory (its output is compared exactly by tests/kickstart.rs).
+#[test]
+fn valid_templates_render_unchanged_in_little_memory() {
+    if !can_measure() {
+        return;
+    }
+    let dir = work_dir("bounds-template-valid");
+    let d = dir.path();
+    let field = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/field/kickstarts");
+    let mut files: Vec<_> = fs::read_dir(&field)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30);
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap();
+        let name = format!("{}.tera", path.file_name().unwrap().to_string_lossy());
+        fs::write(d.join(&name), &text).unwrap();
+        // They read no variable, so a --set would be refused.
+        let args = ["kickstart", "render", "--template", &name];
+        let got = common::cli::run_in(d, &args, &[]).ok().stdout();
+        assert_eq!(got, text, "{name}");
+    }
+    let m = measure(
+        d,
+        &[
+            "kickstart",
+            "render",
+            "--set",
+            HASH,
+            "--set",
+            "hostname=esx01.lab.local",
+            "--set",
+            "ntp_servers=pool.ntp.org,10.0.0.2",
+            "--set",
+            "firstboot=esxcli system hostname get",
+        ],
+        None,
+    );
+    assert_eq!(m.code, Some(0), "{}", m.stderr);
+    m.under(BARE);
 }
 
 /// A template at every limit at once: 16 macros calling each other, each

@@ -685,16 +685,23 @@ fn warning_codes_are_all_known_to_allow() {
                 used.insert(lit.clone());
                 assert!(
                     known.contains(&lit.as_str()),
-                    "{rel}: warning code {lit:?} is not in esxi_iso::warning (OWN or RULES): \
+                    "{rel}: warning code {lit:?} is not in esxi_iso::warning::codes() (OWN, or a RULES list of lint or the loader): \
                      add it, or --allow refuses it"
                 );
             }
         }
     }
-    let unused: Vec<&&str> = known.iter().filter(|k| !used.contains(**k)).collect();
+    // The rules' codes come from their RULES tables, which
+    // tests/lint_rules.rs and the rule files' own checks hold to what
+    // they give; esxi-iso's own codes are listed by hand.
+    let unused: Vec<&str> = esxi_iso::warning::OWN
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|k| !used.contains(*k))
+        .collect();
     assert!(
         unused.is_empty(),
-        "esxi_iso::warning lists codes no warning uses: {unused:?}"
+        "esxi_iso::warning::OWN lists codes no warning uses: {unused:?}"
     );
 }
 

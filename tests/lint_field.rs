@@ -5,13 +5,15 @@
 //! exactly that, with the installer's severity: no error on a file the
 //! installer accepts, no missed error on one it refuses, the same warnings.
 //! esxi-iso's advice is left out of the comparison (it is not the
-//! installer's verdict) but must never be an error.
+//! installer's verdict) but must never be an error. Two upgrade
+//! kickstarts (tests/field/upgrade) check that lint marks what only
+//! esxi-iso says, the commands an upgrade invalidates, as advice.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 
-use esxi_iso::kickstart::lint::{lint, Severity};
+use esxi_iso::kickstart::lint::{kind, lint, Severity};
 
 fn field_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/field")
@@ -137,4 +139,58 @@ fn corpus_covers_both_verdicts() {
     let expected = expectations();
     let rejects = expected.values().filter(|e| !e.accept).count();
     assert!(rejects >= 8 && expected.len() - rejects >= 15);
+}
+
+/// Upgrade kickstarts as public generators write them (tests/field/upgrade,
+/// SOURCES.md says which and how): the installer warns about
+/// `--preservevmfs` only; the commands the upgrade invalidates are
+/// esxi-iso's advice, marked as such when printed, since the installer
+/// prints nothing about them.
+#[test]
+fn upgrade_kickstarts_mark_invalidated_commands_as_advice() {
+    type Found = &'static [(char, usize, &'static str)];
+    let cases: [(&str, Found); 2] = [
+        (
+            "andrewcluey-kspy-upgrade.cfg",
+            &[
+                ('W', 9, "arg-unknown"),
+                ('A', 13, "command-invalidated"),
+                ('A', 15, "command-invalidated"),
+                ('A', 18, "command-invalidated"),
+            ],
+        ),
+        (
+            "vmkdaily-dsc-labs-upgrade.cfg",
+            &[
+                ('W', 8, "arg-unknown"),
+                ('A', 14, "command-invalidated"),
+                ('A', 17, "command-invalidated"),
+            ],
+        ),
+    ];
+    let sources = fs::read_to_string(field_dir().join("SOURCES.md")).unwrap();
+    for (file, want) in cases {
+        assert!(sources.contains(&format!("`upgrade/{file}`")), "{file}");
+        let text = fs::read_to_string(field_dir().join("upgrade").join(file)).unwrap();
+        let diags = lint(&text);
+        let got: Vec<(char, usize, &str)> =
+            diags.iter().map(|d| (kind(d), d.line, d.code)).collect();
+        assert_eq!(got, want, "{file}");
+        // Through the binary: exit 0 (no error), and `--json` says which
+        // findings are advice.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_esxi-iso"))
+            .args(["kickstart", "lint", "--json"])
+            .arg(field_dir().join("upgrade").join(file))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{file}: {out:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let findings = json["files"][0]["diagnostics"].as_array().unwrap();
+        assert_eq!(findings.len(), want.len(), "{json}");
+        for f in findings {
+            let invalidated = f["code"] == "command-invalidated";
+            assert_eq!(f["advice"], invalidated, "{f}");
+            assert_eq!(f["severity"], "warning", "{f}");
+        }
+    }
 }

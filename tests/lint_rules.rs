@@ -1,11 +1,13 @@
 //! Lint against the installer, rule by rule: a table of kickstart snippets,
 //! each with what the ESXi installer (weasel, Python 3 version) says about
 //! it, as (kind, line, rule code): `E` an error (the installer refuses or
-//! stops), `W` a warning (it warns and goes on), `A` esxi-iso's own advice.
+//! stops), `W` a warning (it warns and goes on), `A` esxi-iso's own advice
+//! (the installer says nothing, or what it does depends on the host).
 //! Each row names the weasel file and function the expectation is read
-//! from; the codes are lint's names for those rules.
+//! from, or `esxi-iso` for advice; the codes are lint's names for those
+//! rules. Every code and kind lint's `RULES` lists has a row.
 
-use esxi_iso::kickstart::lint::{lint, Severity};
+use esxi_iso::kickstart::lint::{kind, lint, Severity, RULES};
 
 /// Lines 1-3: everything required except `network`.
 macro_rules! base {
@@ -70,11 +72,15 @@ const ROWS: &[Row] = &[
     Row { rule: "postValidate: vmaccepteula is required", ks: "install --firstdisk --overwritevmfs\nrootpw VMware1!\nnetwork --bootproto=dhcp\n", want: &[('E', 0, "missing-vmaccepteula")] },
     Row { rule: "validate: rootpw is required", ks: "vmaccepteula\ninstall --firstdisk --overwritevmfs\nnetwork --bootproto=dhcp\n", want: &[('E', 0, "missing-rootpw")] },
     Row { rule: "postValidate: no network warns and uses DHCP", ks: base!(), want: &[('W', 0, "missing-network")] },
-    Row { rule: "postValidate: no install command leaves no disk", ks: noinstall!(), want: &[('E', 0, "missing-install")] },
-    Row { rule: "doInclude: an included file may provide required commands", ks: "vmaccepteula\n%include /tmp/ks-part.cfg\n", want: &[('A', 0, "missing-install"), ('A', 0, "missing-rootpw")] },
+    Row { rule: "applychoices.doit: no install or upgrade stops with \"Install method not set.\" (the parser itself accepts it)", ks: noinstall!(), want: &[('E', 0, "missing-install")] },
+    Row { rule: "Scui._execute: a dryrun never reaches applychoices, so it needs no install", ks: concat!(noinstall!(), "dryrun\n"), want: &[('A', 4, "dryrun")] },
+    Row { rule: "doInclude: an included file may provide required commands (esxi-iso advice)", ks: "%include /tmp/ks-part.cfg\n", want: &[('A', 0, "missing-install"), ('A', 0, "missing-rootpw"), ('A', 0, "missing-vmaccepteula")] },
     Row { rule: "chooseUpgrade: an upgrade needs no rootpw or network", ks: "vmaccepteula\nupgrade --firstdisk\n", want: &[] },
-    Row { rule: "chooseUpgrade: an upgrade invalidates rootpw, network, keyboard", ks: "vmaccepteula\nupgrade --firstdisk\nrootpw VMware1!\nnetwork --bootproto=dhcp\n", want: &[('W', 3, "command-invalidated"), ('W', 4, "command-invalidated")] },
-    Row { rule: "doInstallOrUpgrade: rootpw is required when it installs", ks: "vmaccepteula\ninstallorupgrade --firstdisk --overwritevmfs\nnetwork --bootproto=dhcp\n", want: &[('W', 0, "missing-rootpw")] },
+    Row { rule: "chooseUpgrade invalidates rootpw, network, keyboard...; preParseCommandTokens loses the warning (esxi-iso advice)", ks: "vmaccepteula\nupgrade --firstdisk\nrootpw VMware1!\nnetwork --bootproto=dhcp\n", want: &[('A', 3, "command-invalidated"), ('A', 4, "command-invalidated")] },
+    Row { rule: "chooseUpgrade: an invalidated command is still read and checked", ks: "vmaccepteula\nupgrade --firstdisk\nrootpw VMware1\n", want: &[('A', 3, "command-invalidated"), ('E', 3, "rootpw-weak")] },
+    Row { rule: "postValidate: an upgrade needs no vmaccepteula", ks: "upgrade --firstdisk\n", want: &[] },
+    Row { rule: "validate, postValidate: installorupgrade requires rootpw and the EULA only when it installs (esxi-iso advice)", ks: "installorupgrade --firstdisk --overwritevmfs\nnetwork --bootproto=dhcp\n", want: &[('A', 0, "missing-rootpw"), ('A', 0, "missing-vmaccepteula")] },
+    Row { rule: "postValidate: installorupgrade without network warns only when it installs (esxi-iso advice)", ks: "vmaccepteula\ninstallorupgrade --firstdisk --overwritevmfs\nrootpw VMware1!\n", want: &[('A', 0, "missing-network")] },
     Row { rule: "preParse: paranoid turns warnings into an error", ks: concat!(full!(), "paranoid\nkeyboard Klingon\n"), want: &[('E', 5, "paranoid"), ('W', 6, "keyboard-unknown")] },
     Row { rule: "preParse: paranoid without warnings is fine", ks: concat!(full!(), "paranoid\n"), want: &[] },
     Row { rule: "doDryrun: esxi-iso warns that nothing is installed", ks: concat!(full!(), "dryrun\n"), want: &[('A', 5, "dryrun")] },
@@ -123,6 +129,12 @@ const ROWS: &[Row] = &[
     Row { rule: "getPreSectionGrammar: %pre has no --ignorefailure", ks: concat!(full!(), "%pre --interpreter=busybox --ignorefailure=true\necho\n"), want: &[('W', 5, "arg-unknown")] },
     Row { rule: "doFirstBootSection: an empty %firstboot fails", ks: concat!(full!(), "%firstboot --interpreter=busybox\n%post --interpreter=busybox\necho\n"), want: &[('W', 5, "arg-no-value"), ('E', 5, "firstboot-empty")] },
     Row { rule: "doMultilineCommand: an empty %post only warns", ks: concat!(full!(), "%post --interpreter=busybox\n%firstboot --interpreter=busybox\necho\n"), want: &[('W', 5, "arg-no-value")] },
+    // --- Install report lines (`build --report-to`): the installer does not read
+    // script bodies, so all of it is esxi-iso's advice.
+    Row { rule: "esxi-iso: a report with no time limit, last in %pre, fails it when the server is down", ks: concat!(full!(), "%pre --interpreter=busybox\nwget \"http://a/.esxi-iso/report?host=h&token=t&event=installing\"\n"), want: &[('A', 6, "report-unbounded"), ('A', 6, "report-fails-pre")] },
+    Row { rule: "esxi-iso: a report that can fail, not last", ks: concat!(full!(), "%pre --interpreter=busybox\nwget -T 5 \"http://a/.esxi-iso/report?host=h&token=t&event=installing\"\necho done\n"), want: &[('A', 6, "report-can-fail")] },
+    Row { rule: "esxi-iso: a report in the wrong section", ks: concat!(full!(), "%post --interpreter=busybox\nwget -T 5 \"http://a/.esxi-iso/report?host=h&token=t&event=installing\" || true\n"), want: &[('A', 6, "report-section")] },
+    Row { rule: "esxi-iso: a report with no token, or an unknown event", ks: concat!(full!(), "%firstboot --interpreter=busybox\nwget -T 5 \"http://a/.esxi-iso/report?event=booted\" || true\nwget -T 5 \"http://a/.esxi-iso/report?host=h&token=t&event=up\" || true\n"), want: &[('A', 6, "report-no-token"), ('A', 7, "report-event")] },
     // --- network (doNetwork, networking/utils.py).
     Row { rule: "doNetwork: no --bootproto warns and uses DHCP", ks: concat!(base!(), "network --device=vmnic0\n"), want: &[('W', 4, "network-no-bootproto")] },
     Row { rule: "RegexLocator.networkproto is case-sensitive", ks: concat!(base!(), "network --bootproto=DHCP\n"), want: &[('W', 4, "arg-invalid"), ('W', 4, "network-no-bootproto")] },
@@ -158,14 +170,6 @@ const ROWS: &[Row] = &[
     Row { rule: "RegexLocator.md5: a $1$ cut short passes the installer", ks: concat!(norootpw!(), "rootpw --iscrypted $1$rkH/n0Aw$w1BC4WjBK940LWIqraJ4/\n"), want: &[('A', 4, "rootpw-md5-incomplete")] },
     Row { rule: "buildBranch: --iscrypted=true is dropped, the hash checked as plain", ks: concat!(norootpw!(), "rootpw --iscrypted=true $6$4kQ9cXbq2Lr8Zt1w$HpcDpKWZmkVpGYepNoJBD4GamEyF8IIhFqYwx25MF/KrMvP72dLFujKXvXFNbYv168/rGbtE2cm9r4WYT7zEX0\n"), want: &[('W', 4, "arg-takes-no-value"), ('E', 4, "rootpw-weak")] },
 ];
-
-fn kind(d: &esxi_iso::kickstart::lint::Diagnostic) -> char {
-    match (d.advice, d.severity) {
-        (true, _) => 'A',
-        (false, Severity::Error) => 'E',
-        (false, Severity::Warning) => 'W',
-    }
-}
 
 #[test]
 fn lint_says_what_the_installer_says() {
@@ -205,4 +209,33 @@ fn command_limit_counts_known_commands_only() {
     assert_eq!(limit.len(), 1);
     assert_eq!(limit[0].line, 258);
     assert_eq!(limit[0].severity, Severity::Error);
+}
+
+/// Every code lint's `RULES` lists, in every kind it may take, has a row
+/// above (or, for the command limit, the test below), and no row gives a
+/// code a kind `RULES` does not allow: the installer's verdict and
+/// esxi-iso's advice are never mixed up.
+#[test]
+fn every_rule_has_a_row_for_each_kind_it_takes() {
+    let mut seen: Vec<(char, &str)> = ROWS
+        .iter()
+        .flat_map(|r| r.want.iter().map(|(k, _, c)| (*k, *c)))
+        .collect();
+    seen.push(('E', "too-many-commands"));
+    let mut missing = Vec::new();
+    for (code, kinds) in RULES {
+        for k in kinds.chars() {
+            if !seen.contains(&(k, code)) {
+                missing.push(format!("{k} {code}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no row for: {missing:?}");
+    for (k, code) in &seen {
+        let allowed = RULES.iter().find(|(c, _)| c == code).map(|(_, k)| *k);
+        assert!(
+            allowed.is_some_and(|a| a.contains(*k)),
+            "a row gives {code} the kind {k}, RULES {allowed:?}"
+        );
+    }
 }

@@ -1,16 +1,20 @@
 //! Deterministic mutation test of the template guard (`kickstart::guard`)
-//! against Tera's own parser, the independent reader here: a few thousand
-//! seeded edits of the built-in templates and of a template using every
-//! construct the guard's scan must read as Tera does (loops with and
-//! without whitespace trimming, strings holding tag ends, comments, raw
-//! blocks, macros, filter sections, for-else).
+//! against Tera's own parser and renderer, the independent reader here: a
+//! few thousand seeded edits of the built-in templates, of a template
+//! using every construct the guard's scan must read as Tera does (loops
+//! with and without whitespace trimming, strings holding tag ends,
+//! comments, raw blocks, macros, filter sections, for-else), and of one
+//! using every place the memory budget puts a check (variables set in
+//! loops and macros, filters with arguments, macro output, filter
+//! sections inside macros, `filter safe`).
 //!
 //! For every case: rendering returns (no panic, no stack overflow, which
 //! would abort this binary); the guard never reports that its scan and
-//! Tera's parser counted the loops differently; and when the guarded render
-//! succeeds, its output is byte for byte what Tera renders from the
-//! template as written, so the loop steps change nothing. A failure names
-//! the seed: `MUTATION_SEED=<seed> cargo test --test template_mutation`.
+//! Tera's parser counted the loops or tags differently; and when the
+//! guarded render succeeds, its output is byte for byte what Tera renders
+//! from the template as written, so the loop steps and budget checks
+//! change nothing. A failure names the seed:
+//! `MUTATION_SEED=<seed> cargo test --test template_mutation`.
 
 mod common;
 
@@ -54,6 +58,13 @@ const PIECES: &[&str] = &[
     "{% filter upper %}",
     "{% endfilter %}",
     "{% set s = \"{% for\" %}",
+    "{% set_global s = xs | join(sep=\"-\") %}",
+    "{% set_global s = s ~ s %}",
+    "{{ s | replace(from=\"1\", to=s) }}",
+    "{% filter safe %}",
+    "{{ self::w(x=s) }}",
+    " ~ hostname",
+    " | upper",
     "\n",
     " ",
     "-",
@@ -122,8 +133,13 @@ fn mutated_templates_are_bounded_and_rendered_as_tera_renders_them() {
     let bases: Vec<&str> = kickstart::TEMPLATES
         .iter()
         .map(|(_, t)| *t)
-        .chain([LOOPS, KITCHEN])
+        .chain([LOOPS, KITCHEN, BUDGET])
         .collect();
+    // Unedited, each renders as Tera renders it.
+    for base in &bases {
+        let ours = kickstart::render("t", base, &vars).unwrap_or_else(|e| panic!("{e:#}\n{base}"));
+        assert_eq!(Some(ours), tera_plain::render(base, &ctx), "{base}");
+    }
     let (mut rendered, mut refused) = (0, 0);
     for seed in seeds(0..CASES) {
         let base = bases[(seed % bases.len() as u64) as usize];
@@ -163,3 +179,19 @@ fn mutated_templates_are_bounded_and_rendered_as_tera_renders_them() {
 
 /// A small template of loops, so that edits often land in one.
 const LOOPS: &str = "vmaccepteula\n{% for x in xs -%}\n  {{ x }}\n{%- endfor %}\n{%for x in xs%}{% for y in xs -%} {{x}}{{y}}{%endfor%}{%endfor%}\n";
+
+/// A template using every place the budget checks: variables set in
+/// loops and macros, `set_global`, filters with arguments inside
+/// arguments, macro output in loops, filter sections inside macros and
+/// inside `filter safe`, loops over strings and objects, tests, `~`.
+const BUDGET: &str = r#"{% macro w(x) %}{% for i in xs %}{{ x }}-{{ i }}{% endfor %}{% endmacro w %}
+{% macro box(x) %}{% set inner = x ~ "|" %}{% filter safe %}[{% filter upper %}{{ inner }}{% endfilter %}]{% endfilter %}
+{% set_global count = 1 %}{% endmacro box %}
+{% set s = hostname %}{% set m = nothing | default(value=xs) %}
+{% for x in xs -%}
+  {% set t = x ~ s %}{% set_global s = s ~ x | replace(from="1", to=t) %}
+  {{ self::box(x=t | upper) }}{{ self::w(x=loop.index) | length }}
+{%- endfor %}
+{% for c in hostname %}{{ c }}{% if c is containing("x") %}!{% elif c in s %}?{% endif %}{% endfor %}
+{{ s }} {{ xs | join(sep=s) }} {{ [s, hostname] | json_encode() }} {{ s | split(pat="e") | length }}
+"#;

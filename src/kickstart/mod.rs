@@ -168,21 +168,12 @@ pub fn builtin(name: &str) -> &'static str {
 /// A variable that is missing or invalid is a usage error; a template
 /// Tera refuses, or one over a limit, is an input error.
 pub fn render(name: &str, text: &str, vars: &Vars) -> Result<String> {
-    if text.contains("root_password") && !vars.has_password() {
-        return Err(failure::error(
-            Failure::Usage,
-            format!(
-                "no root password for template {name}: pass --set root_password=... \
-                 or set {} (a $6$ crypt hash is accepted as is)",
-                vars::PASSWORD_ENV
-            ),
-        ));
-    }
     let ctx = vars.context().tag(Failure::Usage)?;
     let instrumented = guard::instrument(name, text).tag(Failure::Input)?;
+    let has_password = vars.has_password();
     // Tera recurses as deep as a template nests: its own thread, with the
     // stack the guard's limits call for.
-    guard::on_render_thread(|| render_guarded(name, text, &instrumented, &ctx))
+    guard::on_render_thread(|| render_guarded(name, text, &instrumented, &ctx, has_password))
         .map_err(|e| anyhow!("starting a thread to render template {name}: {e}"))?
         .unwrap_or_else(|panic| Err(tera_panicked(name, panic.as_ref())))
         .tag(Failure::Input)
@@ -207,12 +198,14 @@ fn tera_panicked(name: &str, panic: &(dyn std::any::Any + Send)) -> anyhow::Erro
 }
 
 /// Parses `text`, checks its macros, and renders its instrumented copy
-/// under the step budget and the output cap.
+/// under the step budget and the output cap. A template that reads
+/// `root_password` without a guard needs one (`has_password`).
 fn render_guarded(
     name: &str,
     text: &str,
     instrumented: &guard::Instrumented,
     ctx: &tera::Context,
+    has_password: bool,
 ) -> Result<String> {
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
@@ -223,6 +216,20 @@ fn render_guarded(
         return Err(guard::steps_broke_it(name));
     }
     let template = tera.get_template(name)?;
+    if !has_password
+        && Uses::of(template, text)
+            .required()
+            .any(|(n, _)| n == "root_password")
+    {
+        return Err(failure::error(
+            Failure::Usage,
+            format!(
+                "no root password for template {name}: pass --set root_password=... \
+                 or set {} (a $6$ crypt hash is accepted as is)",
+                vars::PASSWORD_ENV
+            ),
+        ));
+    }
     guard::check_macros(name, template)?;
     guard::check_macro_math(name, template)?;
     guard::verify(name, template, instrumented.loops)?;
@@ -235,6 +242,7 @@ fn render_guarded(
         Ok(list)
     });
     tera.register_function("get_env", refuse_get_env);
+    let budget = guard::bound_memory(&mut tera, name, instrumented, &steps)?;
     // Rendered into a capped buffer, so a loop cannot grow it without end.
     let mut out = Capped {
         buf: Vec::new(),
@@ -252,9 +260,14 @@ fn render_guarded(
         if steps.exceeded() {
             bail!(
                 "template {name} takes more than {} steps (loop iterations and range items, \
-                 together): check its nested loops and the variables they loop over",
-                guard::STEPS_MAX
+                 together, and a step per {} bytes its tags and filters copy): check its \
+                 nested loops and the variables they loop over",
+                guard::STEPS_MAX,
+                guard::BYTES_PER_STEP
             );
+        }
+        if let Some(over) = budget.exceeded(name) {
+            return Err(over);
         }
         if let Some(missing) = missing_variables(&tera, name, text, ctx) {
             return Err(missing);
@@ -438,6 +451,29 @@ mod tests {
         assert!(
             err.contains("--set root_password=") && err.contains("ESXI_ISO_ROOT_PASSWORD"),
             "{err}"
+        );
+    }
+
+    /// Only a read of the variable asks for a password: not the word in a
+    /// script, nor a guarded read.
+    #[test]
+    fn password_asked_for_only_when_read() {
+        let none = Vars::default();
+        let asks = |t: &str| {
+            render("t", t, &none).err().is_some_and(|e| {
+                failure::of(&e) == Some(Failure::Usage)
+                    && e.to_string().contains("no root password")
+            })
+        };
+        assert!(asks("rootpw --iscrypted {{ root_password }}"));
+        assert!(asks("{% if true %}{{ root_password | upper }}{% endif %}"));
+        assert!(!asks("echo vcsa_root_password=$PW"));
+        assert!(!asks(
+            "{% if root_password is defined %}{{ root_password }}{% endif %}"
+        ));
+        assert_eq!(
+            render("t", "echo ${VCSA_ROOT_PASSWORD} root_password", &none).unwrap(),
+            "echo ${VCSA_ROOT_PASSWORD} root_password"
         );
     }
 }

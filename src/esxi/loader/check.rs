@@ -11,6 +11,18 @@ use super::{Diagnostic, Severity, IMAGE_KEYS, OPTIONS};
 use crate::diagnostic::edit_distance;
 
 /// bootlib/string.c `is_number`.
+/// Every code [`BootCfg::check`] gives and what it may be, as
+/// [`crate::kickstart::lint::RULES`] writes it: `E` an error (the boot
+/// stops), `W` a warning (the loader goes on, not as the file looks).
+pub const RULES: &[(&str, &str)] = &[
+    ("not-a-number", "E"),
+    ("inline-comment", "WE"),
+    ("unknown-key", "W"),
+    ("no-key", "W"),
+    ("repeated-option", "W"),
+];
+
+/// bootlib/string.c `is_number`.
 fn is_number(s: &str) -> bool {
     s.strip_prefix('-')
         .unwrap_or(s)
@@ -165,6 +177,15 @@ fn check(cfg: &BootCfg) -> Vec<Diagnostic> {
         }
     }
     out.sort_by_key(|d| d.line);
+    debug_assert!(
+        out.iter().all(|d| RULES.iter().any(|(c, k)| *c == d.code
+            && k.contains(if d.severity == Severity::Error {
+                'E'
+            } else {
+                'W'
+            }))),
+        "a boot.cfg finding not in RULES: {out:?}"
+    );
     out
 }
 

@@ -39,6 +39,8 @@
 
 mod check;
 
+pub use check::RULES;
+
 use serde::Serialize;
 
 pub use crate::diagnostic::{Diagnostic, Severity};

@@ -19,8 +19,11 @@
 //! exist or hold VMFS, which NICs are linked, whether a licence key is
 //! genuine), the contents of `%include`d files (usually written by `%pre`),
 //! the script bodies themselves, and passwdqc's dictionary checks. Where
-//! esxi-iso knows a runtime consequence the installer does not check, it
-//! says so as advice: a warning marked `(esxi-iso advice)`, never an error.
+//! esxi-iso knows something the installer does not say (a runtime
+//! consequence it does not check, an outcome that depends on the host, a
+//! warning it computes and then loses), it says so as advice: a warning
+//! marked `(esxi-iso advice)`, never an error. [`RULES`] lists which codes
+//! are the installer's verdict and which esxi-iso's advice.
 //!
 //! Pure functions over a string: no I/O, no panics on any input. Messages
 //! never echo a root password: diagnostics end up in logs.
@@ -44,6 +47,86 @@ use grammar::{Command, Detail};
 /// (`preParseCommandTokens`).
 const MAX_COMMANDS: usize = 256;
 
+/// Every finding's code and what it may be: `E` an error and `W` a warning
+/// the installer itself gives (its parser says so, or the install
+/// certainly stops on it), `A` esxi-iso's advice (the installer says
+/// nothing, or what it does depends on the host). A code given more than
+/// one kind takes each in a case of its own (`missing-rootpw` is an error
+/// for `install`, advice when an `%include` may provide it).
+/// tests/lint_rules.rs has a row for each code and kind.
+pub const RULES: &[(&str, &str)] = &[
+    ("syntax", "E"),
+    ("non-ascii", "W"),
+    ("unknown-command", "W"),
+    ("keyword-lost", "A"),
+    ("too-many-commands", "E"),
+    ("command-deprecated", "W"),
+    ("command-unused", "W"),
+    ("command-invalidated", "A"),
+    ("command-duplicate", "WE"),
+    ("dryrun", "A"),
+    ("missing-vmaccepteula", "EA"),
+    ("missing-install", "EA"),
+    ("install-conflict", "E"),
+    ("missing-rootpw", "EA"),
+    ("missing-network", "WA"),
+    ("requires-install", "E"),
+    ("paranoid", "E"),
+    ("arg-deprecated", "W"),
+    ("arg-position", "W"),
+    ("arg-missing", "E"),
+    ("arg-unknown", "WE"),
+    ("arg-no-value", "W"),
+    ("arg-takes-no-value", "W"),
+    ("arg-invalid", "WE"),
+    ("arg-duplicate", "WE"),
+    ("arg-required", "E"),
+    ("arg-conflict", "E"),
+    ("install-no-disk", "E"),
+    ("upgrade-bootdiskmarker", "E"),
+    ("upgrade-savebootbank", "E"),
+    ("install-vmfs", "A"),
+    ("clearpart-no-drives", "E"),
+    ("keyboard-unknown", "W"),
+    ("part-no-disk", "E"),
+    ("part-install-disk", "E"),
+    ("part-same-disk", "E"),
+    ("part-same-name", "E"),
+    ("network-no-bootproto", "W"),
+    ("network-dhcp-static-option", "E"),
+    ("network-dhcp-ignored", "W"),
+    ("network-static-no-ip", "E"),
+    ("network-static-no-hostname", "W"),
+    ("network-static-no-nameserver", "W"),
+    ("network-static-no-netmask", "W"),
+    ("network-static-no-gateway", "WE"),
+    ("network-static-settings", "E"),
+    ("rootpw-empty", "E"),
+    ("rootpw-words", "A"),
+    ("rootpw-crypted-invalid", "E"),
+    ("rootpw-md5-incomplete", "A"),
+    ("rootpw-weak", "E"),
+    ("script-no-interpreter", "W"),
+    ("firstboot-empty", "E"),
+    ("script-end-fails-pre", "E"),
+    ("script-end", "A"),
+    ("report-unbounded", "A"),
+    ("report-can-fail", "A"),
+    ("report-fails-pre", "A"),
+    ("report-no-token", "A"),
+    ("report-section", "A"),
+    ("report-event", "A"),
+];
+
+/// What a finding is, as [`RULES`] writes it: `E`, `W` or `A`.
+pub fn kind(d: &Diagnostic) -> char {
+    match (d.advice, d.severity) {
+        (true, _) => 'A',
+        (false, Severity::Error) => 'E',
+        (false, Severity::Warning) => 'W',
+    }
+}
+
 /// The findings so far, with the errors counted as they come: option
 /// parsing asks for the count once per command.
 #[derive(Default)]
@@ -62,13 +145,21 @@ impl Diags {
         message: String,
     ) {
         self.errors += usize::from(severity == Severity::Error);
-        self.list.push(Diagnostic {
+        let d = Diagnostic {
             severity,
             line,
             code,
             advice,
             message,
-        });
+        };
+        debug_assert!(
+            RULES
+                .iter()
+                .any(|(c, kinds)| *c == code && kinds.contains(kind(&d))),
+            "lint code {code} given as {} is not in RULES",
+            kind(&d)
+        );
+        self.list.push(d);
     }
     pub(crate) fn error(&mut self, line: usize, code: &'static str, message: String) {
         self.push(Severity::Error, line, code, false, message);
@@ -192,7 +283,10 @@ pub fn lint(text: &str) -> Vec<Diagnostic> {
 }
 
 fn check_items(d: &mut Diags, items: &[Item]) {
-    let upgrade = items.iter().any(|it| it.cmd.id == "upgrade");
+    let upgrade = items
+        .iter()
+        .find(|it| it.cmd.id == "upgrade")
+        .map(|it| it.line);
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut state = commands::State::default();
     // The installer parses the install family before the other commands,
@@ -241,13 +335,17 @@ fn check_items(d: &mut Diags, items: &[Item]) {
             }
             Detail::Supported => {}
         }
-        if upgrade && grammar::INVALIDATED_BY_UPGRADE.contains(&cmd.id) {
-            d.warn(
+        if let Some(at) = upgrade.filter(|_| grammar::INVALIDATED_BY_UPGRADE.contains(&cmd.id)) {
+            // `preParseCommandTokens` computes "command ... is invalidated"
+            // and then overwrites its warnings with those of `addBranch`:
+            // the installer prints nothing.
+            d.advice(
                 line,
                 "command-invalidated",
                 format!(
-                    "command \"{}\" is invalidated: an upgrade keeps the host's settings and \
-                     ignores it; remove it",
+                    "command \"{}\" is invalidated by the upgrade on line {at}: an upgrade keeps \
+                     the host's settings and ignores it (the installer says nothing about it); \
+                     remove it",
                     cmd.name
                 ),
             );
@@ -322,8 +420,15 @@ fn check_file(d: &mut Diags, items: &[Item], swallowed: &[(usize, String, usize,
     };
     let include = has("include");
     let upgrade = has("upgrade");
-    let missing = |d: &mut Diags, names: &[&str], code: &'static str, message: String| {
-        let mut message = message;
+    let installs: Vec<&str> = ["install", "upgrade", "installorupgrade"]
+        .into_iter()
+        .filter(|id| has(id))
+        .collect();
+    // installorupgrade installs or upgrades as the disk it finds decides,
+    // so what only an install requires is then advice.
+    let either = installs == ["installorupgrade"];
+    let missing = |d: &mut Diags, names: &[&str], code: &'static str, message: &str| {
+        let mut message = message.to_string();
         if let Some((no, word, start, section)) = swallowed
             .iter()
             .find(|(_, w, _, _)| names.contains(&w.as_str()))
@@ -334,35 +439,37 @@ fn check_file(d: &mut Diags, items: &[Item], swallowed: &[(usize, String, usize,
             ));
         }
         if include {
-            d.advice(
-                0,
-                code,
-                format!("{message}; unless an included file provides it"),
+            message.push_str("; unless an included file provides it");
+            d.advice(0, code, message);
+        } else if either {
+            message.push_str(
+                "; the installer requires it when installorupgrade installs, not when it \
+                 upgrades a disk that holds ESXi",
             );
+            d.advice(0, code, message);
         } else {
             d.error(0, code, message);
         }
     };
-    if !has("vmaccepteula") {
+    // postValidate: only an upgrade goes without the EULA.
+    if !has("vmaccepteula") && !upgrade {
         missing(
             d,
             &["vmaccepteula", "accepteula"],
             "missing-vmaccepteula",
-            "vmaccepteula command was not specified: add a line `vmaccepteula`".to_string(),
+            "vmaccepteula command was not specified: add a line `vmaccepteula`",
         );
     }
-    let installs: Vec<&str> = ["install", "upgrade", "installorupgrade"]
-        .into_iter()
-        .filter(|id| has(id))
-        .collect();
-    if installs.is_empty() {
+    // applychoices.doit stops when neither install nor upgrade was chosen
+    // (dryrun never gets there).
+    if installs.is_empty() && !has("dryrun") {
         missing(
             d,
             &["install", "upgrade", "installorupgrade"],
             "missing-install",
-            "no install, upgrade or installorupgrade: the installer has no disk to use; add a \
-             line such as `install --firstdisk --overwritevmfs`"
-                .to_string(),
+            "no install, upgrade or installorupgrade: the installer reads the file, then stops \
+             with \"Install method not set.\"; add a line such as `install --firstdisk \
+             --overwritevmfs`",
         );
     } else if installs.len() > 1 {
         d.error(
@@ -376,33 +483,29 @@ fn check_file(d: &mut Diags, items: &[Item], swallowed: &[(usize, String, usize,
         );
     }
     if !has("rootpw") && !upgrade {
-        if installs == ["installorupgrade"] {
-            d.warn(
-                0,
-                "missing-rootpw",
-                "no rootpw: installorupgrade fails with 'command \"rootpw\" required but not \
-                 found' when it installs rather than upgrades; add `rootpw --iscrypted HASH`"
-                    .to_string(),
-            );
-        } else {
-            missing(
-                d,
-                &["rootpw"],
-                "missing-rootpw",
-                "command \"rootpw\" required but not found: add a line `rootpw --iscrypted \
-                 HASH` (make HASH with `openssl passwd -6`)"
-                    .to_string(),
-            );
-        }
+        missing(
+            d,
+            &["rootpw"],
+            "missing-rootpw",
+            "command \"rootpw\" required but not found: add a line `rootpw --iscrypted HASH` \
+             (make HASH with `openssl passwd -6`)",
+        );
     }
     if !has("network") && !upgrade && !include {
-        d.warn(
-            0,
-            "missing-network",
-            "network command not specified. Defaulting to DHCP: add `network \
-             --bootproto=dhcp` to say so, or configure a static address"
-                .to_string(),
-        );
+        let message = "network command not specified. Defaulting to DHCP: add `network \
+                       --bootproto=dhcp` to say so, or configure a static address";
+        if either {
+            d.advice(
+                0,
+                "missing-network",
+                format!(
+                    "{message}; the installer warns so when installorupgrade installs, not \
+                     when it upgrades"
+                ),
+            );
+        } else {
+            d.warn(0, "missing-network", message.to_string());
+        }
     }
     if !has("install") {
         for it in items

@@ -3,19 +3,23 @@
 //! Tera has no limits of its own. Its parser and renderer recurse once per
 //! nested block, bracket and binary operator, so a 40 KB template of
 //! nested parentheses or a macro that calls itself overflows the stack and
-//! aborts the process; and three nested loops over `range(end=65536)` run
-//! for weeks. Before Tera sees a template, [`instrument`] checks the text
+//! aborts the process; three nested loops over `range(end=65536)` run for
+//! weeks; and a string doubled in a loop takes all the memory there is.
+//! Before Tera sees a template, [`instrument`] (`scan.rs`) checks the text
 //! against the limits below (in one pass over its bytes, following Tera's
 //! grammar: tags, strings, comments and raw blocks) and puts a call to
 //! [`STEP_FN`] at the start of every loop body, which counts iterations
 //! against [`STEPS_MAX`]. [`check_macros`] refuses recursive and deeply
 //! chained macros from the parsed template ([`check_macro_math`], a macro
-//! call Tera would panic on), and [`verify`] confirms on the
-//! parsed instrumented template that every loop, and nothing else, got its
-//! step. [`add_template`] gives each parse a budget of parser calls, since
-//! Tera's parser backtracks exponentially on some malformed nesting. The
-//! renderer runs on a thread with a [`STACK`] large enough for everything
-//! the limits allow.
+//! call Tera would panic on), and [`verify`] confirms on the parsed
+//! instrumented template that every loop, and nothing else, got its step.
+//! [`add_template`] gives each parse a budget of parser calls, since
+//! Tera's parser backtracks exponentially on some malformed nesting.
+//! [`bound_memory`] (`budget.rs`, `rewrite.rs`, `sizes.rs`) puts checks
+//! into the parsed template and around Tera's filters that hold what a
+//! render keeps to [`MEMORY_MAX`], and count the work on long values as
+//! steps too. The renderer runs on a thread with a [`STACK`] large enough
+//! for everything the limits allow.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -25,11 +29,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::{bail, Result};
 use tera::ast::{Expr, ExprVal, LogicOperator, Node};
 
-/// The function called at the start of every loop body. Reserved: a
-/// template that names it is refused.
+mod budget;
+mod rewrite;
+mod scan;
+mod sizes;
+
+pub use budget::{install as bound_memory, Budget, BYTES_PER_STEP, MEMORY_MAX, VALUE_DEPTH_MAX};
+pub use scan::{instrument, tag_words, Instrumented};
+
+/// What the names of esxi-iso's own template functions and filters start
+/// with; a template that uses such a name is refused.
+pub const RESERVED: &str = "__esxi_iso_";
+
+/// The function called at the start of every loop body.
 pub const STEP_FN: &str = "__esxi_iso_loop_step";
 
-/// Most loop iterations and `range` items, together, in one render. Real
+/// Most steps in one render: loop iterations, `range` items, and a step
+/// per [`BYTES_PER_STEP`] copied or made on the way. Real
 /// kickstart templates loop over a few disks, NICs or port groups.
 pub const STEPS_MAX: u64 = 1 << 22;
 
@@ -103,246 +119,6 @@ impl Steps {
             Ok(tera::Value::from(""))
         });
     }
-}
-
-/// Keywords of the tags that open and close a block.
-const OPENERS: [&str; 5] = ["for", "if", "macro", "filter", "block"];
-const CLOSERS: [&str; 5] = ["endfor", "endif", "endmacro", "endfilter", "endblock"];
-
-/// A template checked against the limits, with a step at the start of
-/// every loop body.
-#[derive(Debug)]
-pub struct Instrumented {
-    pub text: String,
-    /// How many loops got a step.
-    pub loops: usize,
-}
-
-/// Checks `text` (template `name`) against the tag and nesting limits and
-/// returns it with a [`STEP_FN`] call after every `{% for %}` tag. Line
-/// numbers are kept: nothing inserted contains a newline.
-pub fn instrument(name: &str, text: &str) -> Result<Instrumented> {
-    if text.contains(STEP_FN) {
-        bail!(
-            "template {name} uses the name {STEP_FN}, which esxi-iso keeps for itself: rename it"
-        );
-    }
-    let b = text.as_bytes();
-    let line = |at: usize| 1 + b[..at].iter().filter(|&&c| c == b'\n').count();
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut copied = 0;
-    let mut depth = 0usize;
-    let mut loops = 0;
-    let mut i = 0;
-    while let Some(open) = find_block_start(b, i) {
-        let Some(piece) = piece_at(b, open) else {
-            // Unterminated: Tera refuses the template when it parses it.
-            break;
-        };
-        i = piece.end;
-        let Some(kw) = piece.parsed else {
-            continue;
-        };
-        if tokens(&b[open..piece.end]) > TAG_TOKENS_MAX {
-            bail!(
-                "template {name} line {}: a tag of more than {TAG_TOKENS_MAX} words and symbols; \
-                 Tera would overflow its stack on long expressions: split it into several \
-                 {{% set %}} tags",
-                line(open)
-            );
-        }
-        if OPENERS.contains(&kw) {
-            depth += 1;
-            if depth > NESTING_MAX {
-                bail!(
-                    "template {name} line {}: blocks (for, if, macro, filter, block) nested more \
-                     than {NESTING_MAX} deep; Tera would overflow its stack on deeper ones",
-                    line(open)
-                );
-            }
-        } else if CLOSERS.contains(&kw) {
-            depth = depth.saturating_sub(1);
-        }
-        if kw == "for" {
-            out.push_str(&text[copied..piece.end]);
-            out.push_str(&step_call(b[piece.end - 3] == b'-'));
-            copied = piece.end;
-            loops += 1;
-        }
-    }
-    out.push_str(&text[copied..]);
-    Ok(Instrumented { text: out, loops })
-}
-
-/// A comment, tag or raw block of a template.
-struct Piece<'a> {
-    /// Just past its end.
-    end: usize,
-    /// For a tag Tera parses, its keyword (empty for `{{ }}`); None for a
-    /// comment or a raw block.
-    parsed: Option<&'a str>,
-}
-
-/// The comment, tag or raw block that starts at `open` (a `{{`, `{%` or
-/// `{#`); None if it never ends.
-fn piece_at(b: &[u8], open: usize) -> Option<Piece<'_>> {
-    let (end, parsed) = match b[open + 1] {
-        b'#' => (find(b, open + 2, b"#}")? + 2, None),
-        b'{' => (tag_end(b, open + 2, b"}}")?, Some("")),
-        _ => {
-            let dash = usize::from(b.get(open + 2) == Some(&b'-'));
-            let kw_at = skip_ws(b, open + 2 + dash);
-            match word(b, kw_at) {
-                "raw" => (raw_end(b, kw_at)?, None),
-                kw => (tag_end(b, kw_at, b"%}")?, Some(kw)),
-            }
-        }
-    };
-    Some(Piece { end, parsed })
-}
-
-/// The step call for a loop body; `trim` when the `for` tag ended in
-/// `-%}`, whose trimming of the body's first text the call takes over.
-fn step_call(trim: bool) -> String {
-    format!("{{{{ {STEP_FN}() {}}}}}", if trim { "-" } else { "" })
-}
-
-/// The next `{{`, `{%` or `{#` at or after `from`.
-fn find_block_start(b: &[u8], from: usize) -> Option<usize> {
-    (from..b.len().saturating_sub(1))
-        .find(|&i| b[i] == b'{' && matches!(b[i + 1], b'{' | b'%' | b'#'))
-}
-
-fn find(b: &[u8], from: usize, what: &[u8]) -> Option<usize> {
-    b.get(from..)?
-        .windows(what.len())
-        .position(|w| w == what)
-        .map(|p| from + p)
-}
-
-/// Tera's WHITESPACE: space, tab, CR, LF.
-fn is_ws(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while b.get(i).is_some_and(|&c| is_ws(c)) {
-        i += 1;
-    }
-    i
-}
-
-fn is_word(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
-/// The word at `i` (empty if none).
-fn word(b: &[u8], i: usize) -> &str {
-    let i = i.min(b.len());
-    let n = b[i..].iter().take_while(|&&c| is_word(c)).count();
-    // ASCII only, so always UTF-8.
-    std::str::from_utf8(&b[i..i + n]).unwrap_or_default()
-}
-
-/// Past the `close` of a tag whose inside starts at `from`, skipping
-/// Tera's strings ("...", '...', `...`: no escapes).
-fn tag_end(b: &[u8], from: usize, close: &[u8]) -> Option<usize> {
-    let mut i = from;
-    while i < b.len() {
-        match b[i] {
-            q @ (b'"' | b'\'' | b'`') => i = find(b, i + 1, &[q])? + 1,
-            _ if b[i..].starts_with(close) => return Some(i + close.len()),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// Past the `{% endraw %}` of a raw block whose `raw` word is at `kw_at`.
-fn raw_end(b: &[u8], kw_at: usize) -> Option<usize> {
-    let mut i = find(b, kw_at, b"%}")? + 2;
-    loop {
-        let open = find(b, i, b"{%")?;
-        let mut j = open + 2;
-        if b.get(j) == Some(&b'-') {
-            j += 1;
-        }
-        j = skip_ws(b, j);
-        if word(b, j) == "endraw" {
-            j = skip_ws(b, j + "endraw".len());
-            if b.get(j) == Some(&b'-') {
-                j += 1;
-            }
-            if b[j.min(b.len())..].starts_with(b"%}") {
-                return Some(j + 2);
-            }
-        }
-        i = open + 2;
-    }
-}
-
-/// Words, numbers, strings and other symbols in a tag, counted as Tera's
-/// parser would meet them (a string is one).
-fn tokens(tag: &[u8]) -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < tag.len() {
-        let c = tag[i];
-        if is_ws(c) {
-            i += 1;
-            continue;
-        }
-        n += 1;
-        if matches!(c, b'"' | b'\'' | b'`') {
-            i = find(tag, i + 1, &[c]).map_or(tag.len(), |e| e + 1);
-        } else if is_word(c) || c == b'.' {
-            while i < tag.len() && (is_word(tag[i]) || tag[i] == b'.') {
-                i += 1;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    n
-}
-
-/// The words inside the tags of `text` (`{{ }}` and `{% %}`, not
-/// comments or raw blocks), outside strings, each with its line: what
-/// [`super::uses`] uses to say where a variable is read. After a `.` a
-/// word is an attribute, not a name of its own, and is left out.
-pub fn tag_words(text: &str) -> Vec<(usize, &str)> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut line = 1;
-    let mut counted = 0;
-    let mut i = 0;
-    while let Some(open) = find_block_start(b, i) {
-        let Some(piece) = piece_at(b, open) else {
-            break;
-        };
-        i = piece.end;
-        if piece.parsed.is_none() {
-            continue;
-        }
-        let mut j = open + 2;
-        while j < piece.end {
-            let c = b[j];
-            if matches!(c, b'"' | b'\'' | b'`') {
-                j = find(b, j + 1, &[c]).map_or(piece.end, |e| e + 1);
-            } else if (c.is_ascii_alphabetic() || c == b'_') && b[j - 1] != b'.' {
-                line += b[counted..j].iter().filter(|&&c| c == b'\n').count();
-                counted = j;
-                let w = word(b, j);
-                out.push((line, w));
-                j += w.len();
-            } else if is_word(c) {
-                j += word(b, j).len().max(1);
-            } else {
-                j += 1;
-            }
-        }
-    }
-    out
 }
 
 /// Adds `text` to `tera` as template `name`, its parse held to
@@ -495,6 +271,7 @@ fn each_val<'a>(nodes: &'a [Node], f: &mut dyn FnMut(&'a ExprVal)) {
     });
 }
 
+/// Every value in `e`, with the values inside it, outer first.
 fn expr_vals<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a ExprVal)) {
     for filter in &e.filters {
         filter.args.values().for_each(|a| expr_vals(a, f));
@@ -610,92 +387,11 @@ pub fn steps_broke_it(name: &str) -> anyhow::Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn parsed(text: &str) -> tera::Template {
+    pub(in super::super) fn parsed(text: &str) -> tera::Template {
         tera::Template::new("t", None, text).unwrap()
-    }
-
-    #[test]
-    fn every_loop_gets_a_step_and_nothing_else_does() {
-        // (template, loops)
-        let cases = [
-            ("plain text { with braces } and {{ x }}", 0),
-            ("{% for i in xs %}{{ i }}{% endfor %}", 1),
-            ("{%- for i in xs -%}\n  {{ i }}\n{%- endfor %}", 1),
-            ("{%for i in xs%}{% for k, v in m %}{% endfor %}{%endfor%}", 2),
-            ("{% for i in [\"%}\", '{% for', `}}`] %}{% endfor %}", 1),
-            ("{# {% for i in xs %} #}{% raw %}{% for i in xs %}{% endraw %}", 0),
-            ("{% raw -%} {% for %} {%- endraw %}{% for i in xs %}{% endfor %}", 1),
-            ("{% macro m(a) %}{% for i in a %}{{ i }}{% endfor %}{% endmacro m %}{{ self::m(a=[1]) }}", 1),
-            ("{% if a %}{% for i in xs %}{% else %}{% endfor %}{% elif b %}{% for j in xs %}{% endfor %}{% endif %}", 2),
-            ("{% filter upper %}{% for i in xs %}{% endfor %}{% endfilter %}", 1),
-            ("{% set forx = 1 %}{{ format }}{% if for_each %}{% endif %}", 0),
-        ];
-        for (text, loops) in cases {
-            let got = instrument("t", text).unwrap();
-            assert_eq!(got.loops, loops, "{text}");
-            assert_eq!(got.text.lines().count(), text.lines().count(), "{text}");
-            verify("t", &parsed(&got.text), loops).unwrap_or_else(|e| panic!("{text}: {e:#}"));
-        }
-    }
-
-    #[test]
-    fn steps_keep_the_loops_whitespace() {
-        let mut tera = tera::Tera::default();
-        tera.register_function(STEP_FN, |_: &HashMap<String, tera::Value>| {
-            Ok(tera::Value::from(""))
-        });
-        let mut ctx = tera::Context::new();
-        ctx.insert("xs", &[1, 2]);
-        for text in [
-            "a\n{% for i in xs %}\n  {{ i }}\n{% endfor %}\nb",
-            "a\n{%- for i in xs -%}\n  {{ i }}\n{%- endfor -%}\nb",
-            "a\n{% for i in xs -%}\n  {{ i }} {% for j in xs -%}  {{ j }}{% endfor %}\n{% endfor %}\nb",
-            "{% for i in [] -%}\n x{% else -%}\n  none{% endfor %}",
-        ] {
-            let plain = tera::Tera::one_off(text, &ctx, false).unwrap();
-            let t = instrument("t", text).unwrap().text;
-            tera.add_raw_template("t", &t).unwrap();
-            assert_eq!(tera.render("t", &ctx).unwrap(), plain, "{text}");
-        }
-    }
-
-    #[test]
-    fn limits_are_refused_with_the_line() {
-        let deep = "x\n".to_string() + &"{% if a %}".repeat(65) + &"{% endif %}".repeat(65);
-        let err = instrument("t", &deep).unwrap_err().to_string();
-        assert!(
-            err.contains("line 2: blocks") && err.contains("more than 64 deep"),
-            "{err}"
-        );
-        let ok = "{% if a %}".repeat(64)
-            + &"{% endif %}".repeat(64)
-            + &"{% if a %}{% endif %}".repeat(1000);
-        instrument("t", &ok).unwrap();
-
-        let long = format!("{{{{ 1{} }}}}", " + 1".repeat(600));
-        let err = instrument("t", &long).unwrap_err().to_string();
-        assert!(
-            err.contains("line 1: a tag of more than 1024 words"),
-            "{err}"
-        );
-        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(600), ")".repeat(600));
-        assert!(instrument("t", &parens).is_err());
-        // Long strings are one token; comments and raw blocks have none.
-        let fine = format!(
-            "{{{{ \"{}\" }}}}{{# {} #}}{{% raw %}}{}{{% endraw %}}",
-            "a b ".repeat(5000),
-            "+ ".repeat(5000),
-            "esxcli network ip interface add -i vmk1\n".repeat(1000)
-        );
-        instrument("t", &fine).unwrap();
-
-        let err = instrument("t", "{{ __esxi_iso_loop_step() }}")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("keeps for itself"), "{err}");
     }
 
     #[test]
