@@ -83,7 +83,7 @@ impl Event {
     }
 }
 
-/// Checks a `--report-to` URL: http(s)://host[:port][/path], made only of
+/// Checks a `--report-to` URL: `http(s)://host[:port][/path]`, made only of
 /// characters that are safe inside a double-quoted shell word and a URL.
 /// Returns it without a trailing slash.
 pub fn parse_base_url(url: &str) -> Result<String, String> {

@@ -6,7 +6,7 @@
 //! keeps them in manifest.json; `--allow CODE` silences one the user has
 //! decided about ([`Allow`]).
 //!
-//! [`CODES`] lists every code a warning can have, so that `--allow` can
+//! [`codes`] lists every code a warning can have, so that `--allow` can
 //! refuse a misspelled one; `tests/conventions.rs` checks it against the
 //! codes the source uses.
 

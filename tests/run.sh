@@ -75,6 +75,9 @@ if [ $# -eq 0 ]; then
         rm -rf "$corpus"
     done
     echo "fuzz targets: built, smoke runs passed"
+    # The library's own docs: a broken link is a failure.
+    RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --lib --quiet
+    echo "rustdoc: no warnings"
 fi
 
 echo "tests: $passed passed, $failed failed"

@@ -19,7 +19,7 @@ pub enum Op {
     Write,
 }
 
-/// An I/O error of [`write_segments`], as the payload of the `io::Error`
+/// An I/O error of [`write_segments`](super::writer::write_segments), as the payload of the `io::Error`
 /// it returns (same kind): the operation, the input file for a read (the
 /// caller names the output), and the byte offset in that file.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ pub fn failed(op: Op, input: Option<&Path>, offset: u64, e: io::Error) -> io::Er
     )
 }
 
-/// Whether an error of [`write_segments`] is an input's (opening or
+/// Whether an error of [`write_segments`](super::writer::write_segments) is an input's (opening or
 /// reading a source), rather than the output's.
 pub fn input_failed(e: &io::Error) -> bool {
     e.get_ref()
@@ -54,7 +54,7 @@ pub fn input_failed(e: &io::Error) -> bool {
         .is_some_and(|f| f.input.is_some() && f.op != Op::Write)
 }
 
-/// The message for an error of [`write_image`] or [`write_segments`]:
+/// The message for an error of [`write_image`](super::writer::write_image) or [`write_segments`](super::writer::write_segments):
 /// "reading SOURCE at offset N: ..." for a failing input, "writing OUTPUT
 /// at offset N: ..." for a failing output. Cancels are the caller's.
 pub fn describe(e: io::Error, output: &Path) -> anyhow::Error {

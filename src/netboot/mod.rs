@@ -17,7 +17,7 @@
 //! - the record `DIR/.esxi-iso/netboot.json` that tells `serve` which ISO
 //!   each mount is ([`crate::serve::installer`], where the URL layout is).
 //!
-//! [`write`] writes them (atomically, existing files only with `--force`,
+//! `write` writes them (atomically, existing files only with `--force`,
 //! removing what it wrote when it fails), removes the boot.cfg a host left
 //! behind under an old MAC, and updates SHA256SUMS and manifest.json.
 //!

@@ -86,7 +86,7 @@ pub struct Listening {
     pub dir: PathBuf,
     /// `http://ADDR:PORT/`, the status page.
     pub url: String,
-    /// Bound to 0.0.0.0 or [::]: clients use this machine's own address.
+    /// Bound to 0.0.0.0 or `[::]`: clients use this machine's own address.
     pub every_address: bool,
     /// Bound to a loopback address: no VM can reach it.
     #[serde(skip)]

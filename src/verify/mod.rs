@@ -203,7 +203,7 @@ pub enum Depth<'a> {
 }
 
 /// Opens and checks `path`. An input that is not an ISO9660 image at all
-/// (see [`judged`]) is an error, an input failure; an image that
+/// (see `judged`) is an error, an input failure; an image that
 /// is one but cannot be parsed yields a single failed finding naming the
 /// structure and LBA.
 pub fn verify_path(path: &Path, depth: Depth<'_>) -> anyhow::Result<Report> {

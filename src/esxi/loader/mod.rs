@@ -1,6 +1,6 @@
 //! How VMware's boot loader reads boot.cfg: which line sets which option,
 //! which value takes effect, what each module path resolves to, and (in
-//! [`check`]) which lines it ignores or refuses. A file is parsed once
+//! `check`) which lines it ignores or refuses. A file is parsed once
 //! into a [`BootCfg`], which every lookup then reads.
 //!
 //! The facts come from VMware's loader source, vmware/esx-boot (commit

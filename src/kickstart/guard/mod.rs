@@ -122,7 +122,7 @@ impl Steps {
 }
 
 /// Adds `text` to `tera` as template `name`, its parse held to
-/// [`PARSE_CALLS_PER_BYTE`]. pest's call limit is one setting for the whole
+/// `PARSE_CALLS_PER_BYTE`. pest's call limit is one setting for the whole
 /// process, so parses take turns setting it; they are short.
 pub fn add_template(tera: &mut tera::Tera, name: &str, text: &str) -> tera::Result<()> {
     static PARSING: Mutex<()> = Mutex::new(());
@@ -156,7 +156,7 @@ pub fn too_complex(name: &str) -> anyhow::Error {
 }
 
 /// Refuses macros that call themselves, directly or through others, and
-/// chains of calls deeper than [`MACRO_DEPTH_MAX`]: Tera renders both
+/// chains of calls deeper than `MACRO_DEPTH_MAX`: Tera renders both
 /// recursively, until the stack overflows.
 pub fn check_macros(name: &str, template: &tera::Template) -> Result<()> {
     let calls: HashMap<&str, Vec<&str>> = template

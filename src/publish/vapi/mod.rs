@@ -35,7 +35,7 @@
 //! the vSphere Automation SDK REST 6.7 reference
 //! (operations/com/vmware/content/...) and govmomi 0.24's vapi/internal.
 //!
-//! The route table is [`routes`]; this file logs in, finds the forms, and
+//! The route table is `routes`; this file logs in, finds the forms, and
 //! makes the calls. Not covered: SAML/token login, OVF items, several
 //! files per item.
 
