@@ -138,7 +138,10 @@ mod tests {
         assert_ne!(a, Mac::derived("lab", "esx02", 0));
         assert_ne!(a, Mac::derived("lab2", "esx01", 0));
         // Fixed for good: a lab's VMs keep their MACs across versions.
-        assert_eq!(Mac::derived("lab", "esx01", 0).to_string(), "00:50:56:08:3a:3d");
+        assert_eq!(
+            Mac::derived("lab", "esx01", 0).to_string(),
+            "00:50:56:08:3a:3d"
+        );
         assert!(!Mac::parse("00:50:56:40:00:00").unwrap().is_vmware_manual());
         assert_eq!(
             Mac::parse("00:50:56:AA:BB:CC").unwrap().bootif(),
