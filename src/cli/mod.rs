@@ -4,9 +4,13 @@
 //! (`cmd::completions` and `cmd::man` render these definitions). Values
 //! are parsed into domain types here where clap can do it; cross-field
 //! validation happens in each request's plan step, before any byte is
-//! written. [`complete`] holds the shell completion side.
+//! written. [`complete`] holds the shell completion side; `deploy.rs`
+//! holds [`DeployArgs`].
 
 pub mod complete;
+mod deploy;
+
+pub use deploy::DeployArgs;
 
 use std::path::PathBuf;
 
@@ -74,6 +78,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show where each host of a lab stands (or wait for it)
     Status(StatusArgs),
+    /// Create, boot and watch a lab's hosts as nested ESXi VMs (or tear
+    /// them down)
+    Deploy(DeployArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(CompletionsArgs),
     /// Write man pages: esxi-iso.1 and one per subcommand

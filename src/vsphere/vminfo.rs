@@ -275,9 +275,9 @@ pub fn read_vm(o: &ObjectContent) -> VmInfo {
 }
 
 impl Vim<'_> {
-    /// Every VM below `root` (a folder), with what tells whose it is and
-    /// what MACs it uses: name, folder, extra config, devices, power
-    /// state.
+    /// Every VM below `root` (a datacenter's VM folder), with what tells
+    /// whose it is and what MACs it uses: name, folder, extra config,
+    /// devices, power state.
     pub fn vms_below(&self, root: &MoRef) -> Result<Vec<VmInfo>> {
         let spec = FilterSpec {
             props: vec![PropertySpec {

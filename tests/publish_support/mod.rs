@@ -165,6 +165,8 @@ pub struct VcsimOpts {
     pub inaccessible: Option<String>,
     /// Free space every datastore reports.
     pub free_space: Option<u64>,
+    /// The password to log in with (default [`PASS`]).
+    pub password: Option<String>,
 }
 
 /// A self-signed certificate made once by openssl and kept under
@@ -232,7 +234,15 @@ impl Vcsim {
             .keep()
             .unwrap();
         let mut cmd = Command::new(bin);
-        cmd.args(["-l", "127.0.0.1:0", "-username", USER, "-password", PASS]);
+        let password = opts.password.clone().unwrap_or_else(|| PASS.to_string());
+        cmd.args([
+            "-l",
+            "127.0.0.1:0",
+            "-username",
+            USER,
+            "-password",
+            &password,
+        ]);
         if opts.esx {
             cmd.arg("-esx");
         }
