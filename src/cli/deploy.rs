@@ -5,15 +5,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgGroup, Args};
+use clap::Args;
 use clap_complete::engine::ArgValueCompleter;
 
-use super::complete;
+use super::{complete, TrustArgs};
 use crate::deploy::DeployRequest;
-use crate::vsphere::http::Thumbprint;
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("trust").args(["thumbprint", "ca_cert", "insecure"])))]
 #[command(
     override_usage = "esxi-iso deploy [OPTIONS] INVENTORY --lab-dir DIR --server URL\n       \
                       esxi-iso deploy --destroy INVENTORY --lab-dir DIR --server URL",
@@ -67,17 +65,8 @@ pub struct DeployArgs {
     #[arg(long, value_name = "SECS", default_value_t = 3600, requires = "wait")]
     pub timeout: u64,
 
-    /// Trust the certificate with this SHA-1 thumbprint
-    #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
-    pub thumbprint: Option<Thumbprint>,
-
-    /// Trust certificates signed by the CA in this PEM file
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-
-    /// Do not verify the certificate (prints a warning)
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 
     /// No progress bar
     #[arg(short, long)]
@@ -98,9 +87,9 @@ impl DeployArgs {
             inventory: self.inventory.clone(),
             lab_dir: self.lab_dir.clone(),
             server: self.server.clone(),
-            thumbprint: self.thumbprint.clone(),
-            ca_cert: self.ca_cert.clone(),
-            insecure: self.insecure,
+            thumbprint: self.trust.thumbprint.clone(),
+            ca_cert: self.trust.ca_cert.clone(),
+            insecure: self.trust.insecure,
             only: self.hosts.clone(),
             dry_run: self.dry_run,
             destroy: self.destroy,

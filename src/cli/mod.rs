@@ -465,9 +465,26 @@ pub struct VarsArgs {
     pub json: bool,
 }
 
+/// How the server's certificate is trusted (`upload`, `deploy`): one of
+/// the three, or the built-in roots.
+#[derive(Debug, Args)]
+#[group(id = "trust", multiple = false)]
+pub struct TrustArgs {
+    /// Trust the certificate with this SHA-1 thumbprint
+    #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
+    pub thumbprint: Option<Thumbprint>,
+
+    /// Trust certificates signed by the CA in this PEM file
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the certificate (prints a warning)
+    #[arg(long)]
+    pub insecure: bool,
+}
+
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("target").required(true).args(["datastore", "library"])))]
-#[command(group(ArgGroup::new("trust").args(["thumbprint", "ca_cert", "insecure"])))]
 #[command(
     override_usage = "esxi-iso upload [OPTIONS] --server URL --datastore NAME ISO...\n       \
                       esxi-iso upload [OPTIONS] --server URL --library NAME ISO...",
@@ -517,17 +534,8 @@ pub struct UploadArgs {
     #[arg(long)]
     pub skip_existing: bool,
 
-    /// Trust the certificate with this SHA-1 thumbprint
-    #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
-    pub thumbprint: Option<Thumbprint>,
-
-    /// Trust certificates signed by the CA in this PEM file
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-
-    /// Do not verify the certificate (prints a warning)
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 
     /// No progress bar
     #[arg(short, long)]
@@ -594,9 +602,9 @@ impl UploadArgs {
             item: self.item.clone(),
             force: self.force,
             skip_existing: self.skip_existing,
-            thumbprint: self.thumbprint.clone(),
-            ca_cert: self.ca_cert.clone(),
-            insecure: self.insecure,
+            thumbprint: self.trust.thumbprint.clone(),
+            ca_cert: self.trust.ca_cert.clone(),
+            insecure: self.trust.insecure,
             quiet: self.quiet,
             json: self.json,
         }

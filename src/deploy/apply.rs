@@ -204,15 +204,10 @@ pub fn create(ctx: &mut Ctx, p: &Planned, report: &mut HostReport) -> Result<VmI
     ctx.out.say(
         name,
         &format!(
-            "created VM {} ({}) in {}{} on {}: {} vCPUs, {} GB, disks {} GB, {}",
+            "created VM {} ({}) in {} on {}: {} vCPUs, {} GB, disks {} GB, {}",
             spec.name,
             vm.value,
-            p.place.datacenter.path,
-            if p.place.folder_path.is_empty() {
-                String::new()
-            } else {
-                format!("/{}", p.place.folder_path)
-            },
+            p.place.location(),
             p.place.compute,
             spec.cpus,
             spec.memory_mb / 1024,

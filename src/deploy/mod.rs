@@ -37,7 +37,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use self::local::problems_list;
-use self::report::{DeployReport, DestroyReport, Out, PortGroupReport, Stage};
+use self::report::{DeployReport, DestroyReport, Out, Stage};
 use self::state::StateFile;
 use crate::failure::{self, Failure, Tag};
 use crate::lab::Problem;
@@ -192,11 +192,71 @@ pub fn deploy(
     out: Out,
     trace: &Trace,
 ) -> Result<Deployed> {
+    with_session(plan, username, out, trace, |ctx| deploy_in(plan, ctx))
+}
+
+/// Tears the lab down (`--destroy`).
+pub fn destroy(
+    plan: &DeployPlan,
+    username: Option<&str>,
+    out: Out,
+    trace: &Trace,
+) -> Result<DestroyReport> {
+    with_session(plan, username, out, trace, |ctx| {
+        let mut report = destroy::destroy(ctx, &plan.lab, &plan.req.only, plan.req.dry_run)?;
+        report.warnings = std::mem::take(&mut ctx.warnings);
+        Ok(report)
+    })
+}
+
+/// Logs in, reads the lab folder's state for this server, runs `work`,
+/// logs out.
+fn with_session<T>(
+    plan: &DeployPlan,
+    username: Option<&str>,
+    out: Out,
+    trace: &Trace,
+    work: impl FnOnce(&mut Ctx) -> Result<T>,
+) -> Result<T> {
     let client = Client::new(plan.trust.clone())?;
     let creds = Credentials::resolve(username, &plan.server.host).tag(Failure::Usage)?;
     let vim = connect(plan, &client, trace)?;
     login(&vim, &creds).tag(Failure::Network)?;
-    let result = deploy_in(plan, &vim, &creds, out).map_err(|e| stopped(e, plan));
+    let about = vim.about();
+    trace.say(|| {
+        format!(
+            "{} is {} (apiType {}, API {})",
+            plan.server.host,
+            about.describe(),
+            about.api_type.as_deref().unwrap_or("unknown"),
+            about.api_version.as_deref().unwrap_or("unknown")
+        )
+    });
+    let key = about
+        .instance_uuid
+        .clone()
+        .unwrap_or_else(|| plan.server.host.clone());
+    let result = StateFile::open(
+        &plan.req.lab_dir,
+        &plan.lab.name,
+        &key,
+        &plan.server.host,
+        plan.req.dry_run,
+    )
+    .and_then(|state| {
+        let mut ctx = Ctx {
+            vim: &vim,
+            creds: &creds,
+            lab: &plan.lab.name,
+            lab_dir: &plan.req.lab_dir,
+            out,
+            state,
+            quiet: plan.req.quiet,
+            warnings: plan.warnings.clone(),
+        };
+        work(&mut ctx)
+    })
+    .map_err(|e| stopped(e, plan));
     vim.logout();
     result
 }
@@ -216,31 +276,9 @@ fn stopped(err: anyhow::Error, plan: &DeployPlan) -> anyhow::Error {
     ))
 }
 
-fn deploy_in(plan: &DeployPlan, vim: &Vim, creds: &Credentials, out: Out) -> Result<Deployed> {
+fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
     let local = plan.local.as_ref().expect("a deploy reads its hosts");
-    let about = vim.about();
-    trace_about(vim);
-    let key = about
-        .instance_uuid
-        .clone()
-        .unwrap_or_else(|| plan.server.host.clone());
-    let state = StateFile::open(
-        &plan.req.lab_dir,
-        &local.lab,
-        &key,
-        &plan.server.host,
-        plan.req.dry_run,
-    )?;
-    let mut ctx = Ctx {
-        vim,
-        creds,
-        lab: &local.lab,
-        lab_dir: &plan.req.lab_dir,
-        out,
-        state,
-        quiet: plan.req.quiet,
-        warnings: plan.warnings.clone(),
-    };
+    let vim = ctx.vim;
     let mut target = target::read(vim, local)?;
     for w in std::mem::take(&mut target.warnings) {
         ctx.warn(w);
@@ -284,14 +322,9 @@ fn deploy_in(plan: &DeployPlan, vim: &Vim, creds: &Credentials, out: Out) -> Res
                 v.name, v.moref.value, v.power_state
             ),
             None => format!(
-                "VM {} in {}{} on {}, datastore {}",
+                "VM {} in {} on {}, datastore {}",
                 p.host.lab.vm.name,
-                p.place.datacenter.path,
-                if p.place.folder_path.is_empty() {
-                    String::new()
-                } else {
-                    format!("/{}", p.place.folder_path)
-                },
+                p.place.location(),
                 p.place.compute,
                 p.place.datastore.name
             ),
@@ -319,12 +352,8 @@ fn deploy_in(plan: &DeployPlan, vim: &Vim, creds: &Credentials, out: Out) -> Res
             ctx.out.note(&format!("would fix: {p}"));
         }
         doc.hosts = reports;
-        doc.portgroups = target
-            .portgroups
-            .iter()
-            .map(PortGroupReport::from)
-            .collect();
-        doc.warnings = ctx.warnings;
+        doc.portgroups = target.portgroups.clone();
+        doc.warnings = std::mem::take(&mut ctx.warnings);
         return Ok(Deployed {
             report: doc,
             verdict: None,
@@ -358,86 +387,25 @@ fn deploy_in(plan: &DeployPlan, vim: &Vim, creds: &Credentials, out: Out) -> Res
             ));
         }
     }
-    doc.uploads = apply::upload(&mut ctx, &target.planned)?;
+    doc.uploads = apply::upload(ctx, &target.planned)?;
     for (p, r) in target.planned.iter().zip(reports.iter_mut()) {
         match &p.existing {
-            None => apply::create(&mut ctx, p, r)?,
-            Some(_) => apply::adopt(&mut ctx, p, r)?,
+            None => apply::create(ctx, p, r)?,
+            Some(_) => apply::adopt(ctx, p, r)?,
         };
     }
     let verdict = watch::watch(
-        &mut ctx,
+        ctx,
         &target.planned,
         &mut reports,
         plan.wait,
         plan.req.timeout,
     )?;
     doc.hosts = reports;
-    doc.portgroups = target
-        .portgroups
-        .iter()
-        .map(PortGroupReport::from)
-        .collect();
-    doc.warnings = ctx.warnings;
+    doc.portgroups = target.portgroups.clone();
+    doc.warnings = std::mem::take(&mut ctx.warnings);
     Ok(Deployed {
         report: doc,
         verdict,
     })
-}
-
-fn trace_about(vim: &Vim) {
-    let about = vim.about();
-    vim.trace().say(|| {
-        format!(
-            "{} is {} (apiType {}, API {})",
-            vim.server().host,
-            about.describe(),
-            about.api_type.as_deref().unwrap_or("unknown"),
-            about.api_version.as_deref().unwrap_or("unknown")
-        )
-    });
-}
-
-/// Tears the lab down (`--destroy`).
-pub fn destroy(
-    plan: &DeployPlan,
-    username: Option<&str>,
-    out: Out,
-    trace: &Trace,
-) -> Result<DestroyReport> {
-    let client = Client::new(plan.trust.clone())?;
-    let creds = Credentials::resolve(username, &plan.server.host).tag(Failure::Usage)?;
-    let vim = connect(plan, &client, trace)?;
-    login(&vim, &creds).tag(Failure::Network)?;
-    trace_about(&vim);
-    let key = vim
-        .about()
-        .instance_uuid
-        .clone()
-        .unwrap_or_else(|| plan.server.host.clone());
-    let result = StateFile::open(
-        &plan.req.lab_dir,
-        &plan.lab.name,
-        &key,
-        &plan.server.host,
-        plan.req.dry_run,
-    )
-    .and_then(|state| {
-        let mut ctx = Ctx {
-            vim: &vim,
-            creds: &creds,
-            lab: &plan.lab.name,
-            lab_dir: &plan.req.lab_dir,
-            out,
-            state,
-            quiet: plan.req.quiet,
-            warnings: plan.warnings.clone(),
-        };
-        let mut report = destroy::destroy(&mut ctx, &plan.lab, &plan.req.only, plan.req.dry_run)?;
-        report.warnings = ctx.warnings;
-        Ok(report)
-    })
-    .map_err(|e| stopped(e, plan));
-    vim.logout();
-    result
 }

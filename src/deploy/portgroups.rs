@@ -34,21 +34,23 @@ struct OnHost {
     spec: Element,
 }
 
-/// A port group some VM of the lab joins.
-#[derive(Debug, Clone)]
+/// A port group some VM of the lab joins; as such in `--json`.
+#[derive(Debug, Clone, Serialize)]
 pub struct PortGroup {
     pub name: String,
     pub datacenter: String,
     pub kind: Kind,
     /// Every host (standard) or the port group lets nested hosts talk.
     pub safe: bool,
-    /// What is off, e.g. `promiscuous mode`.
+    /// What is off, e.g. `promiscuous mode` (empty once fixed).
     pub missing: Vec<&'static str>,
     /// The hosts whose copy was read (standard).
     pub hosts: Vec<String>,
     /// `--fix-portgroups` changed it in this run.
     pub fixed: bool,
+    #[serde(skip)]
     on_hosts: Vec<OnHost>,
+    #[serde(skip)]
     distributed: Option<(MoRef, Element)>,
 }
 
@@ -215,6 +217,7 @@ pub fn fix(vim: &Vim, pgs: &mut [PortGroup], wait: &Wait) -> Result<()> {
         }
         pg.fixed = true;
         pg.safe = true;
+        pg.missing.clear();
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::portgroups::{Kind, PortGroup};
+use super::portgroups::PortGroup;
 use crate::warning::Warning;
 
 /// Where a host stands, from what deploy did, what vSphere says of its VM
@@ -84,35 +84,6 @@ pub struct HostReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PortGroupReport {
-    pub name: String,
-    pub datacenter: String,
-    pub kind: Kind,
-    pub safe: bool,
-    pub missing: Vec<&'static str>,
-    pub hosts: Vec<String>,
-    pub fixed: bool,
-}
-
-impl From<&PortGroup> for PortGroupReport {
-    fn from(p: &PortGroup) -> PortGroupReport {
-        PortGroupReport {
-            name: p.name.clone(),
-            datacenter: p.datacenter.clone(),
-            kind: p.kind,
-            safe: p.safe,
-            missing: if p.fixed {
-                Vec::new()
-            } else {
-                p.missing.clone()
-            },
-            hosts: p.hosts.clone(),
-            fixed: p.fixed,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct UploadReport {
     pub host: String,
     pub path: String,
@@ -131,7 +102,7 @@ pub struct DeployReport {
     pub lab: String,
     pub dry_run: bool,
     pub hosts: Vec<HostReport>,
-    pub portgroups: Vec<PortGroupReport>,
+    pub portgroups: Vec<PortGroup>,
     pub uploads: Vec<UploadReport>,
     pub warnings: Vec<Warning>,
 }

@@ -65,6 +65,17 @@ pub struct Placement {
     pub boot_uri: Option<String>,
 }
 
+impl Placement {
+    /// `DC0/Labs/lab1`: the datacenter and the VM folder below it.
+    pub fn location(&self) -> String {
+        if self.folder_path.is_empty() {
+            self.datacenter.path.clone()
+        } else {
+            format!("{}/{}", self.datacenter.path, self.folder_path)
+        }
+    }
+}
+
 /// A host of the lab on the target.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -291,11 +302,18 @@ fn place(
                     .filter(|f| !f.path.is_empty())
                     .map(|f| f.path.clone())
                     .collect();
+                let there = if names.is_empty() {
+                    "it has no VM folder yet".to_string()
+                } else {
+                    format!(
+                        "{}{}",
+                        listing("VM folder", &names),
+                        nearest_hint(want, &names)
+                    )
+                };
                 say(format!(
                     "vm.folder {want} not found in datacenter {dc}: create it (vSphere Client: \
-                     VMs and Templates > {dc} > New Folder); {}{}",
-                    listing("VM folder", &names),
-                    nearest_hint(want, &names)
+                     VMs and Templates > {dc} > New Folder); {there}"
                 ));
             }
             found.map(|f| (f.moref.clone(), f.path.clone()))
@@ -324,7 +342,9 @@ fn place(
     let datastore = find_store(&vm.datastore, "vm.datastore", &mut say);
     let iso = match &vm.boot {
         Boot::Cdrom { datastore, folder } => {
-            find_store(datastore, "vm.iso_datastore", &mut say);
+            if datastore != &vm.datastore {
+                find_store(datastore, "vm.iso_datastore", &mut say);
+            }
             Some(IsoPlace {
                 datastore: datastore.clone(),
                 folder: folder.clone(),

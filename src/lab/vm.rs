@@ -167,12 +167,15 @@ fn number(
     }
 }
 
-/// A list: an array, or one string of items split on commas and spaces.
-fn list(key: &str, v: &Value, problems: &mut Vec<String>) -> Option<Vec<Value>> {
+/// A list: an array, or one string of items split on commas (and on
+/// spaces too when `words`: sizes and MACs, not names, which may have
+/// spaces).
+fn list(key: &str, v: &Value, words: bool, problems: &mut Vec<String>) -> Option<Vec<Value>> {
     match v {
         Value::Array(a) => Some(a.clone()),
         Value::String(s) => Some(
-            s.split(|c: char| c == ',' || c.is_whitespace())
+            s.split(|c: char| c == ',' || (words && c.is_whitespace()))
+                .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .map(|p| Value::String(p.to_string()))
                 .collect(),
@@ -225,7 +228,7 @@ impl VmSettings {
                 "hardware_version" => s.hardware_version = text(key, v, p),
                 "boot_url" => s.boot_url = text(key, v, p),
                 "networks" => {
-                    s.networks = list(key, v, p).and_then(|items| {
+                    s.networks = list(key, v, false, p).and_then(|items| {
                         let names: Option<Vec<String>> = items.iter().map(|i| text(key, i, p)).collect();
                         names.filter(|n| {
                             if n.is_empty() {
@@ -239,7 +242,7 @@ impl VmSettings {
                 "cpus" => s.cpus = number(key, v, 1, 768, "", p),
                 "memory_gb" => s.memory_gb = number(key, v, 1, 24_576, " GB", p),
                 "disks_gb" => {
-                    s.disks_gb = list(key, v, p).and_then(|items| {
+                    s.disks_gb = list(key, v, true, p).and_then(|items| {
                         if items.is_empty() || items.len() > MAX_DISKS {
                             p.push(format!(
                                 "{key}: give 1 to {MAX_DISKS} sizes (the boot disk first, then disks for vSAN)"
@@ -287,7 +290,7 @@ impl VmSettings {
                     }
                 }
                 "macs" => {
-                    s.macs = list(key, v, p).and_then(|items| {
+                    s.macs = list(key, v, true, p).and_then(|items| {
                         items
                             .iter()
                             .map(|i| {
@@ -795,12 +798,12 @@ mod tests {
     fn csv_columns_are_vm_keys() {
         let inv = parse_csv(
             "hostname,vm.datastore,vm.networks,vm.cpus,vm.disks_gb,vm.macs\n\
-             esx01,ds1,\"A, B\",2,\"40 100\",00:50:56:00:00:0a\n",
+             esx01,ds1,\"VM Network, B\",2,\"40 100\",00:50:56:00:00:0a\n",
         )
         .unwrap();
         let lab = read_lab(&inv, "lab", &[]).unwrap();
         let vm = &lab.hosts[0].vm;
-        assert_eq!(vm.networks, ["A", "B"]);
+        assert_eq!(vm.networks, ["VM Network", "B"]);
         assert_eq!(vm.disks_gb, [40, 100]);
         assert_eq!(vm.cpus, 2);
         assert_eq!(vm.macs[0].to_string(), "00:50:56:00:00:0a");

@@ -15,7 +15,7 @@
 
 use anyhow::Result;
 
-use super::inventory::{FilterSpec, ObjectSpec, PropertySpec};
+use super::inventory::FilterSpec;
 use super::soap::Vim;
 use super::xml::Node;
 use super::MoRef;
@@ -41,17 +41,7 @@ impl Vim<'_> {
         let Some(lm) = self.content().license_manager.clone() else {
             return Ok(Vec::new());
         };
-        let spec = FilterSpec {
-            props: vec![PropertySpec {
-                kind: "LicenseManager".into(),
-                paths: vec!["licenses".into()],
-            }],
-            objects: vec![ObjectSpec {
-                obj: lm,
-                skip: false,
-                select: Vec::new(),
-            }],
-        };
+        let spec = FilterSpec::of_objects("LicenseManager", &["licenses"], &[lm]);
         let objects = self.retrieve(&spec)?;
         Ok(objects
             .first()

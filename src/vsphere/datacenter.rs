@@ -130,83 +130,55 @@ impl Contents {
     }
 }
 
-fn traverse(name: &str, kind: &str, path: &str, select: &[&str]) -> Selection {
-    Selection::Traversal {
-        name: name.into(),
-        kind: kind.into(),
-        path: path.into(),
-        skip: false,
-        select: select
-            .iter()
-            .map(|s| Selection::Named(s.to_string()))
-            .collect(),
-    }
-}
-
-fn props(kind: &str, paths: &[&str]) -> PropertySpec {
-    PropertySpec {
-        kind: kind.into(),
-        paths: paths.iter().map(|p| p.to_string()).collect(),
-    }
-}
-
 const FROM_FOLDER: &[&str] = &["folder", "compute-host", "compute-pool"];
+const COMPUTE: &[&str] = &[
+    "name",
+    "parent",
+    "resourcePool",
+    "host",
+    "environmentBrowser",
+];
+const SWITCH: &[&str] = &["name", "uuid", "config"];
 
 impl Vim<'_> {
     /// Everything of `dc` a VM's placement and networks are chosen from.
     pub fn datacenter_contents(&self, dc: &Datacenter) -> Result<Contents> {
         let spec = FilterSpec {
             props: vec![
-                props("Datacenter", &["hostFolder", "vmFolder", "networkFolder"]),
-                props("Folder", &["name", "parent"]),
-                props(
-                    "ComputeResource",
-                    &[
-                        "name",
-                        "parent",
-                        "resourcePool",
-                        "host",
-                        "environmentBrowser",
-                    ],
-                ),
-                props(
-                    "ClusterComputeResource",
-                    &[
-                        "name",
-                        "parent",
-                        "resourcePool",
-                        "host",
-                        "environmentBrowser",
-                    ],
-                ),
-                props(
+                PropertySpec::new("Datacenter", &["hostFolder", "vmFolder", "networkFolder"]),
+                PropertySpec::new("Folder", &["name", "parent"]),
+                PropertySpec::new("ComputeResource", COMPUTE),
+                PropertySpec::new("ClusterComputeResource", COMPUTE),
+                PropertySpec::new(
                     "HostSystem",
                     &["name", "parent", "configManager", "runtime"],
                 ),
-                props("ResourcePool", &["name", "parent", "owner"]),
-                props("Network", &["name", "host"]),
-                props(
+                PropertySpec::new("ResourcePool", &["name", "parent", "owner"]),
+                PropertySpec::new("Network", &["name", "host"]),
+                PropertySpec::new(
                     "DistributedVirtualPortgroup",
                     &["name", "host", "key", "config"],
                 ),
-                props("OpaqueNetwork", &["name", "host"]),
-                props("DistributedVirtualSwitch", &["name", "uuid", "config"]),
-                props(
-                    "VmwareDistributedVirtualSwitch",
-                    &["name", "uuid", "config"],
-                ),
+                PropertySpec::new("OpaqueNetwork", &["name", "host"]),
+                PropertySpec::new("DistributedVirtualSwitch", SWITCH),
+                PropertySpec::new("VmwareDistributedVirtualSwitch", SWITCH),
             ],
             objects: vec![ObjectSpec {
                 obj: dc.moref.clone(),
                 skip: false,
                 select: vec![
-                    traverse("dc-host", "Datacenter", "hostFolder", FROM_FOLDER),
-                    traverse("dc-vm", "Datacenter", "vmFolder", &["folder"]),
-                    traverse("dc-network", "Datacenter", "networkFolder", &["folder"]),
-                    traverse("folder", "Folder", "childEntity", FROM_FOLDER),
-                    traverse("compute-host", "ComputeResource", "host", &[]),
-                    traverse("compute-pool", "ComputeResource", "resourcePool", &["pool"]),
-                    traverse("pool", "ResourcePool", "resourcePool", &["pool"]),
+                    Selection::traverse("dc-host", "Datacenter", "hostFolder", FROM_FOLDER),
+                    Selection::traverse("dc-vm", "Datacenter", "vmFolder", &["folder"]),
+                    Selection::traverse("dc-network", "Datacenter", "networkFolder", &["folder"]),
+                    Selection::traverse("folder", "Folder", "childEntity", FROM_FOLDER),
+                    Selection::traverse("compute-host", "ComputeResource", "host", &[]),
+                    Selection::traverse(
+                        "compute-pool",
+                        "ComputeResource",
+                        "resourcePool",
+                        &["pool"],
+                    ),
+                    Selection::traverse("pool", "ResourcePool", "resourcePool", &["pool"]),
                 ],
             }],
         };

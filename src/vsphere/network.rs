@@ -27,7 +27,7 @@
 
 use anyhow::Result;
 
-use super::inventory::{FilterSpec, ObjectSpec, PropertySpec};
+use super::inventory::FilterSpec;
 use super::soap::Vim;
 use super::task::{task_of, Wait};
 use super::xml::{Element, Node};
@@ -258,20 +258,7 @@ impl Vim<'_> {
         if systems.is_empty() {
             return Ok(Vec::new());
         }
-        let spec = FilterSpec {
-            props: vec![PropertySpec {
-                kind: "HostNetworkSystem".into(),
-                paths: vec!["networkInfo".into()],
-            }],
-            objects: systems
-                .iter()
-                .map(|s| ObjectSpec {
-                    obj: s.clone(),
-                    skip: false,
-                    select: Vec::new(),
-                })
-                .collect(),
-        };
+        let spec = FilterSpec::of_objects("HostNetworkSystem", &["networkInfo"], systems);
         Ok(self
             .retrieve(&spec)?
             .into_iter()

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use super::fault::Fault;
-use super::inventory::{FilterSpec, ObjectSpec, PropertySpec};
+use super::inventory::FilterSpec;
 use super::soap::Vim;
 use super::xml::Element;
 use super::MoRef;
@@ -72,17 +72,7 @@ impl Vim<'_> {
         method: &str,
         wait: &Wait,
     ) -> Result<Option<Element>> {
-        let spec = FilterSpec {
-            props: vec![PropertySpec {
-                kind: "Task".into(),
-                paths: vec!["info".into()],
-            }],
-            objects: vec![ObjectSpec {
-                obj: task.clone(),
-                skip: false,
-                select: Vec::new(),
-            }],
-        };
+        let spec = FilterSpec::of_objects("Task", &["info"], std::slice::from_ref(task));
         let start = Instant::now();
         let mut pause = FIRST_PAUSE;
         loop {

@@ -280,26 +280,25 @@ impl Vim<'_> {
     /// devices, power state.
     pub fn vms_below(&self, root: &MoRef) -> Result<Vec<VmInfo>> {
         let spec = FilterSpec {
-            props: vec![PropertySpec {
-                kind: "VirtualMachine".into(),
-                paths: vec![
-                    "name".into(),
-                    "parent".into(),
-                    "config.extraConfig".into(),
-                    "config.hardware.device".into(),
-                    "runtime.powerState".into(),
+            props: vec![PropertySpec::new(
+                "VirtualMachine",
+                &[
+                    "name",
+                    "parent",
+                    "config.extraConfig",
+                    "config.hardware.device",
+                    "runtime.powerState",
                 ],
-            }],
+            )],
             objects: vec![ObjectSpec {
                 obj: root.clone(),
                 skip: true,
-                select: vec![Selection::Traversal {
-                    name: "folder".into(),
-                    kind: "Folder".into(),
-                    path: "childEntity".into(),
-                    skip: false,
-                    select: vec![Selection::Named("folder".into())],
-                }],
+                select: vec![Selection::traverse(
+                    "folder",
+                    "Folder",
+                    "childEntity",
+                    &["folder"],
+                )],
             }],
         };
         Ok(self
@@ -315,26 +314,11 @@ impl Vim<'_> {
         if vms.is_empty() {
             return Ok(Vec::new());
         }
-        let spec = FilterSpec {
-            props: vec![PropertySpec {
-                kind: "VirtualMachine".into(),
-                paths: vec![
-                    "name".into(),
-                    "parent".into(),
-                    "config".into(),
-                    "runtime".into(),
-                    "guest".into(),
-                ],
-            }],
-            objects: vms
-                .iter()
-                .map(|v| ObjectSpec {
-                    obj: v.clone(),
-                    skip: false,
-                    select: Vec::new(),
-                })
-                .collect(),
-        };
+        let spec = FilterSpec::of_objects(
+            "VirtualMachine",
+            &["name", "parent", "config", "runtime", "guest"],
+            vms,
+        );
         Ok(self.retrieve(&spec)?.iter().map(read_vm).collect())
     }
 }
