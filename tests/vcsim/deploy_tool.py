@@ -28,15 +28,20 @@ import ssl
 import sys
 
 from pyVim.connect import Disconnect, SmartConnect
-from pyVmomi import vim
+from pyVmomi import SoapStubAdapter, vim
 
 
 def connect(host, port, user, password, version=None):
     ctx = ssl._create_unverified_context()
-    kw = {}
-    if version:
-        kw["preferredApiVersions"] = [version]
-    return SmartConnect(host=host, port=port, user=user, pwd=password, sslContext=ctx, **kw)
+    if not version:
+        return SmartConnect(host=host, port=port, user=user, pwd=password, sslContext=ctx)
+    # The simulator says it speaks 6.5 only, and pyvmomi leaves out of a
+    # 6.5 request what 6.5 did not have (the MAC management policy of
+    # 6.7): ask for the newer version outright.
+    stub = SoapStubAdapter(host=host, port=port, version=version, sslContext=ctx)
+    si = vim.ServiceInstance("ServiceInstance", stub)
+    si.RetrieveContent().sessionManager.Login(user, password)
+    return si
 
 
 def all_of(content, kind):
