@@ -182,9 +182,20 @@ pub fn read(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<Lo
             warnings.push(Warning::advice(
                 "memory-small",
                 format!(
-                    "{}: {} GB of memory for {release_text}: 8 GB installs, but ESXi 8 and 9 \
-                     want 12 GB or more to run VMs and vSAN (vm.memory_gb)",
+                    "{}: {} GB of memory for {release_text}: 8 GB installs, but VMware asks \
+                     12 GB of an ESXi 8 host that runs VMs (vm.memory_gb)",
                     h.hostname, h.vm.memory_gb
+                ),
+            ));
+        }
+        let boot_disk = h.vm.disks_gb.first().copied().unwrap_or(0);
+        if major.is_some_and(|m| m >= 7) && boot_disk < 32 {
+            warnings.push(Warning::advice(
+                "boot-disk-small",
+                format!(
+                    "{}: a {boot_disk} GB boot disk for {release_text}: VMware asks a boot \
+                     disk of 32 GB or more of ESXi 7 and later (vm.disks_gb)",
+                    h.hostname
                 ),
             ));
         }

@@ -137,6 +137,11 @@ pub fn read(vim: &Vim, local: &Local) -> Result<Target> {
             });
         }
     }
+    let http = local
+        .hosts
+        .iter()
+        .any(|h| matches!(h.lab.vm.boot, Boot::Http { .. }));
+    warnings.extend(version_warning(about, http));
     let dcs = vim.datacenters()?;
     let paths: Vec<String> = dcs.iter().map(|d| d.path.clone()).collect();
     let mut contents: BTreeMap<String, (Contents, Vec<Datastore>, Vec<VmInfo>)> = BTreeMap::new();
@@ -234,6 +239,44 @@ pub fn read(vim: &Vim, local: &Local) -> Result<Target> {
         warnings,
         problems,
         lab_vms,
+    })
+}
+
+/// `6.7.0` as (6, 7, 0).
+fn version_of(v: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = v.split('.').map(|p| p.trim().parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+/// What the server's version means for deploy: vCenter 6.7 to 9 and
+/// ESXi 7.0 to 9 are what it is written for; UEFI HTTP boot needs ESXi
+/// 7.0 Update 2 (7.0.2).
+fn version_warning(about: &crate::vsphere::service::About, http: bool) -> Option<Warning> {
+    let v = about.version.as_deref().and_then(version_of)?;
+    let (least, what) = if about.is_vcenter() {
+        ((6, 7, 0), "vCenter 6.7 to 9")
+    } else {
+        ((7, 0, 0), "ESXi 7.0 to 9")
+    };
+    let old = v < least;
+    let no_http = http && about.is_host() && v < (7, 0, 2);
+    (old || no_http).then(|| {
+        Warning::advice(
+            "server-version",
+            format!(
+                "the server is {}: deploy is made for {what}{}",
+                about.describe(),
+                if no_http {
+                    "; UEFI HTTP boot (vm.boot = \"http\") needs ESXi 7.0 Update 2 or later"
+                } else {
+                    ""
+                }
+            ),
+        )
     })
 }
 
@@ -691,4 +734,48 @@ fn guest_ids(vim: &Vim, planned: &[Planned]) -> Vec<Warning> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vsphere::service::About;
+
+    #[test]
+    fn server_versions() {
+        let about = |kind: &str, v: &str| About {
+            api_type: Some(kind.into()),
+            version: Some(v.into()),
+            full_name: Some(format!("{kind} {v}")),
+            ..About::default()
+        };
+        let cases = [
+            (
+                "VirtualCenter",
+                "6.5.0",
+                false,
+                Some("made for vCenter 6.7 to 9"),
+            ),
+            ("VirtualCenter", "6.7.0", true, None),
+            ("VirtualCenter", "9.0.0", false, None),
+            ("HostAgent", "6.7.0", false, Some("made for ESXi 7.0 to 9")),
+            ("HostAgent", "7.0.1", false, None),
+            (
+                "HostAgent",
+                "7.0.1",
+                true,
+                Some("needs ESXi 7.0 Update 2 or later"),
+            ),
+            ("HostAgent", "8.0.3", true, None),
+            ("HostAgent", "garbage", true, None),
+        ];
+        for (kind, v, http, want) in cases {
+            let got = version_warning(&about(kind, v), http).map(|w| w.message);
+            match (got, want) {
+                (None, None) => {}
+                (Some(m), Some(w)) => assert!(m.contains(w), "{kind} {v}: {m}"),
+                (got, want) => panic!("{kind} {v} {http}: {got:?}, want {want:?}"),
+            }
+        }
+    }
 }
