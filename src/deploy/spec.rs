@@ -262,3 +262,246 @@ pub fn differences(p: &Planned, vm: &VmInfo, detached: bool) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::local::LabIso;
+    use crate::deploy::target::{IsoPlace, Placement};
+    use crate::lab::mac::Mac;
+    use crate::lab::vm::{Boot as LabBoot, LabHost, VmPlan};
+    use crate::vsphere::inventory::{Datacenter, Datastore};
+    use crate::vsphere::MoRef;
+
+    fn planned(boot: LabBoot, mac_learn: bool) -> Planned {
+        let macs = vec![
+            Mac::derived("lab", "esx01", 0),
+            Mac::derived("lab", "esx01", 1),
+        ];
+        let vm = VmPlan {
+            name: "esx01".into(),
+            datacenter: None,
+            cluster: None,
+            host: None,
+            resource_pool: None,
+            folder: None,
+            datastore: "ds1".into(),
+            networks: vec!["Trunk".into(), "Trunk".into()],
+            cpus: 4,
+            memory_gb: 16,
+            disks_gb: vec![32, 100],
+            controller: DiskController::Nvme,
+            thin: true,
+            macs: macs.clone(),
+            firmware: Firmware::Efi,
+            secure_boot: false,
+            boot: boot.clone(),
+            mac_learn_filter: mac_learn,
+            guest_id: None,
+            hardware_version: None,
+        };
+        let net = MoRef::new("Network", "network-1");
+        Planned {
+            host: Host {
+                lab: LabHost {
+                    hostname: "esx01".into(),
+                    vm,
+                },
+                iso: LabIso {
+                    path: "lab/esx01.iso".into(),
+                    file: "esx01.iso".into(),
+                    size: 1,
+                    sha256: None,
+                },
+                release: "ESXi 8.0.3".into(),
+                guest_id: "vmkernel8Guest".into(),
+            },
+            place: Placement {
+                datacenter: Datacenter {
+                    moref: MoRef::new("Datacenter", "dc-1"),
+                    name: "DC".into(),
+                    path: "DC".into(),
+                },
+                folder: MoRef::new("Folder", "f"),
+                folder_path: String::new(),
+                compute: "C".into(),
+                compute_hosts: Vec::new(),
+                environment_browser: None,
+                pool: MoRef::new("ResourcePool", "p"),
+                host: None,
+                datastore: Datastore {
+                    moref: MoRef::new("Datastore", "d"),
+                    name: "ds1".into(),
+                    accessible: true,
+                    kind: "VMFS".into(),
+                    capacity: None,
+                    free_space: None,
+                    maintenance: None,
+                },
+                nics: macs
+                    .iter()
+                    .map(|m| crate::vsphere::vm::NicSpec {
+                        mac: m.to_string(),
+                        backing: NicBacking::Network {
+                            name: "Trunk".into(),
+                            moref: net.clone(),
+                        },
+                    })
+                    .collect(),
+                iso: match &boot {
+                    LabBoot::Cdrom { .. } => Some(IsoPlace {
+                        datastore: "ds1".into(),
+                        folder: "esxi-iso/lab".into(),
+                        path: "[ds1] esxi-iso/lab/esx01.iso".into(),
+                    }),
+                    LabBoot::Http { .. } => None,
+                },
+                boot_uri: match &boot {
+                    LabBoot::Http { url } => Some(format!("{url}/esx01.iso")),
+                    LabBoot::Cdrom { .. } => None,
+                },
+            },
+            existing: None,
+        }
+    }
+
+    fn cdrom() -> LabBoot {
+        LabBoot::Cdrom {
+            datastore: "ds1".into(),
+            folder: "esxi-iso/lab".into(),
+        }
+    }
+
+    #[test]
+    fn extra_config_marks_and_boots() {
+        let keys = |p: &Planned| -> Vec<String> {
+            extra_config("lab", p)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect()
+        };
+        assert_eq!(
+            keys(&planned(cdrom(), false)),
+            [
+                "guestinfo.esxi-iso.lab=lab",
+                "guestinfo.esxi-iso.host=esx01"
+            ]
+        );
+        let http = planned(
+            LabBoot::Http {
+                url: "http://10.0.0.5:8080".into(),
+            },
+            true,
+        );
+        let k = keys(&http);
+        assert!(
+            k.contains(&"networkBootProtocol=httpv4".to_string()),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&"networkBootUri=http://10.0.0.5:8080/esx01.iso".to_string()),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&"ethernet1.filter4.name=dvfilter-maclearn".to_string()),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&"ethernet0.filter4.onFailure=failOpen".to_string()),
+            "{k:?}"
+        );
+        let spec = vm_spec("lab", &http);
+        assert_eq!(spec.disks_kb, [32 << 20, 100 << 20]);
+        assert_eq!((spec.memory_mb, spec.cdrom.clone()), (16384, None));
+        assert!(spec.nested_hv && spec.controller == Controller::Nvme);
+    }
+
+    /// A VM as deploy would have made `p`, read back.
+    fn made(p: &Planned) -> VmInfo {
+        let mut devices = vec![Device::Controller {
+            key: 1000,
+            kind: "VirtualNVMEController".into(),
+        }];
+        for (i, gb) in p.host.lab.vm.disks_gb.iter().enumerate() {
+            devices.push(Device::Disk {
+                key: 2000 + i as i32,
+                controller_key: 1000,
+                unit: Some(i as i32),
+                capacity_kb: u64::from(*gb) << 20,
+                file: String::new(),
+                thin: Some(true),
+            });
+        }
+        for (i, m) in p.host.lab.vm.macs.iter().enumerate() {
+            devices.push(Device::Nic {
+                key: 4000 + i as i32,
+                kind: "VirtualVmxnet3".into(),
+                mac: m.to_string(),
+                address_type: "manual".into(),
+                network: "Trunk".into(),
+            });
+        }
+        VmInfo {
+            moref: MoRef::new("VirtualMachine", "vm-1"),
+            name: "esx01".into(),
+            folder: None,
+            power_state: "poweredOn".into(),
+            guest_id: "vmkernel8Guest".into(),
+            version: "vmx-19".into(),
+            cpus: 4,
+            memory_mb: 16384,
+            firmware: "efi".into(),
+            secure_boot: false,
+            nested_hv: true,
+            annotation: String::new(),
+            devices,
+            boot_order: vec![Boot::Disk(2000), Boot::Ethernet(4000)],
+            extra_config: extra_config("lab", p),
+            guest: Default::default(),
+        }
+    }
+
+    #[test]
+    fn differences_name_what_the_inventory_no_longer_says() {
+        let p = planned(
+            LabBoot::Http {
+                url: "http://10.0.0.5:8080".into(),
+            },
+            false,
+        );
+        let vm = made(&p);
+        assert_eq!(differences(&p, &vm, false), Vec::<String>::new());
+        assert!(boot_order_is_set(&vm));
+        assert_eq!(boot_disk_key(&vm), Some(2000));
+        let mut other = vm.clone();
+        other.memory_mb = 8192;
+        other
+            .devices
+            .retain(|d| !matches!(d, Device::Nic { key: 4001, .. }));
+        other.boot_order.clear();
+        let d = differences(&p, &other, false);
+        assert_eq!(d.len(), 3, "{d:#?}");
+        assert_eq!(
+            d[0],
+            "memory: the VM has 8192 MB, the inventory says 16384 MB"
+        );
+        assert!(d[1].starts_with("MACs: the VM has 00:50:56:"), "{d:#?}");
+        assert!(d[2].starts_with("networks: the VM has Trunk, the inventory says Trunk, Trunk"));
+        assert!(!boot_order_is_set(&other));
+        // A CD emptied after the install is not a difference.
+        let p = planned(cdrom(), false);
+        let mut vm = made(&p);
+        vm.devices.push(Device::Cdrom {
+            key: 3000,
+            controller_key: 15000,
+            iso: None,
+            start_connected: false,
+            raw: Default::default(),
+        });
+        assert_eq!(differences(&p, &vm, true), Vec::<String>::new());
+        assert_eq!(
+            differences(&p, &vm, false),
+            ["CD: the VM has no ISO, the inventory says [ds1] esxi-iso/lab/esx01.iso"]
+        );
+    }
+}
