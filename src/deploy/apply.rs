@@ -18,7 +18,7 @@ use super::state::{HostState, Phase};
 use super::target::Planned;
 use super::Ctx;
 use crate::failure::{self, Failure};
-use crate::lab::vm::Boot;
+use crate::lab::vmplan::Boot;
 use crate::publish::datastore::{upload_in_session, DatastoreTarget};
 use crate::publish::report::Report;
 use crate::publish::{interrupted, LocalIso, Target as UploadTarget, UploadPlan};

@@ -11,7 +11,7 @@ use super::apply::explain;
 use super::report::{DestroyReport, Destroyed};
 use super::target::marker;
 use super::Ctx;
-use crate::lab::vm::LabVms;
+use crate::lab::vmplan::LabVms;
 use crate::publish::interrupted;
 use crate::signals;
 use crate::vsphere::vminfo::VmInfo;

@@ -1,5 +1,5 @@
 //! What deploy knows before it connects: the lab's hosts and their VMs
-//! (the inventory's `vm` tables, [`crate::lab::vm::read_lab`]), each
+//! (the inventory's `vm` tables, [`crate::lab::vmplan::read_lab`]), each
 //! host's ISO in the lab folder (`build --inventory --out-dir` wrote it
 //! and listed it in manifest.json with its SHA-256), the ESXi release on
 //! that ISO, and the guest OS id that release runs as in a VM.
@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::esxi::{self, version};
 use crate::failure::{self, Failure, Tag};
-use crate::lab::vm::{read_lab, LabHost, LabVms};
+use crate::lab::vmplan::{read_lab, LabHost, LabVms};
 use crate::lab::{inventory, Problem, MANIFEST_FILE};
 use crate::warning::Warning;
 

@@ -5,9 +5,9 @@
 //! A run plans first and changes nothing until the plan passes:
 //! - [`local`]: the inventory's VM settings, each host's ISO in the lab
 //!   folder, its ESXi release and guest OS id;
-//! - [`target`]: the server read (license, datacenters, clusters, hosts,
-//!   pools, folders, datastores, port groups, the VMs there), every
-//!   problem listed; [`portgroups`] checks (and with `--fix-portgroups`
+//! - [`target`]: the server read (license, datacenters, the VMs there,
+//!   room, guest ids), every problem listed; [`place`] finds where each
+//!   VM goes (cluster or host, pool, folder, datastores, port groups); [`portgroups`] checks (and with `--fix-portgroups`
 //!   fixes) the port groups nested hosts need;
 //!
 //! then acts: [`apply`] uploads the ISOs, creates or adopts each VM
@@ -24,6 +24,7 @@
 pub mod apply;
 pub mod destroy;
 pub mod local;
+pub mod place;
 pub mod portgroups;
 pub mod report;
 pub mod spec;
@@ -84,7 +85,7 @@ pub struct DeployPlan {
     /// The hosts and their ISOs (a deploy), or only their names (a
     /// teardown).
     pub local: Option<local::Local>,
-    pub lab: crate::lab::vm::LabVms,
+    pub lab: crate::lab::vmplan::LabVms,
 }
 
 /// Checks everything that needs no server.
@@ -117,7 +118,7 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
     } else {
         let l = local::read(&req.inventory, &req.lab_dir, &req.only)?;
         warnings.extend(l.warnings.iter().cloned());
-        let lab = crate::lab::vm::LabVms {
+        let lab = crate::lab::vmplan::LabVms {
             name: l.lab.clone(),
             hosts: l.hosts.iter().map(|h| h.lab.clone()).collect(),
         };

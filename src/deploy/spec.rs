@@ -267,9 +267,9 @@ pub fn differences(p: &Planned, vm: &VmInfo, detached: bool) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::deploy::local::LabIso;
-    use crate::deploy::target::{IsoPlace, Placement};
+    use crate::deploy::place::{IsoPlace, Placement};
     use crate::lab::mac::Mac;
-    use crate::lab::vm::{Boot as LabBoot, LabHost, VmPlan};
+    use crate::lab::vmplan::{Boot as LabBoot, LabHost, VmPlan};
     use crate::vsphere::inventory::{Datacenter, Datastore};
     use crate::vsphere::MoRef;
 
