@@ -342,6 +342,9 @@ fn deploy_refuses_what_is_not_there_or_not_the_labs() {
         .stderr_has(&[
             "--wait \"up\": give one of powered-on, fetched, installing, installed, booted",
         ]);
+    deploy(d, &sim.url, &tp, &["--dry-run", "--wait"])
+        .failure(2)
+        .stderr_has(&["--dry-run changes nothing, so there is nothing to wait for"]);
     deploy(d, &sim.url, &tp, &["--destroy", "--wait"])
         .failure(2)
         .stderr_has(&["--wait and --fix-portgroups do not go with it"]);

@@ -107,6 +107,12 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
             )
         })?),
     };
+    if req.dry_run && wait.is_some() {
+        return Err(failure::error(
+            Failure::Usage,
+            "--dry-run changes nothing, so there is nothing to wait for: drop --wait",
+        ));
+    }
     if req.destroy && (wait.is_some() || req.fix_portgroups) {
         return Err(failure::error(
             Failure::Usage,
