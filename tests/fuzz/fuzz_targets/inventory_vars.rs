@@ -20,6 +20,7 @@ use esxi_iso::esxi::bootcfg::KernelOptEdits;
 use esxi_iso::kickstart::{self, crypt::Salt, Source, Vars, TEMPLATES};
 use esxi_iso::lab::inventory::{self, Inventory};
 use esxi_iso::lab::resolve::{self, Common};
+use esxi_iso::warning::Allow;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_HOSTS: usize = 3;
@@ -46,6 +47,9 @@ fn common(set: Vars) -> Common {
         secure_boot: false,
         out_dir: PathBuf::from("/nonexistent/esxi-iso-fuzz/out"),
         base_dir: PathBuf::from("/nonexistent/esxi-iso-fuzz"),
+        stem: "lab".into(),
+        allow: Allow::default(),
+        only: Vec::new(),
     }
 }
 
