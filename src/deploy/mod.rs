@@ -291,27 +291,15 @@ fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
         ctx.warn(w);
     }
     let mut problems = std::mem::take(&mut target.problems);
-    let unsafe_pgs: Vec<String> = target
-        .portgroups
-        .iter()
-        .filter(|p| !p.safe)
-        .map(|p| p.problem())
-        .collect();
-    if plan.req.fix_portgroups {
-        for p in target
-            .portgroups
-            .iter()
-            .filter(|p| !p.safe && p.kind == portgroups::Kind::Nsx)
-        {
+    // NSX segments cannot be checked here: a warning, never a fix.
+    let mut unsafe_pgs = Vec::new();
+    for p in target.portgroups.iter().filter(|p| !p.safe) {
+        if p.kind == portgroups::Kind::Nsx {
             ctx.warn(Warning::advice("portgroup-unchecked", p.problem()));
-        }
-    } else {
-        for p in target.portgroups.iter().filter(|p| !p.safe) {
-            if p.kind == portgroups::Kind::Nsx {
-                ctx.warn(Warning::advice("portgroup-unchecked", p.problem()));
-            } else {
-                problems.push(Problem::usage(p.problem()));
-            }
+        } else if plan.req.fix_portgroups {
+            unsafe_pgs.push(p.problem());
+        } else {
+            problems.push(Problem::usage(p.problem()));
         }
     }
     let mut reports: Vec<report::HostReport> =
