@@ -4,6 +4,8 @@
 //! [`cmd`], one thin file per subcommand that turns its arguments into a
 //! request of the library and reports the result. The library knows
 //! nothing of the command line; its folders follow the domain:
+//! - [`deploy`]: a lab's hosts as nested ESXi VMs on vSphere: created,
+//!   booted, watched, torn down;
 //! - [`lab`]: one ISO per host of a TOML or CSV inventory;
 //! - [`build`]: one output ISO from an ISO or an extracted directory;
 //! - [`tree`]: the ISO <-> directory mapping (extract, pack);
@@ -28,6 +30,7 @@
 pub mod build;
 pub mod cli;
 pub mod cmd;
+pub mod deploy;
 pub mod diagnostic;
 pub mod esxi;
 pub mod failure;

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Vcsp(args) => cmd::vcsp::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Status(args) => cmd::status::run(&args),
+        Command::Deploy(args) => cmd::deploy::run(&args),
         Command::Completions(args) => cmd::completions::run(&args),
         Command::Man(args) => cmd::man::run(&args),
     };
@@ -36,7 +37,8 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let _ = writeln!(std::io::stderr(), "esxi-iso: error: {err:#}");
-            if err.is::<esxi_iso::signals::Interrupted>() {
+            if err.is::<esxi_iso::signals::Interrupted>() || err.is::<esxi_iso::signals::Stopped>()
+            {
                 return ExitCode::from(failure::INTERRUPTED);
             }
             ExitCode::from(failure::of(&err).map_or(failure::OTHER, Failure::code))

@@ -13,6 +13,12 @@ static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 #[error("interrupted by a signal; no output was written")]
 pub struct Interrupted;
 
+/// The same, for a run that says itself what it left behind (deploy: the
+/// VMs it made, recorded for the next run).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by a signal")]
+pub struct Stopped;
+
 /// Installs the handlers once; later calls are no-ops.
 pub fn install() {
     FLAG.get_or_init(|| {

@@ -106,10 +106,18 @@ pub const OWN: &[(&str, &str)] = &[
     ("cleanup-failed", "removing a file this run created failed"),
     ("event-log", "a line of the event log could not be read (torn by a crash)"),
     ("report-address", "the lab's kickstarts report to an address or port this server does not listen on"),
-    ("tls-insecure", "upload --insecure: the server's certificate is not checked"),
+    ("tls-insecure", "upload or deploy --insecure: the server's certificate is not checked"),
     ("serve-failed", "serve could not accept a connection, record an event or read the report secret"),
     ("netboot-source", "a stock ISO the lab's network install is served from is missing, damaged or changed"),
     ("netboot-address", "the lab's hosts boot from an address or port this server does not listen on"),
+    ("server-version", "deploy: the server is older than deploy is made for (vCenter 6.7, ESXi 7.0; HTTP boot needs ESXi 7.0U2)"),
+    ("memory-small", "deploy: a host's VM has less memory than VMware asks of an ESXi 8 host that runs VMs (12 GB)"),
+    ("boot-disk-small", "deploy: a host's boot disk is smaller than ESXi 7 and later want (32 GB)"),
+    ("guest-id-unknown", "deploy: the target does not list the guest OS id of a host's release"),
+    ("portgroup-unchecked", "deploy: an NSX segment's MAC settings cannot be checked through vSphere"),
+    ("mac-replaced", "deploy: the server gave a new VM's NICs other MACs than asked (a duplicate manual MAC)"),
+    ("vm-differs", "deploy: a lab VM that is there differs from the inventory; it is left as it is"),
+    ("iso-rebuilt", "deploy: a host's ISO was rebuilt after its VM was made; the VM keeps the old one"),
 ];
 
 /// Every code of the installer's and the loader's rules

@@ -6,6 +6,7 @@
 //! drift apart without a test failing.
 
 mod common;
+mod deploy_support;
 mod publish_support;
 
 use std::collections::BTreeMap;
@@ -153,6 +154,8 @@ fn json_every_documented_block_is_checked() {
         "extract",
         "pack",
         "upload",
+        "deploy",
+        "deploy-destroy",
         "vcsp",
         "status",
         "serve-listening",
@@ -456,4 +459,53 @@ fn json_upload() {
     assert_eq!(v["uploads"][0]["replaced"], true);
     assert_eq!(v["uploads"][0]["path"], "[ds1] lab.iso");
     assert_eq!(v["uploads"][0]["library"], Value::Null);
+}
+
+/// deploy and deploy --destroy, against govmomi's simulator.
+#[test]
+fn json_deploy() {
+    use deploy_support::{build_lab, deploy, py};
+    use publish_support::{pyvmomi_available, vcsim_available, Vcsim, VcsimOpts};
+    if !fixture::available() || !vcsim_available("json_deploy") || !pyvmomi_available("json_deploy")
+    {
+        return;
+    }
+    let docs = documented();
+    let sim = Vcsim::start(VcsimOpts::default());
+    let tp = sim.openssl_thumbprint();
+    let w = work_dir("json-deploy");
+    let d = w.path();
+    py(&sim, "mac-learning", &["DC0_DVPG0"]);
+    build_lab(
+        d,
+        "[lab]\nname = 'lab1'\n[defaults]\ntemplate = 'minimal'\n[defaults.vm]\n\
+         cluster = 'DC0_C0'\ndatastore = 'LocalDS_0'\nnetworks = 'DC0_DVPG0'\nmemory_gb = 8\n\
+         [[host]]\nhostname = 'esx01'\n",
+        &fixtures().plain,
+    );
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let run = deploy(d, &sim.url, &tp, &args);
+        assert_eq!(run.out.status.code(), Some(0), "{}", run.stderr());
+        let v = matches_doc(&docs, "deploy", &run.stdout(), "deploy --json");
+        assert_eq!(v["dry_run"], !extra.is_empty());
+        assert_eq!(v["hosts"][0]["action"], "create");
+        assert_eq!(v["portgroups"][0]["kind"], "distributed");
+        assert!(v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "memory-small"));
+    }
+    let run = deploy(d, &sim.url, &tp, &["--destroy", "--json"]);
+    assert_eq!(run.out.status.code(), Some(0), "{}", run.stderr());
+    let v = matches_doc(
+        &docs,
+        "deploy-destroy",
+        &run.stdout(),
+        "deploy --destroy --json",
+    );
+    assert_eq!(v["destroyed"][0]["host"], "esx01");
+    assert_eq!(v["isos_deleted"][0], "[LocalDS_0] esxi-iso/lab1/esx01.iso");
 }

@@ -8,8 +8,6 @@
 mod publish_support;
 
 use std::fs;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,26 +35,7 @@ fn fault_of(err: &anyhow::Error) -> &Fault {
 /// What pyvmomi reads from the simulator.
 fn pyvmomi_inventory(sim: &Vcsim) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vcsim/inventory.py");
-    let mut child = Command::new("python3")
-        .args([script, "127.0.0.1", &sim.port.to_string(), USER])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PASS.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "pyvmomi: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json(script, &["127.0.0.1", &sim.port.to_string(), USER], PASS)
 }
 
 /// Our reading of the same inventory, in pyvmomi's shape.

@@ -129,6 +129,15 @@ pub fn state(current: &OsStr) -> Vec<CompletionCandidate> {
     named(current, &names)
 }
 
+/// `deploy --wait STATE`.
+pub fn deploy_stage(current: &OsStr) -> Vec<CompletionCandidate> {
+    let names: Vec<(&str, &str)> = crate::deploy::report::Stage::WAITABLE
+        .iter()
+        .map(|s| (s.name(), "wait until every host reached it"))
+        .collect();
+    named(current, &names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

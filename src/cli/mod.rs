@@ -4,9 +4,13 @@
 //! (`cmd::completions` and `cmd::man` render these definitions). Values
 //! are parsed into domain types here where clap can do it; cross-field
 //! validation happens in each request's plan step, before any byte is
-//! written. [`complete`] holds the shell completion side.
+//! written. [`complete`] holds the shell completion side; `deploy.rs`
+//! holds [`DeployArgs`].
 
 pub mod complete;
+mod deploy;
+
+pub use deploy::DeployArgs;
 
 use std::path::PathBuf;
 
@@ -74,6 +78,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show where each host of a lab stands (or wait for it)
     Status(StatusArgs),
+    /// Create, boot and watch a lab's hosts as nested ESXi VMs (or tear
+    /// them down)
+    Deploy(DeployArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(CompletionsArgs),
     /// Write man pages: esxi-iso.1 and one per subcommand
@@ -483,9 +490,26 @@ pub struct VarsArgs {
     pub json: bool,
 }
 
+/// How the server's certificate is trusted (`upload`, `deploy`): one of
+/// the three, or the built-in roots.
+#[derive(Debug, Args)]
+#[group(id = "trust", multiple = false)]
+pub struct TrustArgs {
+    /// Trust the certificate with this SHA-1 thumbprint
+    #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
+    pub thumbprint: Option<Thumbprint>,
+
+    /// Trust certificates signed by the CA in this PEM file
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the certificate (prints a warning)
+    #[arg(long)]
+    pub insecure: bool,
+}
+
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("target").required(true).args(["datastore", "library"])))]
-#[command(group(ArgGroup::new("trust").args(["thumbprint", "ca_cert", "insecure"])))]
 #[command(
     override_usage = "esxi-iso upload [OPTIONS] --server URL --datastore NAME ISO...\n       \
                       esxi-iso upload [OPTIONS] --server URL --library NAME ISO...",
@@ -535,17 +559,8 @@ pub struct UploadArgs {
     #[arg(long)]
     pub skip_existing: bool,
 
-    /// Trust the certificate with this SHA-1 thumbprint
-    #[arg(long, value_name = "SHA1", value_parser = Thumbprint::parse)]
-    pub thumbprint: Option<Thumbprint>,
-
-    /// Trust certificates signed by the CA in this PEM file
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-
-    /// Do not verify the certificate (prints a warning)
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 
     /// No progress bar
     #[arg(short, long)]
@@ -612,9 +627,9 @@ impl UploadArgs {
             item: self.item.clone(),
             force: self.force,
             skip_existing: self.skip_existing,
-            thumbprint: self.thumbprint.clone(),
-            ca_cert: self.ca_cert.clone(),
-            insecure: self.insecure,
+            thumbprint: self.trust.thumbprint.clone(),
+            ca_cert: self.trust.ca_cert.clone(),
+            insecure: self.trust.insecure,
             quiet: self.quiet,
             json: self.json,
         }

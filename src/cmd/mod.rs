@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod completions;
+pub mod deploy;
 pub mod extract;
 pub mod inspect;
 pub mod kickstart;

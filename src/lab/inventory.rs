@@ -118,7 +118,8 @@ pub fn parse_toml(text: &str) -> Result<Inventory> {
 
 /// A header row naming the keys, then one host per row. Empty cells are
 /// unset; list variables are comma-separated within a (quoted) cell,
-/// `boot_opts` space-separated as on a kernelopt line.
+/// `boot_opts` space-separated as on a kernelopt line; `vm.KEY` columns
+/// make the host's `vm` table.
 pub fn parse_csv(text: &str) -> Result<Inventory> {
     let mut rd = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -139,6 +140,16 @@ pub fn parse_csv(text: &str) -> Result<Inventory> {
         let mut t = Table::new();
         for (k, cell) in header.iter().zip(rec.iter()) {
             if cell.is_empty() || k.is_empty() {
+                continue;
+            }
+            if let Some(vm_key) = k.strip_prefix("vm.") {
+                // `vm.KEY` columns make the host's vm table, as
+                // `vm.KEY = ...` keys do in TOML.
+                if let Value::Table(vm) =
+                    t.entry("vm").or_insert_with(|| Value::Table(Table::new()))
+                {
+                    vm.insert(vm_key.to_string(), Value::String(cell.to_string()));
+                }
                 continue;
             }
             let v = match k.as_str() {

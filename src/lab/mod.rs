@@ -8,7 +8,10 @@
 //! - [`runner`] builds the hosts on a bounded pool of threads and removes
 //!   this run's outputs when it fails;
 //! - [`index`] updates SHA256SUMS and manifest.json: this run's hosts
-//!   replace their entries, the others' stay while their ISOs do.
+//!   replace their entries, the others' stay while their ISOs do;
+//! - [`vm`] reads the VM each host runs in (the `vm` tables), which a
+//!   build checks too, and [`vmplan`] resolves them for `deploy`
+//!   ([`vmplan::read_lab`]).
 //!
 //! [`plan`] does the first two, [`run`] the others. Each host is an
 //! ordinary [`crate::build`] of one output.
@@ -18,6 +21,8 @@ pub mod inventory;
 pub mod mac;
 pub mod resolve;
 pub mod runner;
+pub mod vm;
+pub mod vmplan;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;

@@ -29,6 +29,7 @@ use toml::{Table, Value};
 
 use super::inventory::Inventory;
 use super::mac::Mac;
+use super::vm::{vm_table, VmSettings};
 use super::{HostPlan, LabPlan, Problem};
 use crate::build::{checks, lint_file, HostBuild, Inputs};
 use crate::esxi::bootcfg::KernelOptEdits;
@@ -49,6 +50,7 @@ pub const SPECIAL: &[&str] = &[
     "overlays",
     "secure_boot",
     "mac",
+    "vm",
 ];
 
 /// Keys of `[lab]`.
@@ -181,7 +183,8 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
         ));
     }
     problems.extend(set_conflicts(inv, common).into_iter().map(Problem::usage));
-    let name = lab_name(inv, common, &mut problems);
+    let name = lab_name(inv, &common.stem, &mut problems);
+    problems.extend(vm_problems(inv));
     let mut templates = Templates::default();
     let mut hosts = Vec::new();
     let mut found = Vec::new();
@@ -512,7 +515,7 @@ fn template_source(name: &str, base_dir: &Path, problems: &mut Vec<String>) -> O
     Some(Source::from_kickstart_arg(Some(&p)))
 }
 
-fn string_key(t: &Table, key: &str, problems: &mut Vec<String>) -> Option<String> {
+pub(crate) fn string_key(t: &Table, key: &str, problems: &mut Vec<String>) -> Option<String> {
     match t.get(key)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::String(_) => None,
@@ -524,7 +527,7 @@ fn string_key(t: &Table, key: &str, problems: &mut Vec<String>) -> Option<String
 }
 
 /// true/false (CSV cells: true, false, yes, no, 1, 0).
-fn bool_key(t: &Table, key: &str, problems: &mut Vec<String>) -> Option<bool> {
+pub(crate) fn bool_key(t: &Table, key: &str, problems: &mut Vec<String>) -> Option<bool> {
     match t.get(key)? {
         Value::Boolean(b) => Some(*b),
         Value::String(s) => match s.to_ascii_lowercase().as_str() {
@@ -623,9 +626,36 @@ fn duplicates(found: &[(Option<String>, Option<Ipv4Addr>)]) -> Vec<String> {
     out
 }
 
-/// `[lab] name`, or the inventory's file name; unknown `[lab]` keys are
-/// problems.
-fn lab_name(inv: &Inventory, common: &Common, problems: &mut Vec<Problem>) -> String {
+/// The `vm` tables' problems (`deploy` reads them; a build checks them
+/// too, so a typo is found before the lab is built): the defaults' once,
+/// then each host's.
+fn vm_problems(inv: &Inventory) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut shared = Vec::new();
+    VmSettings::parse(&vm_table(&inv.defaults, &mut shared), &mut shared);
+    out.extend(
+        shared
+            .into_iter()
+            .map(|p| Problem::usage(format!("[defaults] {p}"))),
+    );
+    for (i, entry) in inv.hosts.iter().enumerate() {
+        let mut own = Vec::new();
+        VmSettings::parse(&vm_table(entry, &mut own), &mut own);
+        let label = match entry.get("hostname").and_then(Value::as_str) {
+            Some(n) => n.to_string(),
+            None => format!("host #{}", i + 1),
+        };
+        out.extend(
+            own.into_iter()
+                .map(|p| Problem::usage(format!("{label}: {p}"))),
+        );
+    }
+    out
+}
+
+/// `[lab] name`, or the inventory's file name (`stem`); unknown `[lab]`
+/// keys are problems.
+pub(crate) fn lab_name(inv: &Inventory, stem: &str, problems: &mut Vec<Problem>) -> String {
     for k in inv.lab.keys().filter(|k| !LAB_KEYS.contains(&k.as_str())) {
         let near = nearest(k, LAB_KEYS)
             .map(|n| format!(" (did you mean {n}?)"))
@@ -636,7 +666,7 @@ fn lab_name(inv: &Inventory, common: &Common, problems: &mut Vec<Problem>) -> St
         )));
     }
     match inv.lab.get("name") {
-        None => common.stem.clone(),
+        None => stem.to_string(),
         Some(Value::String(s)) if !s.trim().is_empty() && !s.chars().any(char::is_control) => {
             s.trim().to_string()
         }
@@ -645,7 +675,7 @@ fn lab_name(inv: &Inventory, common: &Common, problems: &mut Vec<Problem>) -> St
                 "[lab] name: must be a non-empty string (it names the lab: derived MACs \
                  and deploy markers come from it)",
             ));
-            common.stem.clone()
+            stem.to_string()
         }
     }
 }
@@ -933,6 +963,37 @@ mod tests {
         c.only.clear();
         c.force = true;
         assert!(resolve(&parse_toml(&text).unwrap(), &c).is_ok());
+    }
+
+    #[test]
+    fn vm_tables_are_checked_by_a_build_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = common(dir.path());
+        let p = problems(
+            &lab(
+                "[defaults.vm]\ncpu = 4\n[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\n\
+                  vm.memory_gb = 'lots'\n[[host]]\nhostname = 'esx02'\nip = '10.0.0.12/24'\n",
+            ),
+            &c,
+        );
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(
+            p[0].starts_with("[defaults] vm.cpu: not a VM setting (did you mean cpus?)"),
+            "{p:#?}"
+        );
+        assert!(
+            p[1].starts_with("esx01: vm.memory_gb: must be a whole number"),
+            "{p:#?}"
+        );
+        // Settings deploy needs (a datastore) are not a build's business.
+        let plan = resolve(
+            &parse_toml(&lab(
+                "[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\nvm.cpus = 2\n",
+            ))
+            .unwrap(),
+            &c,
+        );
+        assert!(plan.is_ok());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
+
+use crate::vsphere::{Fault, FaultKind, Vim};
 
 pub const PASSWORD_ENV: &str = "ESXI_ISO_PASSWORD";
 
@@ -69,6 +71,22 @@ impl fmt::Debug for Credentials {
             .field("password", &"***")
             .finish()
     }
+}
+
+/// Logs in over SOAP; a wrong password is said as such.
+pub fn login(vim: &Vim, creds: &Credentials) -> Result<()> {
+    let host = &vim.server().host;
+    vim.login(&creds.username, creds.password()).map_err(|e| {
+        match e.downcast_ref::<Fault>().map(|f| &f.kind) {
+            Some(FaultKind::InvalidLogin) => anyhow!(
+                "{host} refused the credentials of {} (InvalidLogin): check --username or \
+                 ESXI_ISO_USERNAME (on vCenter with its domain, e.g. \
+                 administrator@vsphere.local), and ESXI_ISO_PASSWORD",
+                creds.username
+            ),
+            _ => e.context(format!("logging in to {host} as {}", creds.username)),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use ureq::http::{header, request, Method, Request, Response};
 use ureq::{Body, SendBody};
 
-use super::auth::Credentials;
+use super::auth::{login, Credentials};
 use super::locate::{self, Located};
 use super::report::{Destination, Report, Uploaded};
 use super::{
@@ -135,7 +135,7 @@ pub fn upload(
     match Vim::connect(client, &plan.server, plan.trace.clone()) {
         Ok(vim) => {
             login(&vim, creds)?;
-            let result = with_soap(&vim, creds, plan, target, report);
+            let result = upload_in_session(&vim, creds, plan, target, report);
             vim.logout();
             result
         }
@@ -152,29 +152,16 @@ pub fn upload(
     }
 }
 
-/// Logs in over SOAP; a wrong password is said as such.
-fn login(vim: &Vim, creds: &Credentials) -> Result<()> {
-    let host = &vim.server().host;
-    vim.login(&creds.username, creds.password()).map_err(|e| {
-        match e.downcast_ref::<Fault>().map(|f| &f.kind) {
-            Some(FaultKind::InvalidLogin) => anyhow!(
-                "{host} refused the credentials of {} (InvalidLogin): check --username or \
-                 ESXI_ISO_USERNAME (on vCenter with its domain, e.g. \
-                 administrator@vsphere.local), and ESXI_ISO_PASSWORD",
-                creds.username
-            ),
-            _ => e.context(format!("logging in to {host} as {}", creds.username)),
-        }
-    })
-}
-
 /// What to do with one ISO, decided before any upload.
 enum Action {
     Send { replaced: bool },
     Skip,
 }
 
-fn with_soap(
+/// Uploads the ISOs of `plan` to `target` over a logged-in SOAP session:
+/// checks first, each ISO under a temporary name then moved into place.
+/// `deploy` uses it for a lab's ISOs, on its own session.
+pub fn upload_in_session(
     vim: &Vim,
     creds: &Credentials,
     plan: &UploadPlan,

@@ -138,7 +138,7 @@ pub fn check_room(located: &Located, need: u64, host: &str) -> Result<()> {
 }
 
 /// A datacenter by inventory path, else by name when only one has it.
-fn find_datacenter(dcs: &[Datacenter], want: &str) -> Option<Datacenter> {
+pub(crate) fn find_datacenter(dcs: &[Datacenter], want: &str) -> Option<Datacenter> {
     let want = want.trim_matches('/');
     if let Some(dc) = dcs.iter().find(|d| d.path == want) {
         return Some(dc.clone());
@@ -151,7 +151,7 @@ fn find_datacenter(dcs: &[Datacenter], want: &str) -> Option<Datacenter> {
 }
 
 /// `its datacenters: A, B` (or `it has no datacenter`).
-fn listing(what: &str, names: &[String]) -> String {
+pub(crate) fn listing(what: &str, names: &[String]) -> String {
     match names.len() {
         0 => format!("it has no {what}"),
         n if n <= LISTED => format!("its {what}s: {}", names.join(", ")),
@@ -165,7 +165,7 @@ fn listing(what: &str, names: &[String]) -> String {
 
 /// ` (did you mean X?)` for the nearest name: the same but for case, or
 /// within a few edits.
-fn nearest_hint(want: &str, names: &[String]) -> String {
+pub(crate) fn nearest_hint(want: &str, names: &[String]) -> String {
     nearest(want, names)
         .map(|n| format!(" (did you mean {n}?)"))
         .unwrap_or_default()

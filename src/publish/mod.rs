@@ -138,13 +138,20 @@ pub fn plan_upload(req: &UploadRequest) -> Result<UploadPlan> {
     plan_checked(req).tag(Failure::Usage)
 }
 
-fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
-    let server =
-        Server::parse(&req.server).map_err(|e| anyhow::anyhow!("invalid --server: {e}"))?;
+/// A server address and how its certificate is trusted, from the options
+/// `upload` and `deploy` share, with the warning `--insecure` earns. The
+/// URL's own errors never echo a password it may carry.
+pub fn connection(
+    server: &str,
+    thumbprint: Option<&Thumbprint>,
+    ca_cert: Option<&Path>,
+    insecure: bool,
+) -> Result<(Server, Trust, Vec<Warning>)> {
+    let server = Server::parse(server).map_err(|e| anyhow::anyhow!("invalid --server: {e}"))?;
     let tls_option = [
-        (req.thumbprint.is_some(), "--thumbprint"),
-        (req.ca_cert.is_some(), "--ca-cert"),
-        (req.insecure, "--insecure"),
+        (thumbprint.is_some(), "--thumbprint"),
+        (ca_cert.is_some(), "--ca-cert"),
+        (insecure, "--insecure"),
     ]
     .into_iter()
     .find(|(given, _)| *given);
@@ -155,12 +162,33 @@ fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
             server.host
         );
     }
-    let trust = match (&req.thumbprint, &req.ca_cert, req.insecure) {
+    let trust = match (thumbprint, ca_cert, insecure) {
         (Some(t), _, _) => Trust::Pinned(t.clone()),
         (_, Some(path), _) => Trust::load_ca_file(path).tag(Failure::Input)?,
         (_, _, true) => Trust::Insecure,
         _ => Trust::Roots,
     };
+    let warnings = match trust {
+        Trust::Insecure => vec![Warning::advice(
+            "tls-insecure",
+            format!(
+                "--insecure: the certificate of {} is not verified; anyone on the network \
+                 path can read the password and what is sent: pin it with --thumbprint instead",
+                server.host
+            ),
+        )],
+        _ => Vec::new(),
+    };
+    Ok((server, trust, warnings))
+}
+
+fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
+    let (server, trust, warnings) = connection(
+        &req.server,
+        req.thumbprint.as_ref(),
+        req.ca_cert.as_deref(),
+        req.insecure,
+    )?;
     let isos = req
         .isos
         .iter()
@@ -191,17 +219,6 @@ fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
             }
         }
         (None, None) => bail!("nowhere to upload: pass --datastore NAME or --library NAME"),
-    };
-    let warnings = match trust {
-        Trust::Insecure => vec![Warning::advice(
-            "tls-insecure",
-            format!(
-                "--insecure: the certificate of {} is not verified; anyone on the network \
-                 path can read the password and the ISO: pin it with --thumbprint instead",
-                server.host
-            ),
-        )],
-        _ => Vec::new(),
     };
     Ok(UploadPlan {
         warnings,

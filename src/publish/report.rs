@@ -88,6 +88,12 @@ impl Report {
         Ok(())
     }
 
+    /// The uploads so far (a report made with `json` prints nothing until
+    /// [`Report::finish`], so a caller can say them its own way).
+    pub fn uploads(&self) -> &[Uploaded] {
+        &self.uploads
+    }
+
     /// Prints the JSON summary when asked for.
     pub fn finish(&self) -> Result<()> {
         if self.json {

@@ -8,8 +8,14 @@
 //! `missingPrivileges`), `NotAuthenticated`, `ManagedObjectNotFound`
 //! (`obj`), `InvalidArgument` (`invalidProperty`), `NotSupported`, the
 //! file faults (`FileNotFound`, `FileAlreadyExists`, `FileLocked`,
-//! `CannotDeleteFile`: `file`), `InvalidDatastore` (`name`). Anything
-//! else keeps its type name and the server's message.
+//! `CannotDeleteFile`: `file`), `InvalidDatastore` (`name`),
+//! `DuplicateName` (`name`, `object`), `InvalidPowerState`
+//! (`requestedState`, `existingState`), the `InsufficientResourcesFault`
+//! family (`InsufficientMemoryResourcesFault`, `InsufficientCpuResourcesFault`,
+//! ... and `InsufficientHostCapacityFault`), `RestrictedVersion` (a free
+//! ESXi license, whose API is read-only), `MethodNotFound` (`method`: a
+//! server that lacks a call). Anything else keeps its type name and the
+//! server's message.
 
 use std::fmt;
 
@@ -47,6 +53,25 @@ pub enum FaultKind {
     InvalidDatastore {
         name: String,
     },
+    /// An object of that name is there already (a VM in the folder).
+    DuplicateName {
+        name: String,
+        object: Option<MoRef>,
+    },
+    /// The VM is not in a power state that allows the operation.
+    InvalidPowerState {
+        requested: String,
+        existing: String,
+    },
+    /// Not enough memory, CPU or capacity where the VM is to run; the
+    /// type name says which.
+    InsufficientResources(String),
+    /// The license (free ESXi) or version forbids the operation.
+    RestrictedVersion,
+    /// The server does not know the method.
+    MethodNotFound {
+        method: String,
+    },
     /// Any other fault, by its type name.
     Other(String),
 }
@@ -75,7 +100,11 @@ impl Fault {
             FaultKind::FileAlreadyExists { .. } => "FileAlreadyExists",
             FaultKind::FileLocked { .. } => "FileLocked",
             FaultKind::InvalidDatastore { .. } => "InvalidDatastore",
-            FaultKind::Other(name) => name,
+            FaultKind::DuplicateName { .. } => "DuplicateName",
+            FaultKind::InvalidPowerState { .. } => "InvalidPowerState",
+            FaultKind::RestrictedVersion => "RestrictedVersion",
+            FaultKind::MethodNotFound { .. } => "MethodNotFound",
+            FaultKind::InsufficientResources(name) | FaultKind::Other(name) => name,
         }
     }
 
@@ -133,6 +162,19 @@ fn kind_of(d: &Element) -> FaultKind {
         "InvalidDatastore" | "InvalidDatastorePath" => {
             FaultKind::InvalidDatastore { name: text("name") }
         }
+        "DuplicateName" => FaultKind::DuplicateName {
+            name: text("name"),
+            object: d.child("object").and_then(MoRef::from_element),
+        },
+        "InvalidPowerState" => FaultKind::InvalidPowerState {
+            requested: text("requestedState"),
+            existing: text("existingState"),
+        },
+        "RestrictedVersion" => FaultKind::RestrictedVersion,
+        "MethodNotFound" => FaultKind::MethodNotFound {
+            method: text("method"),
+        },
+        n if n.starts_with("Insufficient") => FaultKind::InsufficientResources(name),
         _ => FaultKind::Other(name),
     }
 }
@@ -213,6 +255,54 @@ impl fmt::Display for Fault {
                 "{} failed: datastore {name} is not valid here (InvalidDatastore){said}",
                 self.method
             ),
+            FaultKind::DuplicateName { name, object } => write!(
+                f,
+                "{} failed: the name {name} is taken{} (DuplicateName)",
+                self.method,
+                object
+                    .as_ref()
+                    .map(|o| format!(" by {o}"))
+                    .unwrap_or_default()
+            ),
+            FaultKind::InvalidPowerState {
+                requested,
+                existing,
+            } => write!(
+                f,
+                "{} refused: the VM is {}{} (InvalidPowerState)",
+                self.method,
+                if existing.is_empty() {
+                    "in another power state"
+                } else {
+                    existing
+                },
+                if requested.is_empty() {
+                    String::new()
+                } else {
+                    format!(", and {requested} was asked")
+                }
+            ),
+            FaultKind::InsufficientResources(name) => write!(
+                f,
+                "{} failed: not enough resources where the VM is to run ({name}){said}",
+                self.method
+            ),
+            FaultKind::RestrictedVersion => write!(
+                f,
+                "{} refused: the server's license or version forbids it; a free ESXi \
+                 license makes the API read-only (RestrictedVersion)",
+                self.method
+            ),
+            FaultKind::MethodNotFound { method } => write!(
+                f,
+                "{} is not implemented by this server (MethodNotFound{})",
+                self.method,
+                if method.is_empty() || method == &self.method {
+                    String::new()
+                } else {
+                    format!(": {method}")
+                }
+            ),
             FaultKind::Other(name) if name.is_empty() => {
                 write!(f, "{} failed{said}", self.method)
             }
@@ -284,6 +374,39 @@ mod tests {
                     file: "[ds] a.iso".into(),
                 },
                 "file [ds] a.iso is locked",
+            ),
+            (
+                r#"<DuplicateNameFault xsi:type="DuplicateName"><name>esx01</name><object type="VirtualMachine">vm-7</object></DuplicateNameFault>"#,
+                FaultKind::DuplicateName {
+                    name: "esx01".into(),
+                    object: Some(MoRef::new("VirtualMachine", "vm-7")),
+                },
+                "the name esx01 is taken by VirtualMachine vm-7 (DuplicateName)",
+            ),
+            (
+                r#"<InvalidPowerStateFault xsi:type="InvalidPowerState"><requestedState>poweredOn</requestedState><existingState>poweredOn</existingState></InvalidPowerStateFault>"#,
+                FaultKind::InvalidPowerState {
+                    requested: "poweredOn".into(),
+                    existing: "poweredOn".into(),
+                },
+                "the VM is poweredOn, and poweredOn was asked (InvalidPowerState)",
+            ),
+            (
+                r#"<InsufficientMemoryResourcesFaultFault xsi:type="InsufficientMemoryResourcesFault"><unreserved>1</unreserved><requested>2</requested></InsufficientMemoryResourcesFaultFault>"#,
+                FaultKind::InsufficientResources("InsufficientMemoryResourcesFault".into()),
+                "not enough resources where the VM is to run (InsufficientMemoryResourcesFault): bad",
+            ),
+            (
+                r#"<RestrictedVersionFault xsi:type="RestrictedVersion"/>"#,
+                FaultKind::RestrictedVersion,
+                "free ESXi license makes the API read-only (RestrictedVersion)",
+            ),
+            (
+                r#"<MethodNotFoundFault xsi:type="MethodNotFound"><receiver type="HostNetworkSystem">ns</receiver><method>UpdatePortGroup</method></MethodNotFoundFault>"#,
+                FaultKind::MethodNotFound {
+                    method: "UpdatePortGroup".into(),
+                },
+                "Login is not implemented by this server (MethodNotFound: UpdatePortGroup)",
             ),
             (
                 r#"<SystemErrorFault xsi:type="SystemError"><reason>x</reason></SystemErrorFault>"#,

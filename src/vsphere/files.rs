@@ -1,22 +1,18 @@
 //! Datastore files through `FileManager` (`MoveDatastoreFile_Task`,
 //! `DeleteDatastoreFile_Task`, in WSDL order: sourceName,
 //! sourceDatacenter, destinationName, destinationDatacenter, force; name,
-//! datacenter), and waiting for a task: its `info` read with
-//! RetrievePropertiesEx until `state` is `success` or `error`, whose
-//! `LocalizedMethodFault` becomes a [`Fault`].
+//! datacenter) and folders (`MakeDirectory`).
 //!
-//! Datastore paths are vSphere's `[datastore] folder/file`. Later task
-//! methods (CreateVM_Task, PowerOnVM_Task, ...) return a task the same
-//! way and wait with [`Vim::wait_task`].
+//! Datastore paths are vSphere's `[datastore] folder/file`. Waiting for
+//! the tasks is [`super::task`]'s. `MakeDirectory` (name, datacenter,
+//! createParentDirectories) is not a task: it answers when the folder is
+//! there.
 
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use anyhow::Result;
 
-use anyhow::{bail, Result};
-
-use super::fault::Fault;
-use super::inventory::{FilterSpec, ObjectSpec, PropertySpec};
+use super::fault::{Fault, FaultKind};
 use super::soap::Vim;
+use super::task::task_of;
 use super::xml::Node;
 use super::MoRef;
 
@@ -56,54 +52,29 @@ impl Vim<'_> {
         task_of(&answer, "DeleteDatastoreFile_Task")
     }
 
-    /// Waits for a task to end: Ok on `success`, the task's fault as a
-    /// [`Fault`] on `error`, an error after `timeout`.
-    pub fn wait_task(&self, task: &MoRef, method: &str, timeout: Duration) -> Result<()> {
-        let spec = FilterSpec {
-            props: vec![PropertySpec {
-                kind: "Task".into(),
-                paths: vec!["info".into()],
-            }],
-            objects: vec![ObjectSpec {
-                obj: task.clone(),
-                skip: false,
-                select: Vec::new(),
-            }],
-        };
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(100);
-        loop {
-            let objects = self.retrieve(&spec)?;
-            let info = objects.first().and_then(|o| o.prop("info"));
-            let state = info.and_then(|i| i.child_text("state")).unwrap_or("");
-            match state {
-                "success" => return Ok(()),
-                "error" => {
-                    let error = info.and_then(|i| i.child("error"));
-                    let message = error
-                        .and_then(|e| e.child_text("localizedMessage"))
-                        .unwrap_or_default();
-                    let detail = error.and_then(|e| e.child("fault"));
-                    return Err(Fault::from_detail(detail, message, method).into());
-                }
-                _ if start.elapsed() > timeout => bail!(
-                    "{method} on {} did not finish within {} s ({task}, state {})",
-                    self.server().host,
-                    timeout.as_secs(),
-                    if state.is_empty() { "unknown" } else { state }
-                ),
-                _ => {
-                    sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
+    /// Creates a datastore folder (`[datastore] a/b`) and its parents; a
+    /// folder that is there already is fine.
+    pub fn make_directory(&self, name: &str, datacenter: &MoRef) -> Result<()> {
+        let fm = self.manager(self.content().file_manager.as_ref(), "file manager")?;
+        let made = self.call(
+            "MakeDirectory",
+            &fm,
+            vec![
+                Node::text("name", name),
+                datacenter.node("datacenter"),
+                Node::text("createParentDirectories", "true"),
+            ],
+        );
+        match made {
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<Fault>().map(|f| &f.kind),
+                    Some(FaultKind::FileAlreadyExists { .. })
+                ) =>
+            {
+                Ok(())
             }
+            other => other.map(|_| ()),
         }
-    }
-}
-
-fn task_of(answer: &super::xml::Element, method: &str) -> Result<MoRef> {
-    match answer.child("returnval").and_then(MoRef::from_element) {
-        Some(task) => Ok(task),
-        None => bail!("{method} returned no task"),
     }
 }

@@ -79,7 +79,30 @@ impl ObjectContent {
     }
 }
 
+impl PropertySpec {
+    pub fn new(kind: &str, paths: &[&str]) -> PropertySpec {
+        PropertySpec {
+            kind: kind.into(),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+}
+
 impl Selection {
+    /// A named traversal, then the named ones in `select` from there.
+    pub fn traverse(name: &str, kind: &str, path: &str, select: &[&str]) -> Selection {
+        Selection::Traversal {
+            name: name.into(),
+            kind: kind.into(),
+            path: path.into(),
+            skip: false,
+            select: select
+                .iter()
+                .map(|s| Selection::Named(s.to_string()))
+                .collect(),
+        }
+    }
+
     fn node(&self) -> Node {
         match self {
             Selection::Named(name) => Node::new("selectSet").child(Node::text("name", name)),
@@ -101,6 +124,21 @@ impl Selection {
 }
 
 impl FilterSpec {
+    /// `paths` of each of `objects` (all of type `kind`), no traversal.
+    pub fn of_objects(kind: &str, paths: &[&str], objects: &[MoRef]) -> FilterSpec {
+        FilterSpec {
+            props: vec![PropertySpec::new(kind, paths)],
+            objects: objects
+                .iter()
+                .map(|o| ObjectSpec {
+                    obj: o.clone(),
+                    skip: false,
+                    select: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
     fn node(&self) -> Node {
         let props = self.props.iter().map(|p| {
             Node::new("propSet")

@@ -3,11 +3,16 @@
 //! sentences, `tls_explain`) and a
 //! small vSphere Web Services (vim25 SOAP) client ([`soap::Vim`]): the
 //! service content and `about` ([`service`]), login and logout, the
-//! property collector and inventory paths ([`inventory`]), datastore files
-//! and tasks ([`files`]), faults as types ([`fault`]).
+//! property collector and inventory paths ([`inventory`]), a datacenter's
+//! folders, clusters, hosts, pools and networks ([`datacenter`]),
+//! datastore files ([`files`]), tasks ([`task`]), VMs created, changed and
+//! read back ([`vm`], [`vminfo`]), port group security and its fix
+//! ([`network`]), licenses and guest OS ids ([`capability`]), faults as
+//! types ([`fault`]).
 //!
-//! It knows nothing of `upload`: `publish` uses it for the datastore and
-//! content library uploads, and other commands can build on it (a new
+//! It knows nothing of `upload` or `deploy`: `publish` uses it for the
+//! datastore and content library uploads, `deploy` for a lab's VMs, and
+//! other commands can build on it (a new
 //! call is a function that builds its arguments as [`xml::Node`]s in WSDL
 //! order and reads its answer's [`xml::Element`]).
 //!
@@ -15,16 +20,23 @@
 //! golang-github-vmware-govmomi-dev), pyvmomi, the vSphere Web Services
 //! API reference. Not covered: SAML token login, the `/sdk` version
 //! negotiation through `vimServiceVersions.xml` (the server's own
-//! `apiVersion` is used), property collector filters and `WaitForUpdates`.
+//! `apiVersion` is used), property collector filters and `WaitForUpdates`
+//! (tasks and VMs are polled).
 
+pub mod capability;
+pub mod datacenter;
 pub mod fault;
 pub mod files;
 pub mod http;
 pub mod inventory;
+pub mod network;
 pub mod service;
 pub mod soap;
+pub mod task;
 pub mod tls;
 mod tls_explain;
+pub mod vm;
+pub mod vminfo;
 pub mod xml;
 
 use std::fmt;

@@ -5,7 +5,7 @@
 //! runs, as govmomi's keep-alive handler does).
 //!
 //! vim25 WSDL: `ServiceContent` (rootFolder, propertyCollector, about,
-//! sessionManager, searchIndex, fileManager, ...), `AboutInfo` (name,
+//! sessionManager, searchIndex, fileManager, licenseManager, ...), `AboutInfo` (name,
 //! fullName, vendor, version, build, ..., apiType, apiVersion,
 //! instanceUuid), `Login(_this, userName, password, locale?)`.
 
@@ -58,6 +58,7 @@ pub struct ServiceContent {
     pub session_manager: Option<MoRef>,
     pub search_index: Option<MoRef>,
     pub file_manager: Option<MoRef>,
+    pub license_manager: Option<MoRef>,
 }
 
 impl ServiceContent {
@@ -84,6 +85,7 @@ impl ServiceContent {
             session_manager: moref("sessionManager"),
             search_index: moref("searchIndex"),
             file_manager: moref("fileManager"),
+            license_manager: moref("licenseManager"),
         }
     }
 }

@@ -71,6 +71,34 @@ impl Node {
         self
     }
 
+    /// An answer's element sent back as it was read (a policy echoed in an
+    /// update, so the parts not changed stay as they are): names, text,
+    /// children, and `xsi:type` (XML Schema types keep the `xsd:` prefix,
+    /// vim25 types go unprefixed, in the method's default namespace).
+    pub fn from_element(e: &Element) -> Node {
+        let mut node = Node::new(&e.name);
+        for (ns, local, value) in &e.attrs {
+            if ns == NS_XSI && local == "type" {
+                let (prefix, name) = value.split_once(':').unwrap_or(("", value));
+                let typed = if matches!(prefix, "xsd" | "xs") {
+                    format!("xsd:{name}")
+                } else {
+                    name.to_string()
+                };
+                node = node.attr("xsi:type", &typed);
+            } else if ns.is_empty() {
+                node = node.attr(local, value);
+            }
+        }
+        if e.children.is_empty() {
+            if !e.text.is_empty() {
+                node = node.with_text(&e.text);
+            }
+            return node;
+        }
+        node.children(e.children.iter().map(Node::from_element))
+    }
+
     /// Appends the element to `out`, escaped. Text XML cannot carry (NUL
     /// and the other C0 controls but tab, newline and carriage return) is
     /// refused, naming the element.

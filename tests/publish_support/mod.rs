@@ -90,6 +90,32 @@ pub fn pyvmomi_available(test: &str) -> bool {
     false
 }
 
+/// Runs `python3 SCRIPT ARGS` with `password` on its stdin (never in
+/// argv) and reads its stdout as JSON.
+pub fn python_json(script: &str, args: &[&str], password: &str) -> Value {
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 pub fn tmp_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
 }
@@ -165,6 +191,8 @@ pub struct VcsimOpts {
     pub inaccessible: Option<String>,
     /// Free space every datastore reports.
     pub free_space: Option<u64>,
+    /// The password to log in with (default [`PASS`]).
+    pub password: Option<String>,
 }
 
 /// A self-signed certificate made once by openssl and kept under
@@ -216,6 +244,8 @@ pub struct Vcsim {
     pub datastore_moref: String,
     pub datastore_path: PathBuf,
     pub log: PathBuf,
+    /// The password it takes ([`PASS`] unless asked otherwise).
+    pub password: String,
 }
 
 impl Vcsim {
@@ -232,7 +262,15 @@ impl Vcsim {
             .keep()
             .unwrap();
         let mut cmd = Command::new(bin);
-        cmd.args(["-l", "127.0.0.1:0", "-username", USER, "-password", PASS]);
+        let password = opts.password.clone().unwrap_or_else(|| PASS.to_string());
+        cmd.args([
+            "-l",
+            "127.0.0.1:0",
+            "-username",
+            USER,
+            "-password",
+            &password,
+        ]);
         if opts.esx {
             cmd.arg("-esx");
         }
@@ -319,6 +357,7 @@ impl Vcsim {
             datastore_moref: field("moref"),
             datastore_path: PathBuf::from(field("path")),
             log,
+            password,
         }
     }
 

@@ -20,6 +20,7 @@ use esxi_iso::esxi::bootcfg::KernelOptEdits;
 use esxi_iso::kickstart::{self, crypt::Salt, Source, Vars, TEMPLATES};
 use esxi_iso::lab::inventory::{self, Inventory};
 use esxi_iso::lab::resolve::{self, Common};
+use esxi_iso::warning::Allow;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_HOSTS: usize = 3;
@@ -46,9 +47,10 @@ fn common(set: Vars) -> Common {
         secure_boot: false,
         out_dir: PathBuf::from("/nonexistent/esxi-iso-fuzz/out"),
         base_dir: PathBuf::from("/nonexistent/esxi-iso-fuzz"),
-        stem: "fuzz".into(),
-        allow: Default::default(),
+        stem: "lab".into(),
+        allow: Allow::default(),
         only: Vec::new(),
+        netboot: false,
     }
 }
 

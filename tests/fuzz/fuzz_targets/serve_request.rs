@@ -81,7 +81,10 @@ fuzz_target!(|data: &[u8]| {
 
     for part in path.split('/') {
         if let Some(b) = parse_bootif(part) {
-            assert!(b.len() == 20 && b.starts_with("01-") && b == b.to_ascii_lowercase(), "{b}");
+            assert!(
+                b.len() == 20 && b.starts_with("01-") && b == b.to_ascii_lowercase(),
+                "{b}"
+            );
         }
     }
     if let Ok(parts) = components(path) {

@@ -1,0 +1,165 @@
+//! Tearing a lab down (`deploy --destroy`): every VM on the server that
+//! carries this lab's marker (of the hosts of `--host`, or all), wherever
+//! it is, listed first; then each is powered off if it runs and destroyed
+//! with its disks (`Destroy_Task` deletes the VM's folder), and the ISO
+//! deploy uploaded for it is deleted. A VM without the lab's marker is
+//! never touched, whatever its name. `--dry-run` lists and stops.
+
+use anyhow::{Context, Result};
+
+use super::apply::explain;
+use super::report::{DestroyReport, Destroyed};
+use super::target::marker;
+use super::Ctx;
+use crate::lab::vmplan::LabVms;
+use crate::publish::interrupted;
+use crate::signals;
+use crate::vsphere::vminfo::VmInfo;
+use crate::vsphere::{Fault, FaultKind};
+
+/// The lab's VMs on the server: (host, VM, datacenter path), in host
+/// order.
+pub fn find(ctx: &Ctx, lab: &LabVms, only: &[String]) -> Result<Vec<(String, VmInfo, String)>> {
+    let mut out = Vec::new();
+    for dc in ctx.vim.datacenters()? {
+        let folder = ctx
+            .vim
+            .find_by_inventory_path(&format!("{}/vm", dc.path))?
+            .with_context(|| format!("datacenter {} has no VM folder", dc.path))?;
+        for v in ctx.vim.vms_below(&folder)? {
+            let Some((l, host)) = marker(&v) else {
+                continue;
+            };
+            if l != lab.name
+                || (!only.is_empty() && !only.iter().any(|o| o.eq_ignore_ascii_case(host)))
+            {
+                continue;
+            }
+            out.push((host.to_string(), v, dc.path.clone()));
+        }
+    }
+    out.sort_by(|a, b| (a.0.to_lowercase(), &a.1.name).cmp(&(b.0.to_lowercase(), &b.1.name)));
+    Ok(out)
+}
+
+/// Powers off and destroys the lab's VMs, then deletes their ISOs.
+pub fn destroy(
+    ctx: &mut Ctx,
+    lab: &LabVms,
+    only: &[String],
+    dry_run: bool,
+) -> Result<DestroyReport> {
+    let found = find(ctx, lab, only)?;
+    let mut report = DestroyReport {
+        server: ctx.vim.server().host.clone(),
+        lab: lab.name.clone(),
+        dry_run,
+        destroyed: Vec::new(),
+        isos_deleted: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if found.is_empty() {
+        ctx.out.note(&format!(
+            "no VM on {} carries the marker of lab {}{}: nothing to destroy",
+            ctx.vim.server().host,
+            lab.name,
+            if only.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", only.join(", "))
+            }
+        ));
+        return Ok(report);
+    }
+    let verb = if dry_run {
+        "would destroy"
+    } else {
+        "to destroy"
+    };
+    for (host, vm, dc) in &found {
+        ctx.out.say(
+            host,
+            &format!(
+                "{verb} VM {} ({}) in {dc}, {}, and its disks",
+                vm.name, vm.moref.value, vm.power_state
+            ),
+        );
+    }
+    for (host, vm, dc) in found {
+        let on = vm.power_state != "poweredOff";
+        report.destroyed.push(Destroyed {
+            host: host.clone(),
+            vm: vm.name.clone(),
+            moref: vm.moref.value.clone(),
+            datacenter: dc,
+            powered_off: on,
+        });
+        if dry_run {
+            continue;
+        }
+        if signals::cancelled() {
+            return Err(interrupted(format!(
+                "destroy stopped before {host}'s VM {}; the VMs listed after it are still there",
+                vm.name
+            )));
+        }
+        if on {
+            match ctx.vim.power_off(&vm.moref, &ctx.wait()) {
+                Ok(()) => ctx.out.say(&host, "powered off"),
+                // Off by now (someone else, or a guest shutdown).
+                Err(e)
+                    if matches!(
+                        e.downcast_ref::<Fault>().map(|f| &f.kind),
+                        Some(FaultKind::InvalidPowerState { .. })
+                    ) => {}
+                Err(e) => return Err(explain(e, &format!("powering off {}", vm.name))),
+            }
+        }
+        ctx.vim
+            .destroy(&vm.moref, &ctx.wait())
+            .map_err(|e| explain(e, &format!("destroying {}", vm.name)))?;
+        ctx.out
+            .say(&host, &format!("destroyed VM {} and its disks", vm.name));
+        let iso = ctx
+            .state
+            .host(&host)
+            .and_then(|s| s.iso.clone().map(|i| (i, s.datacenter.clone())));
+        ctx.state.remove(&host)?;
+        if let Some((path, dc)) = iso {
+            if delete_iso(ctx, &path, &dc)? {
+                ctx.out.say(&host, &format!("deleted {path}"));
+                report.isos_deleted.push(path);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Deletes an ISO deploy uploaded; false when it was gone already.
+fn delete_iso(ctx: &Ctx, path: &str, dc_path: &str) -> Result<bool> {
+    let dc = ctx
+        .vim
+        .datacenters()?
+        .into_iter()
+        .find(|d| d.path == dc_path)
+        .map(|d| d.moref);
+    let Some(dc) = dc else {
+        return Ok(false);
+    };
+    let deleted = ctx.vim.delete_datastore_file(path, &dc).and_then(|task| {
+        ctx.vim
+            .wait_task_result(&task, "DeleteDatastoreFile_Task", &ctx.wait())
+    });
+    match deleted {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.downcast_ref::<Fault>().map(|f| &f.kind),
+                Some(FaultKind::FileNotFound { .. })
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(explain(e, &format!("deleting {path}"))),
+    }
+}
