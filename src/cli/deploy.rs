@@ -27,7 +27,7 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DIR")]
     pub lab_dir: PathBuf,
 
-    /// vCenter or ESXi host: https://HOST[:PORT]
+    /// vCenter or ESXi host: https://HOST or https://HOST:PORT
     // Parsed in deploy::plan, not by clap: clap's error would echo the
     // value, and a URL can carry a password.
     #[arg(long, value_name = "URL")]

@@ -521,7 +521,7 @@ pub struct UploadArgs {
     #[arg(value_name = "ISO", required = true)]
     pub isos: Vec<PathBuf>,
 
-    /// ESXi host or vCenter: `https://HOST[:PORT]`
+    /// ESXi host or vCenter: https://HOST or https://HOST:PORT
     // Parsed in plan_upload, not by clap: clap's error would echo the value,
     // and a URL can carry a password.
     #[arg(long, value_name = "URL")]
@@ -577,7 +577,7 @@ pub struct UploadArgs {
 
 #[derive(Debug, Args)]
 pub struct VcspArgs {
-    /// Folder of ISOs; lib.json, items.json and `<item>/item.json` go there
+    /// Folder of ISOs; lib.json, items.json and ITEM/item.json go there
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 

@@ -13,7 +13,7 @@
 //! then acts: [`apply`] uploads the ISOs, creates or adopts each VM
 //! ([`spec`]: what nested ESXi needs, and what differs in a VM that is
 //! there), powers it on; [`watch`] follows each host (install reports and
-//! vSphere's view) and empties its CD once installed; [`destroy`] tears
+//! vSphere's view) and empties its CD once installed; [`destroy()`] tears
 //! the lab down. Every step is recorded in the lab folder ([`state`]), so
 //! a rerun adopts what an interrupted one made. [`report`] has the lines
 //! and the `--json` documents.
