@@ -11,7 +11,6 @@
 mod common;
 
 use std::fs;
-use std::process::Command;
 use std::time::Duration;
 
 use common::cli::run_in;
@@ -38,39 +37,15 @@ fn ovmf_boots_the_served_iso_over_http() {
 
     let vars = work.path().join("vars.fd");
     let iso_url = format!("{guest_url}/esx01.iso");
-    let out = Command::new("virt-fw-vars")
-        .args(["-i", OVMF_VARS, "-o"])
-        .arg(&vars)
-        .args(["--set-boot-uri", &iso_url])
-        .output()
-        .expect("running virt-fw-vars");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    let mut cmd = Command::new(QEMU);
-    cmd.args([
-        "-accel", "tcg", "-machine", "q35", "-m", "512", "-serial", "stdio",
-    ])
-    .args(["-display", "none", "-monitor", "none", "-no-reboot"])
-    .arg("-drive")
-    .arg(format!(
-        "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
-    ))
-    .arg("-drive")
-    .arg(format!(
-        "if=pflash,format=raw,unit=1,file={}",
-        vars.display()
-    ))
-    // No iPXE option ROM: the firmware's own HTTP boot is under test.
-    .args([
-        "-netdev",
-        "user,id=n0",
-        "-device",
-        "virtio-net-pci,netdev=n0,romfile=",
-    ]);
+    let mut cmd = qemu::http_boot_command(&iso_url, &vars);
+    cmd
+        // No iPXE option ROM: the firmware's own HTTP boot is under test.
+        .args([
+            "-netdev",
+            "user,id=n0",
+            "-device",
+            "virtio-net-pci,netdev=n0,romfile=",
+        ]);
     let report_line = "/.esxi-iso/report?host=esx01&event=installing&token=";
     let log = qemu::watch(
         cmd,

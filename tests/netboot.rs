@@ -14,7 +14,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::cli::{run_in, tool_bytes};
+use common::cli::{iso_file, run_in};
 use common::server::{curl, fetch, header, Server};
 use common::{fixture, tools};
 
@@ -50,24 +50,6 @@ fn netboot(work: &Path, iso: &Path, inv: &str, extra: &[&str]) -> common::cli::R
         args.insert(7, URL);
     }
     run_in(work, &args, &[])
-}
-
-/// A file of an ISO as xorriso reads it.
-fn iso_file(iso: &Path, path: &str) -> Vec<u8> {
-    let out = tempfile::NamedTempFile::new().unwrap();
-    tool_bytes(
-        "xorriso",
-        &[
-            "-osirrox",
-            "on",
-            "-indev",
-            iso.to_str().unwrap(),
-            "-extract",
-            path,
-            out.path().to_str().unwrap(),
-        ],
-    );
-    fs::read(out.path()).unwrap()
 }
 
 fn manifest(lab: &Path) -> serde_json::Value {

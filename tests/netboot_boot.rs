@@ -22,10 +22,9 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::cli::{run_in, tool_bytes};
+use common::cli::{iso_file, run_in};
 use common::qemu::{self, BootLog, Firmware, OVMF_CODE, OVMF_VARS, QEMU};
 use common::server::Server;
 use common::{fixture, tools};
@@ -33,23 +32,6 @@ use sha2::{Digest, Sha256};
 
 const HASH: &str = "$6$esxiisot$.5EMW.LHBGFWCVtjJlQeItJ/tYSOlfSuha6VPE5KAtGByezXqJ3XQ/k0hPLj46Y/2axNgak.1c0HA/1TZ9FvD.";
 const MAC: &str = "52:54:00:12:34:01";
-
-fn iso_file(iso: &Path, path: &str) -> Vec<u8> {
-    let out = tempfile::NamedTempFile::new().unwrap();
-    tool_bytes(
-        "xorriso",
-        &[
-            "-osirrox",
-            "on",
-            "-indev",
-            iso.to_str().unwrap(),
-            "-extract",
-            path,
-            out.path().to_str().unwrap(),
-        ],
-    );
-    fs::read(out.path()).unwrap()
-}
 
 fn sha(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
@@ -99,38 +81,15 @@ fn check_list(cfg: &str, iso: &Path, guest: &str, lab: &Path) -> (String, usize)
 
 fn boot(boot_url: &str, mac: &str, label: &str) -> BootLog {
     let vars = tempfile::NamedTempFile::new().unwrap();
-    let out = Command::new("virt-fw-vars")
-        .args(["-i", OVMF_VARS, "-o"])
-        .arg(vars.path())
-        .args(["--set-boot-uri", boot_url])
-        .output()
-        .expect("running virt-fw-vars");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut cmd = Command::new(QEMU);
-    cmd.args([
-        "-accel", "tcg", "-machine", "q35", "-m", "512", "-serial", "stdio",
-    ])
-    .args(["-display", "none", "-monitor", "none", "-no-reboot"])
-    .arg("-drive")
-    .arg(format!(
-        "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
-    ))
-    .arg("-drive")
-    .arg(format!(
-        "if=pflash,format=raw,unit=1,file={}",
-        vars.path().display()
-    ))
-    // The boot file DHCP hands out is how the GRUB stand-in learns the
-    // URL it was loaded from; no iPXE option ROM.
-    .args(["-netdev", &format!("user,id=n0,bootfile={boot_url}")])
-    .args([
-        "-device",
-        &format!("virtio-net-pci,netdev=n0,romfile=,mac={mac}"),
-    ]);
+    let mut cmd = qemu::http_boot_command(boot_url, vars.path());
+    cmd
+        // The boot file DHCP hands out is how the GRUB stand-in learns the
+        // URL it was loaded from; no iPXE option ROM.
+        .args(["-netdev", &format!("user,id=n0,bootfile={boot_url}")])
+        .args([
+            "-device",
+            &format!("virtio-net-pci,netdev=n0,romfile=,mac={mac}"),
+        ]);
     qemu::watch(
         cmd,
         label,

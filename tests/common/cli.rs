@@ -130,6 +130,24 @@ pub fn tool(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&tool_bytes(cmd, args)).into_owned()
 }
 
+/// A file of an ISO as xorriso reads it (an independent reader).
+pub fn iso_file(iso: &Path, path: &str) -> Vec<u8> {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    tool_bytes(
+        "xorriso",
+        &[
+            "-osirrox",
+            "on",
+            "-indev",
+            iso.to_str().unwrap(),
+            "-extract",
+            path,
+            out.path().to_str().unwrap(),
+        ],
+    );
+    std::fs::read(out.path()).unwrap()
+}
+
 /// Like [`tool`] but returns raw stdout bytes.
 pub fn tool_bytes(cmd: &str, args: &[&str]) -> Vec<u8> {
     let out = Command::new(cmd)

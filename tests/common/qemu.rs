@@ -184,6 +184,40 @@ pub fn boot(iso: &Path, fw: Firmware, expect: &[&str], timeout: Duration) -> Boo
     watch(cmd, &iso.display().to_string(), fw, expect, timeout)
 }
 
+/// A QEMU command for UEFI HTTP boot of `boot_uri`, as a vSphere VM's
+/// `networkBootUri` does it: OVMF with a boot entry for the URI that
+/// virt-firmware writes into `vars` (a copy of [`OVMF_VARS`]), serial on
+/// stdio, no display. The caller adds the network (`-netdev`, `-device`
+/// with `romfile=`, so that OVMF's own HTTP boot runs, not iPXE's).
+pub fn http_boot_command(boot_uri: &str, vars: &Path) -> Command {
+    let out = Command::new("virt-fw-vars")
+        .args(["-i", OVMF_VARS, "-o"])
+        .arg(vars)
+        .args(["--set-boot-uri", boot_uri])
+        .output()
+        .expect("running virt-fw-vars");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = Command::new(QEMU);
+    cmd.args([
+        "-accel", "tcg", "-machine", "q35", "-m", "512", "-serial", "stdio",
+    ])
+    .args(["-display", "none", "-monitor", "none", "-no-reboot"])
+    .arg("-drive")
+    .arg(format!(
+        "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+    ))
+    .arg("-drive")
+    .arg(format!(
+        "if=pflash,format=raw,unit=1,file={}",
+        vars.display()
+    ));
+    cmd
+}
+
 /// Runs a prepared QEMU command (serial on stdio) and watches its serial
 /// port as [`boot`] does; `label` names what boots in the log.
 pub fn watch(
