@@ -3,8 +3,10 @@
 //! the vSphere Web Services API ([`crate::vsphere`]).
 //!
 //! A run plans first and changes nothing until the plan passes:
-//! - [`local`]: the inventory's VM settings, each host's ISO in the lab
-//!   folder, its ESXi release and guest OS id;
+//! - [`local`]: the inventory's VM settings, what each host installs
+//!   from (its ISO in the lab folder, or, for a host built for network
+//!   install, the stock ISO `esxi-iso serve` hands mboot.efi out of), its
+//!   ESXi release and guest OS id;
 //! - [`target`]: the server read (license, datacenters, the VMs there,
 //!   room, guest ids), every problem listed; [`place`] finds where each
 //!   VM goes (cluster or host, pool, folder, datastores, port groups); [`portgroups`] checks (and with `--fix-portgroups`
@@ -13,7 +15,7 @@
 //! then acts: [`apply`] uploads the ISOs, creates or adopts each VM
 //! ([`spec`]: what nested ESXi needs, and what differs in a VM that is
 //! there), powers it on; [`watch`] follows each host (install reports and
-//! vSphere's view) and empties its CD once installed; [`destroy`] tears
+//! vSphere's view) and empties its CD once installed; [`mod@destroy`] tears
 //! the lab down. Every step is recorded in the lab folder ([`state`]), so
 //! a rerun adopts what an interrupted one made. [`report`] has the lines
 //! and the `--json` documents.
@@ -120,7 +122,10 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
         ));
     }
     let (local, lab) = if req.destroy {
-        (None, local::read_inventory(&req.inventory, &req.only)?)
+        (
+            None,
+            local::read_inventory(&req.inventory, &req.lab_dir, &req.only)?,
+        )
     } else {
         let l = local::read(&req.inventory, &req.lab_dir, &req.only)?;
         warnings.extend(l.warnings.iter().cloned());
