@@ -340,7 +340,8 @@ fn deploy_refuses_what_is_not_there_or_not_the_labs() {
     deploy(d, &sim.url, &tp, &["--wait", "up"])
         .failure(2)
         .stderr_has(&[
-            "--wait \"up\": give one of powered-on, fetched, installing, installed, booted",
+            "--wait \"up\": give one of powered-on, fetched, loading, kickstart-fetched, \
+             installing, installed, booted",
         ]);
     deploy(d, &sim.url, &tp, &["--dry-run", "--wait"])
         .failure(2)
@@ -531,4 +532,221 @@ fn deploy_reports_differences_and_a_wait_that_times_out() {
     assert_eq!(doc["hosts"][0]["action"], "adopt");
     assert_eq!(doc["hosts"][1]["action"], "create");
     assert_eq!(doc["hosts"][0]["differences"].as_array().unwrap().len(), 1);
+}
+
+const NETBOOT_URL: &str = "http://10.0.0.5:8080";
+
+const NETBOOT_LAB: &str = "[lab]\nname = 'lab1'\n[defaults]\ntemplate = 'minimal'\n\
+    [defaults.vm]\ncluster = 'DC0_C0'\ndatastore = 'LocalDS_0'\nnetworks = 'DC0_DVPG0'\n\
+    [[host]]\nhostname = 'esx01'\nmac = '00:50:56:01:00:01'\n\
+    [[host]]\nhostname = 'esx02'\nvm.nics = 2\n\
+    [[host]]\nhostname = 'esx03'\n";
+
+/// A lab built for network install (`build --netboot`), with esx03
+/// rebuilt as an ISO (`--host`): deploy takes each host as the folder
+/// holds it. The network-install hosts get no ISO, no upload and no CD:
+/// UEFI HTTP boot of the manifest's boot URI, NIC 0 on the MAC their
+/// boot.cfg was written for, disk then NIC 0; a rerun adopts them as
+/// they are, the served events are followed, and --destroy deletes the
+/// VMs and only the ISO that was uploaded.
+#[test]
+fn deploy_a_network_install_lab() {
+    let Some((sim, tp, w)) = setup("deploy_a_network_install_lab", VcsimOpts::default()) else {
+        return;
+    };
+    let d = w.path();
+    py(&sim, "mac-learning", &["DC0_DVPG0"]);
+    let iso = &fixtures().plain;
+    build_netboot_lab(d, NETBOOT_LAB, iso, NETBOOT_URL, &[]);
+    build_lab_hosts(d, iso, &["--host", "esx03"]);
+    for h in ["esx01", "esx02"] {
+        assert!(!manifest_host(d, h)["netboot"].is_null(), "{h}");
+        assert!(!d.join(format!("lab/{h}.iso")).exists());
+    }
+    assert!(manifest_host(d, "esx03")["netboot"].is_null());
+    assert!(d.join("lab/esx03.iso").exists());
+
+    let before = vms(&sim).len();
+    let run = deploy(d, &sim.url, &tp, &["--json"]);
+    run.success().stderr_has(&[
+        "[server-version]",
+        "UEFI HTTP boot (vm.boot = \"http\", network install) needs vCenter and ESXi 7.0 \
+         Update 2 or later",
+    ]);
+    let doc: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let all = vms(&sim);
+    assert_eq!(all.len(), before + 3, "{:?}", names(&all));
+    for (i, name) in ["esx01", "esx02"].into_iter().enumerate() {
+        let nb = manifest_host(d, name)["netboot"].clone();
+        let uri = nb["boot_uri"].as_str().unwrap();
+        assert_eq!(
+            uri,
+            format!(
+                "{NETBOOT_URL}/{}/efi/boot/bootx64.efi",
+                iso.file_stem().unwrap().to_str().unwrap()
+            )
+        );
+        let v = vm(&all, name);
+        assert_eq!(v["firmware"], "efi", "{name}");
+        assert_eq!(v["guest_id"], "vmkernel8Guest", "{name}");
+        assert_eq!(v["extra_config"]["networkBootProtocol"], "httpv4", "{name}");
+        assert_eq!(v["extra_config"]["networkBootUri"], uri, "{name}");
+        assert!(devices(v, "VirtualCdrom").is_empty(), "{name}: {v:#}");
+        assert!(
+            v["annotation"]
+                .as_str()
+                .unwrap()
+                .contains("esxi-plain.iso (network install)"),
+            "{v:#}"
+        );
+        let nics = devices(v, "VirtualVmxnet3");
+        assert_eq!(nics[0]["mac"], nb["mac"], "{name}");
+        let disk = devices(v, "VirtualDisk")[0]["key"].clone();
+        assert_eq!(
+            v["boot_order"],
+            serde_json::json!([{"type": "disk", "key": disk}, {"type": "ethernet", "key": nics[0]["key"]}]),
+            "{name}"
+        );
+        let h = &doc["hosts"][i];
+        assert_eq!(
+            (h["host"].as_str(), h["boot"].as_str()),
+            (Some(name), Some("http"))
+        );
+        assert_eq!(h["iso"], uri);
+        let s = state_host(d, name);
+        assert_eq!(
+            (s["boot"].as_str(), s["boot_uri"].as_str(), s["iso"].clone()),
+            (Some("network-install"), Some(uri), Value::Null)
+        );
+    }
+    assert_eq!(
+        manifest_host(d, "esx01")["netboot"]["mac"],
+        "00:50:56:01:00:01"
+    );
+    assert_eq!(
+        devices(vm(&all, "esx02"), "VirtualVmxnet3")[1]["mac"],
+        Mac::derived("lab1", "esx02", 1).to_string()
+    );
+    // esx03 is an ISO host: uploaded, in its CD drive.
+    let c = vm(&all, "esx03");
+    assert_eq!(
+        devices(c, "VirtualCdrom")[0]["iso"],
+        "[LocalDS_0] esxi-iso/lab1/esx03.iso"
+    );
+    assert!(c["extra_config"].get("networkBootUri").is_none(), "{c:#}");
+    assert_eq!(doc["hosts"][2]["boot"], "cdrom");
+    let uploads: Vec<&str> = doc["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(uploads, ["esx03"]);
+    let mut on_ds: Vec<String> = fs::read_dir(sim.datastore_path.join("esxi-iso/lab1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_ds.sort();
+    assert_eq!(on_ds, ["esx03.iso"]);
+
+    // A rerun adopts all three as they are.
+    let again = deploy(d, &sim.url, &tp, &[]);
+    again.success().stderr_lacks("vm-differs");
+    let out = again.stdout();
+    for h in ["esx01", "esx02", "esx03"] {
+        assert!(
+            out.contains(&format!("{h}: to adopt this lab's VM {h} (vm-")),
+            "{out}"
+        );
+    }
+    assert!(
+        !out.contains("created") && !out.contains("uploaded") && !out.contains("boot order"),
+        "{out}"
+    );
+    assert_eq!(vms(&sim).len(), before + 3);
+
+    // What esxi-iso serve records of a network install, followed for the
+    // two network-install hosts.
+    let watch = |wait: &str, timeout: &str, json: bool| {
+        let mut args = vec![
+            "--host",
+            "esx01",
+            "--host",
+            "esx02",
+            "--wait",
+            wait,
+            "--timeout",
+            timeout,
+        ];
+        if json {
+            args.push("--json");
+        }
+        deploy(d, &sim.url, &tp, &args)
+    };
+    for h in ["esx01", "esx02"] {
+        serve_event(d, h, "loading");
+    }
+    let run = watch("loading", "600", false);
+    run.success();
+    for h in ["esx01", "esx02"] {
+        let want = format!("{h}: loading (esxi-iso serve)");
+        assert!(run.stdout().contains(&want), "{want}\n{}", run.stdout());
+    }
+    serve_event(d, "esx01", "kickstart-fetched");
+    let run = watch("kickstart-fetched", "1", false);
+    run.failure(1).stderr_has(&[
+        "timed out after 1 s: 1 of 2 hosts did not reach kickstart-fetched: esx02 (loading)",
+    ]);
+    let want = "esx01: kickstart-fetched (esxi-iso serve)";
+    assert!(run.stdout().contains(want), "{want}\n{}", run.stdout());
+    serve_event(d, "esx02", "kickstart-fetched");
+    let run = watch("kickstart-fetched", "600", true);
+    run.success();
+    let doc: Value = serde_json::from_str(&run.stdout()).unwrap();
+    for h in doc["hosts"].as_array().unwrap() {
+        assert_eq!(h["state"], "kickstart-fetched", "{doc:#}");
+        assert_eq!(h["detached"], false, "{doc:#}");
+    }
+
+    // The inventory changed after the build: NIC 0 would not be the MAC
+    // esx01's boot.cfg was written for.
+    let toml = fs::read_to_string(d.join("lab.toml")).unwrap();
+    fs::write(
+        d.join("lab.toml"),
+        toml.replace("00:50:56:01:00:01", "00:50:56:01:00:09"),
+    )
+    .unwrap();
+    deploy(d, &sim.url, &tp, &["--dry-run"])
+        .failure(2)
+        .stderr_has(&[
+            "esx01: NIC 0's MAC is 00:50:56:01:00:09 (its mac), but its boot.cfg was written for \
+         00:50:56:01:00:01 (manifest.json, build --netboot)",
+            "--netboot http://10.0.0.5:8080 --host esx01 --force)",
+        ]);
+    fs::write(d.join("lab.toml"), &toml).unwrap();
+
+    // --destroy: the VMs, and the one ISO deploy uploaded.
+    let run = deploy(d, &sim.url, &tp, &["--destroy", "--json"]);
+    run.success();
+    let doc: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let gone: Vec<&str> = doc["destroyed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(gone, ["esx01", "esx02", "esx03"]);
+    assert_eq!(
+        doc["isos_deleted"],
+        serde_json::json!(["[LocalDS_0] esxi-iso/lab1/esx03.iso"])
+    );
+    assert_eq!(vms(&sim).len(), before);
+    // The lab folder is untouched: its boot.cfg files stay for serve.
+    for h in ["esx01", "esx02"] {
+        let cfg = manifest_host(d, h)["netboot"]["boot_cfg"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(d.join("lab").join(cfg).is_file(), "{h}");
+    }
 }

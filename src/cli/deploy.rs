@@ -23,7 +23,8 @@ pub struct DeployArgs {
     #[arg(value_name = "INVENTORY")]
     pub inventory: PathBuf,
 
-    /// The folder `build --inventory --out-dir` wrote (ISOs, state)
+    /// The folder `build --inventory --out-dir` wrote (ISOs or
+    /// network-install files, state)
     #[arg(long, value_name = "DIR")]
     pub lab_dir: PathBuf,
 
@@ -54,8 +55,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub fix_portgroups: bool,
 
-    /// Wait until every host reached STATE (powered-on, fetched,
-    /// installing, installed, booted)
+    /// Wait until every host reached STATE (powered-on, fetched, loading,
+    /// kickstart-fetched, installing, installed, booted)
     #[arg(long, value_name = "STATE", num_args = 0..=1,
           default_missing_value = "booted",
           add = ArgValueCompleter::new(complete::deploy_stage))]

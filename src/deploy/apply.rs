@@ -12,9 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 
+use super::local::LabIso;
 use super::report::{HostReport, Stage, UploadReport};
 use super::spec::{self, boot_disk_key, boot_order_is_set, differences, nics_of};
-use super::state::{HostState, Phase};
+use super::state::{BootKind, HostState, Phase};
 use super::target::Planned;
 use super::Ctx;
 use crate::failure::{self, Failure};
@@ -59,7 +60,7 @@ pub fn host_report(p: &Planned) -> HostReport {
         macs: vm.macs.iter().map(|m| m.to_string()).collect(),
         boot: match vm.boot {
             Boot::Cdrom { .. } => "cdrom",
-            Boot::Http { .. } => "http",
+            Boot::Http { .. } | Boot::Network { .. } => "http",
         },
         iso: p
             .place
@@ -81,17 +82,24 @@ fn stop_if_cancelled(what: &str) -> Result<()> {
     Ok(())
 }
 
+/// An upload batch: datacenter path, datastore, folder, and whether the
+/// state says the ISOs are there already.
+type Batch = (String, String, String, bool);
+
 /// Uploads the ISOs of the hosts to create, a batch per datastore folder;
 /// an ISO this lab's state says was uploaded with the same SHA-256 is
 /// left if its size matches, any other file of that name replaced.
 pub fn upload(ctx: &mut Ctx, planned: &[Planned]) -> Result<Vec<UploadReport>> {
-    let mut batches: BTreeMap<(String, String, String, bool), Vec<&Planned>> = BTreeMap::new();
+    let mut batches: BTreeMap<Batch, Vec<(&Planned, &LabIso)>> = BTreeMap::new();
     for p in planned.iter().filter(|p| p.existing.is_none()) {
-        let Some(iso) = &p.place.iso else { continue };
+        // A network-install host, or one booting its ISO over HTTP: nothing to send.
+        let (Some(iso), Some(lab_iso)) = (&p.place.iso, p.host.iso()) else {
+            continue;
+        };
         let known = ctx.state.host(p.host.name()).is_some_and(|s| {
             s.iso.as_deref() == Some(iso.path.as_str())
                 && s.iso_sha256.is_some()
-                && s.iso_sha256 == p.host.iso.sha256
+                && s.iso_sha256 == lab_iso.sha256
         });
         batches
             .entry((
@@ -101,12 +109,12 @@ pub fn upload(ctx: &mut Ctx, planned: &[Planned]) -> Result<Vec<UploadReport>> {
                 known,
             ))
             .or_default()
-            .push(p);
+            .push((p, lab_iso));
     }
     let mut out = Vec::new();
     for ((dc, datastore, folder, known), hosts) in batches {
         stop_if_cancelled("before uploading the ISOs; nothing was created")?;
-        let dc_moref = hosts[0].place.datacenter.moref.clone();
+        let dc_moref = hosts[0].0.place.datacenter.moref.clone();
         ctx.vim
             .make_directory(&format!("[{datastore}] {folder}"), &dc_moref)
             .with_context(|| format!("creating the ISO folder [{datastore}] {folder}"))?;
@@ -120,10 +128,10 @@ pub fn upload(ctx: &mut Ctx, planned: &[Planned]) -> Result<Vec<UploadReport>> {
             )?),
             isos: hosts
                 .iter()
-                .map(|p| LocalIso {
-                    path: p.host.iso.path.clone(),
-                    name: p.host.iso.file.clone(),
-                    size: p.host.iso.size,
+                .map(|(_, iso)| LocalIso {
+                    path: iso.path.clone(),
+                    name: iso.file.clone(),
+                    size: iso.size,
                 })
                 .collect(),
             force: true,
@@ -140,7 +148,7 @@ pub fn upload(ctx: &mut Ctx, planned: &[Planned]) -> Result<Vec<UploadReport>> {
         upload_in_session(ctx.vim, ctx.creds, &plan, target, &mut report)
             .with_context(|| format!("uploading the lab's ISOs to [{datastore}] {folder}"))?;
         for up in report.uploads() {
-            let Some(p) = hosts.iter().find(|p| p.host.iso.file == up.file) else {
+            let Some((p, iso)) = hosts.iter().find(|(_, iso)| iso.file == up.file) else {
                 continue;
             };
             let path = target.display(&up.file);
@@ -152,7 +160,7 @@ pub fn upload(ctx: &mut Ctx, planned: &[Planned]) -> Result<Vec<UploadReport>> {
                     format!("uploaded {path} ({})", crate::publish::human_size(up.size))
                 },
             );
-            let sha = p.host.iso.sha256.clone().or_else(|| up.sha256.clone());
+            let sha = iso.sha256.clone().or_else(|| up.sha256.clone());
             ctx.state.update(p.host.name(), |s| {
                 s.iso = Some(path.clone());
                 s.iso_sha256 = sha;
@@ -196,6 +204,8 @@ pub fn create(ctx: &mut Ctx, p: &Planned, report: &mut HostReport) -> Result<VmI
             created: Some(created),
             iso: s.iso.take(),
             iso_sha256: s.iso_sha256.take(),
+            boot: Some(spec::boot_kind(p)),
+            boot_uri: p.place.boot_uri.clone(),
             ..HostState::default()
         }
     })?;
@@ -260,9 +270,17 @@ fn finish(ctx: &mut Ctx, p: &Planned, mut info: VmInfo, report: &mut HostReport)
         stop_if_cancelled(&format!("before setting {name}'s boot order"))?;
         let disk = boot_disk_key(&info)
             .ok_or_else(|| anyhow!("{name}: VM {} has no disk to boot from", info.name))?;
-        let then = match p.place.iso {
-            Some(_) => Then::Cdrom,
-            None => Then::Ethernet(
+        // The boot the VM was made for (a rerun may find the lab folder
+        // changed since): the record, else the VM's own configuration.
+        let made = ctx
+            .state
+            .host(name)
+            .and_then(|s| s.boot)
+            .or_else(|| spec::boot_of_vm(&info).map(|b| b.0))
+            .unwrap_or_else(|| spec::boot_kind(p));
+        let then = match made {
+            BootKind::Cdrom => Then::Cdrom,
+            BootKind::Http | BootKind::NetworkInstall => Then::Ethernet(
                 nics_of(&info)
                     .first()
                     .map(|n| n.0)
@@ -282,10 +300,9 @@ fn finish(ctx: &mut Ctx, p: &Planned, mut info: VmInfo, report: &mut HostReport)
             name,
             &format!(
                 "boot order: disk, then {}",
-                if p.place.iso.is_some() {
-                    "CD"
-                } else {
-                    "network (UEFI HTTP boot)"
+                match made {
+                    BootKind::Cdrom => "CD",
+                    BootKind::Http | BootKind::NetworkInstall => "network (UEFI HTTP boot)",
                 }
             ),
         );
@@ -323,20 +340,22 @@ pub fn adopt(ctx: &mut Ctx, p: &Planned, report: &mut HostReport) -> Result<VmIn
             format!("{name}: {d}; it is left as it is (destroy and deploy the host again to apply the inventory)"),
         ));
     }
-    if let (Some(s), Some(now)) = (&known, &p.host.iso.sha256) {
-        if s.iso_sha256.as_ref().is_some_and(|old| old != now) && !detached {
+    if let (Some(s), Some(iso)) = (&known, p.host.iso()) {
+        let rebuilt = matches!((&s.iso_sha256, &iso.sha256), (Some(old), Some(now)) if old != now);
+        if rebuilt && !detached {
             ctx.warn(Warning::advice(
                 "iso-rebuilt",
                 format!(
                     "{name}: {} was rebuilt after its VM was made, and the VM still has the \
                      old one: destroy the host (--destroy --host {name}) and deploy it again \
                      to install the new one",
-                    p.host.iso.file
+                    iso.file
                 ),
             ));
         }
     }
     let macs = report.macs.clone();
+    let made = spec::boot_of_vm(&info);
     let phase = if info.power_state == "poweredOn" {
         Phase::PoweredOn
     } else {
@@ -349,6 +368,12 @@ pub fn adopt(ctx: &mut Ctx, p: &Planned, report: &mut HostReport) -> Result<VmIn
         s.macs = macs;
         s.phase = s.phase.max(phase);
         s.detached |= detached;
+        if s.boot.is_none() {
+            if let Some((kind, uri)) = made {
+                s.boot = Some(kind);
+                s.boot_uri = uri;
+            }
+        }
     })?;
     finish(ctx, p, info, report)
 }

@@ -3,8 +3,10 @@
 //! the vSphere Web Services API ([`crate::vsphere`]).
 //!
 //! A run plans first and changes nothing until the plan passes:
-//! - [`local`]: the inventory's VM settings, each host's ISO in the lab
-//!   folder, its ESXi release and guest OS id;
+//! - [`local`]: the inventory's VM settings, what each host installs
+//!   from (its ISO in the lab folder, or, for a host built for network
+//!   install, the stock ISO `esxi-iso serve` hands mboot.efi out of), its
+//!   ESXi release and guest OS id;
 //! - [`target`]: the server read (license, datacenters, the VMs there,
 //!   room, guest ids), every problem listed; [`place`] finds where each
 //!   VM goes (cluster or host, pool, folder, datastores, port groups); [`portgroups`] checks (and with `--fix-portgroups`
@@ -120,7 +122,10 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
         ));
     }
     let (local, lab) = if req.destroy {
-        (None, local::read_inventory(&req.inventory, &req.only)?)
+        (
+            None,
+            local::read_inventory(&req.inventory, &req.lab_dir, &req.only)?,
+        )
     } else {
         let l = local::read(&req.inventory, &req.lab_dir, &req.only)?;
         warnings.extend(l.warnings.iter().cloned());

@@ -41,7 +41,8 @@ pub struct Placement {
     pub nics: Vec<NicSpec>,
     /// Cdrom boot: where its ISO goes.
     pub iso: Option<IsoPlace>,
-    /// HTTP boot: the URI its firmware fetches.
+    /// HTTP boot (of its ISO, or network install): the URI its firmware
+    /// fetches.
     pub boot_uri: Option<String>,
 }
 
@@ -164,19 +165,19 @@ pub fn place(
             if datastore != &vm.datastore {
                 find_store(datastore, "vm.iso_datastore", &mut say);
             }
-            Some(IsoPlace {
+            h.iso().map(|iso| IsoPlace {
                 datastore: datastore.clone(),
                 folder: folder.clone(),
-                path: format!("[{datastore}] {folder}/{}", h.iso.file),
+                path: format!("[{datastore}] {folder}/{}", iso.file),
             })
         }
-        Boot::Http { .. } => None,
+        Boot::Http { .. } | Boot::Network { .. } => None,
     };
     let boot_uri = match &vm.boot {
-        Boot::Http { url } => Some(format!(
-            "{url}/{}",
-            crate::vsphere::http::quote(&h.iso.file)
-        )),
+        Boot::Http { url } => h
+            .iso()
+            .map(|iso| format!("{url}/{}", crate::vsphere::http::quote(&iso.file))),
+        Boot::Network { uri } => Some(uri.clone()),
         Boot::Cdrom { .. } => None,
     };
     let mut nics = Vec::new();

@@ -1,5 +1,6 @@
 //! What deploy tells: a line per host and step as it happens (created,
-//! powered on, installing, installed, detached, booted), through an
+//! powered on, loading and kickstart-fetched for a network install,
+//! installing, installed, detached, booted), through an
 //! [`Out`] the command prints, and the reports it returns, which are the
 //! `--json` documents (README, "JSON output": `deploy` and
 //! `deploy-destroy`).
@@ -21,15 +22,21 @@ pub enum Stage {
     PoweredOn,
     /// Its ISO was downloaded from `esxi-iso serve` (HTTP boot).
     Fetched,
+    /// Network install: `esxi-iso serve` saw it load its first module.
+    Loading,
+    /// Network install: its installer fetched the kickstart.
+    KickstartFetched,
     Installing,
     Installed,
     Booted,
 }
 
 impl Stage {
-    pub const WAITABLE: [Stage; 5] = [
+    pub const WAITABLE: [Stage; 7] = [
         Stage::PoweredOn,
         Stage::Fetched,
+        Stage::Loading,
+        Stage::KickstartFetched,
         Stage::Installing,
         Stage::Installed,
         Stage::Booted,
@@ -42,6 +49,8 @@ impl Stage {
             Stage::PoweredOff => "powered-off",
             Stage::PoweredOn => "powered-on",
             Stage::Fetched => "fetched",
+            Stage::Loading => "loading",
+            Stage::KickstartFetched => "kickstart-fetched",
             Stage::Installing => "installing",
             Stage::Installed => "installed",
             Stage::Booted => "booted",

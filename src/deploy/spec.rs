@@ -1,7 +1,8 @@
 //! A host's VM in vSphere's terms: the [`VmSpec`] deploy creates (what
 //! nested ESXi needs: its guest OS id, hardware virtualization exposed,
-//! vmxnet3 NICs with manual MACs, a SATA CD, the lab's marker), the boot
-//! order it sets once the VM exists, and what an existing VM of the lab
+//! vmxnet3 NICs with manual MACs, a SATA CD unless it boots over UEFI
+//! HTTP, the lab's marker), how a VM boots its installer ([`boot_kind`],
+//! [`boot_of_vm`]), the boot order it sets once the VM exists, and what an existing VM of the lab
 //! has that the inventory no longer says ([`differences`]), which is
 //! reported and never changed.
 //!
@@ -13,8 +14,11 @@
 //! MAC Learning dvFilter Fling's settings, for outer hosts that have it).
 
 use super::local::Host;
+use super::state::BootKind;
 use super::target::{Planned, MARK_HOST, MARK_LAB};
 use crate::lab::vm::{DiskController, Firmware};
+use crate::lab::vmplan::Boot as LabBoot;
+use crate::serve::installer::LOADER;
 use crate::vsphere::vm::{Controller, NicBacking, VmSpec};
 use crate::vsphere::vminfo::{Boot, Device, VmInfo};
 
@@ -62,7 +66,7 @@ fn annotation(lab: &str, h: &Host) -> String {
          esxi-iso deploy --destroy removes it.",
         h.release,
         h.name(),
-        h.iso.file
+        h.installer()
     )
 }
 
@@ -243,6 +247,20 @@ pub fn differences(p: &Planned, vm: &VmInfo, detached: bool) -> Vec<String> {
             .join(", "),
         networks.join(", "),
     );
+    let want = boot_kind(p);
+    match boot_of_vm(vm) {
+        Some((has, _)) if has != want => out.push(format!(
+            "boot: the VM has {}, the inventory says {}",
+            describe_vm_boot(vm),
+            describe_boot(want, p)
+        )),
+        None if want == BootKind::Cdrom => out.push(format!(
+            "boot: the VM has {}, the inventory says {}",
+            describe_vm_boot(vm),
+            describe_boot(want, p)
+        )),
+        _ => {}
+    }
     if let (Some(Device::Cdrom { iso, .. }), Some(place)) = (vm.cdrom(), &p.place.iso) {
         if !detached && iso.as_deref() != Some(place.path.as_str()) {
             out.push(format!(
@@ -253,23 +271,77 @@ pub fn differences(p: &Planned, vm: &VmInfo, detached: bool) -> Vec<String> {
         }
     }
     if let Some(uri) = &p.place.boot_uri {
-        differ(
-            &mut out,
-            "networkBootUri",
-            vm.extra("networkBootUri").unwrap_or("none").to_string(),
-            uri.clone(),
-        );
+        if boot_of_vm(vm).is_none_or(|(has, _)| has == want) {
+            differ(
+                &mut out,
+                "networkBootUri",
+                vm.extra("networkBootUri").unwrap_or("none").to_string(),
+                uri.clone(),
+            );
+        }
     }
     out
+}
+
+/// How a planned host's VM boots its installer.
+pub fn boot_kind(p: &Planned) -> BootKind {
+    match p.host.lab.vm.boot {
+        LabBoot::Cdrom { .. } => BootKind::Cdrom,
+        LabBoot::Http { .. } => BootKind::Http,
+        LabBoot::Network { .. } => BootKind::NetworkInstall,
+    }
+}
+
+/// How a VM boots its installer, as its configuration says: UEFI HTTP
+/// boot (of mboot.efi, a network install, or of an ISO) with its URI, or
+/// a CD drive; None for neither.
+pub fn boot_of_vm(vm: &VmInfo) -> Option<(BootKind, Option<String>)> {
+    if vm.extra("networkBootProtocol").is_some() {
+        let uri = vm.extra("networkBootUri").map(str::to_string);
+        let kind = if uri
+            .as_deref()
+            .is_some_and(|u| u.to_ascii_lowercase().ends_with(&format!("/{LOADER}")))
+        {
+            BootKind::NetworkInstall
+        } else {
+            BootKind::Http
+        };
+        return Some((kind, uri));
+    }
+    vm.cdrom().map(|_| (BootKind::Cdrom, None))
+}
+
+fn describe_vm_boot(vm: &VmInfo) -> String {
+    match boot_of_vm(vm) {
+        Some((BootKind::Cdrom, _)) => "a CD drive".into(),
+        Some((kind, uri)) => describe_uri(kind, uri.as_deref().unwrap_or("no URI")),
+        None => "neither a CD drive nor UEFI HTTP boot".into(),
+    }
+}
+
+fn describe_boot(kind: BootKind, p: &Planned) -> String {
+    match (&p.place.iso, &p.place.boot_uri) {
+        (Some(iso), _) => format!("its ISO in a CD drive ({})", iso.path),
+        (None, Some(uri)) => describe_uri(kind, uri),
+        (None, None) => "no boot source".into(),
+    }
+}
+
+fn describe_uri(kind: BootKind, uri: &str) -> String {
+    match kind {
+        BootKind::NetworkInstall => format!("network install (UEFI HTTP boot of {uri})"),
+        _ => format!("UEFI HTTP boot of {uri}"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::deploy::local::LabIso;
+    use crate::deploy::local::Media;
     use crate::deploy::place::{IsoPlace, Placement};
     use crate::lab::mac::Mac;
-    use crate::lab::vmplan::{Boot as LabBoot, LabHost, VmPlan};
+    use crate::lab::vmplan::{LabHost, VmPlan};
     use crate::vsphere::inventory::{Datacenter, Datastore};
     use crate::vsphere::MoRef;
 
@@ -307,12 +379,12 @@ mod tests {
                     hostname: "esx01".into(),
                     vm,
                 },
-                iso: LabIso {
+                media: Media::Iso(LabIso {
                     path: "lab/esx01.iso".into(),
                     file: "esx01.iso".into(),
                     size: 1,
                     sha256: None,
-                },
+                }),
                 release: "ESXi 8.0.3".into(),
                 guest_id: "vmkernel8Guest".into(),
             },
@@ -354,10 +426,11 @@ mod tests {
                         folder: "esxi-iso/lab".into(),
                         path: "[ds1] esxi-iso/lab/esx01.iso".into(),
                     }),
-                    LabBoot::Http { .. } => None,
+                    LabBoot::Http { .. } | LabBoot::Network { .. } => None,
                 },
                 boot_uri: match &boot {
                     LabBoot::Http { url } => Some(format!("{url}/esx01.iso")),
+                    LabBoot::Network { uri } => Some(uri.clone()),
                     LabBoot::Cdrom { .. } => None,
                 },
             },
@@ -502,6 +575,49 @@ mod tests {
         assert_eq!(
             differences(&p, &vm, false),
             ["CD: the VM has no ISO, the inventory says [ds1] esxi-iso/lab/esx01.iso"]
+        );
+        // A VM made for network install, and the lab folder now says
+        // otherwise: another boot URI, or an ISO in a CD drive.
+        let uri = "http://10.0.0.5:8080/ESXi-8/efi/boot/bootx64.efi";
+        let net = planned(LabBoot::Network { uri: uri.into() }, false);
+        let vm = made(&net);
+        assert_eq!(
+            boot_of_vm(&vm),
+            Some((BootKind::NetworkInstall, Some(uri.to_string())))
+        );
+        assert_eq!(differences(&net, &vm, false), Vec::<String>::new());
+        let moved = planned(
+            LabBoot::Network {
+                uri: uri.replace("10.0.0.5", "10.0.0.6"),
+            },
+            false,
+        );
+        assert_eq!(
+            differences(&moved, &vm, false),
+            [format!(
+                "networkBootUri: the VM has {uri}, the inventory says {}",
+                uri.replace("10.0.0.5", "10.0.0.6")
+            )]
+        );
+        assert_eq!(
+            differences(&p, &vm, false),
+            [format!(
+                "boot: the VM has network install (UEFI HTTP boot of {uri}), the inventory \
+                 says its ISO in a CD drive ([ds1] esxi-iso/lab/esx01.iso)"
+            )]
+        );
+        let http = planned(
+            LabBoot::Http {
+                url: "http://10.0.0.5:8080".into(),
+            },
+            false,
+        );
+        assert_eq!(
+            differences(&http, &vm, false),
+            [format!(
+                "boot: the VM has network install (UEFI HTTP boot of {uri}), the inventory \
+                 says UEFI HTTP boot of http://10.0.0.5:8080/esx01.iso"
+            )]
         );
     }
 }

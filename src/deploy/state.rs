@@ -2,7 +2,9 @@
 //! server (by its instance uuid) and host, what deploy did and what the
 //! server set: the VM's reference and name, the MACs read back after
 //! creation (vCenter may replace a manual MAC another VM has), the ISO
-//! uploaded for it and that ISO's SHA-256, how far its creation got,
+//! uploaded for it and that ISO's SHA-256, how the VM boots its installer
+//! (its ISO in a CD drive, its ISO over UEFI HTTP boot, or a network
+//! install, and the URI its firmware boots), how far its creation got,
 //! when it was created (install reports older than that are not its),
 //! and whether its CD was emptied.
 //!
@@ -39,6 +41,19 @@ pub enum Phase {
     PoweredOn,
 }
 
+/// How deploy made a VM boot its installer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootKind {
+    /// Its ISO in a CD drive.
+    Cdrom,
+    /// UEFI HTTP boot of its ISO (`vm.boot = "http"`).
+    Http,
+    /// UEFI HTTP boot of mboot.efi for a network install (`build
+    /// --netboot`): no ISO, no CD drive.
+    NetworkInstall,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostState {
     /// The VM's managed object id (`vm-42`).
@@ -55,6 +70,13 @@ pub struct HostState {
     pub created: Option<u64>,
     /// The CD was emptied after the install.
     pub detached: bool,
+    /// How the VM was made to boot (absent in states written before it
+    /// was recorded).
+    #[serde(default)]
+    pub boot: Option<BootKind>,
+    /// The URI its firmware boots, for HTTP boot.
+    #[serde(default)]
+    pub boot_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -99,7 +99,7 @@ pub fn read(vim: &Vim, local: &Local) -> Result<Target> {
     let http = local
         .hosts
         .iter()
-        .any(|h| matches!(h.lab.vm.boot, Boot::Http { .. }));
+        .any(|h| matches!(h.lab.vm.boot, Boot::Http { .. } | Boot::Network { .. }));
     warnings.extend(version_warning(about, http));
     let dcs = vim.datacenters()?;
     let paths: Vec<String> = dcs.iter().map(|d| d.path.clone()).collect();
@@ -212,8 +212,11 @@ fn version_of(v: &str) -> Option<(u32, u32, u32)> {
 }
 
 /// What the server's version means for deploy: vCenter 6.7 to 9 and
-/// ESXi 7.0 to 9 are what it is written for; UEFI HTTP boot needs ESXi
-/// 7.0 Update 2 (7.0.2).
+/// ESXi 7.0 to 9 are what it is written for; UEFI HTTP boot of a VM
+/// (`vm.boot = "http"`, and every network install) needs vSphere 7.0
+/// Update 2 (7.0.2), the vCenter and the host the VM runs on. A warning,
+/// not a refusal: the version a server reports is all deploy knows of it
+/// (a vCenter does not say what its hosts run).
 fn version_warning(about: &crate::vsphere::service::About, http: bool) -> Option<Warning> {
     let v = about.version.as_deref().and_then(version_of)?;
     let (least, what) = if about.is_vcenter() {
@@ -222,18 +225,21 @@ fn version_warning(about: &crate::vsphere::service::About, http: bool) -> Option
         ((7, 0, 0), "ESXi 7.0 to 9")
     };
     let old = v < least;
-    let no_http = http && about.is_host() && v < (7, 0, 2);
+    let no_http = http && v < (7, 0, 2);
+    let http_needs = if about.is_vcenter() {
+        "; UEFI HTTP boot (vm.boot = \"http\", network install) needs vCenter and ESXi 7.0 \
+         Update 2 or later: the VMs may not boot"
+    } else {
+        "; UEFI HTTP boot (vm.boot = \"http\", network install) needs ESXi 7.0 Update 2 or \
+         later: the VMs may not boot"
+    };
     (old || no_http).then(|| {
         Warning::advice(
             "server-version",
             format!(
                 "the server is {}: deploy is made for {what}{}",
                 about.describe(),
-                if no_http {
-                    "; UEFI HTTP boot (vm.boot = \"http\") needs ESXi 7.0 Update 2 or later"
-                } else {
-                    ""
-                }
+                if no_http { http_needs } else { "" }
             ),
         )
     })
@@ -298,9 +304,9 @@ fn room(planned: &[Planned]) -> Vec<Problem> {
                 .or_insert((0, p.place.datastore.free_space));
             e.0 += vm.disks_gb.iter().map(|g| u64::from(*g) << 30).sum::<u64>();
         }
-        if let Some(iso) = &p.place.iso {
+        if let (Some(iso), Some(lab_iso)) = (&p.place.iso, p.host.iso()) {
             let e = need.entry((dc, iso.datastore.clone())).or_insert((0, None));
-            e.0 += p.host.iso.size;
+            e.0 += lab_iso.size;
         }
     }
     need.into_iter()
@@ -394,7 +400,14 @@ mod tests {
                 false,
                 Some("made for vCenter 6.7 to 9"),
             ),
-            ("VirtualCenter", "6.7.0", true, None),
+            (
+                "VirtualCenter",
+                "6.7.0",
+                true,
+                Some("needs vCenter and ESXi 7.0 Update 2 or later"),
+            ),
+            ("VirtualCenter", "7.0.2", true, None),
+            ("VirtualCenter", "6.7.0", false, None),
             ("VirtualCenter", "9.0.0", false, None),
             ("HostAgent", "6.7.0", false, Some("made for ESXi 7.0 to 9")),
             ("HostAgent", "7.0.1", false, None),

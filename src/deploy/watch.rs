@@ -2,9 +2,11 @@
 //!
 //! - the lab folder's event log, which `esxi-iso serve` writes when a
 //!   host built with `--report-to` reports (`installing` from `%pre`,
-//!   `installed` from `%post`, `booted` from `%firstboot`) or downloads its
-//!   ISO (`fetched`); only events since the VM was created count, so an
-//!   earlier install of a host of the same name is not taken for this one;
+//!   `installed` from `%post`, `booted` from `%firstboot`), downloads its
+//!   ISO (`fetched`), or, installing over the network, loads its first
+//!   module (`loading`) and fetches its kickstart (`kickstart-fetched`);
+//!   only events since the VM was created count, so an earlier install of
+//!   a host of the same name is not taken for this one;
 //! - what vSphere says of the VM: its power state, and VMware Tools (which
 //!   every ESXi since 6.0 carries for running nested, William Lam,
 //!   "VMware Tools for Nested ESXi"): tools running, an IP address and the
@@ -13,7 +15,8 @@
 //!
 //! Once a host is `installed`, its CD is emptied (the ISO taken out, the
 //! drive kept): a host whose CD still holds the installer reinstalls if
-//! its disk ever fails to boot. `--wait STATE` polls every two seconds
+//! its disk ever fails to boot. A host installed over the network has no
+//! CD; its disk comes first in the boot order. `--wait STATE` polls every two seconds
 //! until every host has reached STATE, or the time-out (a verdict, exit
 //! 1, naming the hosts that did not).
 
@@ -38,28 +41,41 @@ use crate::warning::Warning;
 const POLL: Duration = Duration::from_secs(2);
 
 /// What the event log says of a host since `since`: its stage and the
-/// address it reported.
+/// address it reported. `iso` is the host's ISO file (None for a network
+/// install, which `serve` follows by `loading` and `kickstart-fetched`
+/// instead). As `esxi-iso status` folds it, the last event counts, so a
+/// reinstall starts over; the served events carry the address the host
+/// had while installing (DHCP's), not its own, so only reports set it.
 pub fn reported(
     records: &[Record],
     host: &str,
-    iso: &str,
+    iso: Option<&str>,
     since: u64,
 ) -> (Option<Stage>, Option<String>) {
     let mut stage = None;
     let mut address = None;
     for r in records.iter().filter(|r| r.time >= since) {
         if r.event == "fetched" {
-            if r.file.as_deref() == Some(iso) && stage.is_none() {
+            if iso.is_some() && r.file.as_deref() == iso && stage.is_none() {
                 stage = Some(Stage::Fetched);
             }
             continue;
         }
-        let (Some(e), Some(h)) = (Event::parse(&r.event), &r.host) else {
-            continue;
-        };
+        let Some(h) = &r.host else { continue };
         if !h.eq_ignore_ascii_case(host) {
             continue;
         }
+        let e = match Event::parse(&r.event) {
+            Some(e) => e,
+            None => {
+                match r.event.as_str() {
+                    "loading" => stage = Some(Stage::Loading),
+                    "kickstart-fetched" => stage = Some(Stage::KickstartFetched),
+                    _ => {}
+                }
+                continue;
+            }
+        };
         stage = Some(match e {
             Event::Installing => Stage::Installing,
             Event::Installed => Stage::Installed,
@@ -147,7 +163,8 @@ pub fn watch(
             let Some(info) = infos.iter().find(|i| i.moref == f.vm) else {
                 continue;
             };
-            let (board, address) = reported(&records, name, &f.planned.host.iso.file, f.since);
+            let iso = f.planned.host.iso().map(|i| i.file.as_str());
+            let (board, address) = reported(&records, name, iso, f.since);
             let vsphere = seen(info, name);
             let stage = match (vsphere, board) {
                 (Stage::PoweredOff, None) => Stage::PoweredOff,
@@ -157,6 +174,15 @@ pub fn watch(
             let address = address.or_else(|| info.guest.ip.clone());
             if stage != report.state {
                 let how = match (board == Some(stage), vsphere == stage) {
+                    // What the server saw, not what the host said.
+                    (true, _)
+                        if matches!(
+                            stage,
+                            Stage::Fetched | Stage::Loading | Stage::KickstartFetched
+                        ) =>
+                    {
+                        " (esxi-iso serve)".to_string()
+                    }
                     (true, _) => " (reported)".to_string(),
                     (false, true) if stage == Stage::Booted => " (VMware Tools)".to_string(),
                     _ => String::new(),
@@ -236,4 +262,69 @@ fn detach(ctx: &mut Ctx, name: &str, info: &VmInfo, cd: &Device) -> Result<()> {
         ),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(time: u64, event: &str, host: Option<&str>, file: Option<&str>) -> Record {
+        Record {
+            time,
+            event: event.into(),
+            host: host.map(str::to_string),
+            file: file.map(str::to_string),
+            peer: "192.0.2.50".into(),
+            addr: None,
+        }
+    }
+
+    #[test]
+    fn served_events_are_stages_between_power_on_and_installing() {
+        let log = [
+            rec(5, "loading", Some("esx01"), None),
+            rec(10, "loading", Some("ESX01"), None),
+            rec(11, "kickstart-fetched", Some("esx01"), None),
+            rec(12, "loading", Some("esx02"), None),
+            rec(13, "fetched", None, Some("esx01.iso")),
+        ];
+        // The served address is DHCP's, not the host's.
+        assert_eq!(
+            reported(&log, "esx01", None, 6),
+            (Some(Stage::KickstartFetched), None)
+        );
+        assert_eq!(
+            reported(&log[..2], "esx01", None, 6),
+            (Some(Stage::Loading), None)
+        );
+        assert_eq!(reported(&log, "esx01", None, 12), (None, None));
+        // An ISO host downloads its ISO; a network-install host has none.
+        assert_eq!(
+            reported(&log, "esx01", Some("esx01.iso"), 12),
+            (Some(Stage::Fetched), None)
+        );
+        let mut later = log.to_vec();
+        later.push(Record {
+            addr: Some("10.0.0.11".into()),
+            ..rec(20, "installing", Some("esx01"), None)
+        });
+        assert_eq!(
+            reported(&later, "esx01", None, 6),
+            (Some(Stage::Installing), Some("10.0.0.11".into()))
+        );
+        let order: Vec<&str> = Stage::WAITABLE.iter().map(|s| s.name()).collect();
+        assert_eq!(
+            order,
+            [
+                "powered-on",
+                "fetched",
+                "loading",
+                "kickstart-fetched",
+                "installing",
+                "installed",
+                "booted"
+            ]
+        );
+        assert!(Stage::PoweredOn < Stage::Loading && Stage::KickstartFetched < Stage::Installing);
+    }
 }

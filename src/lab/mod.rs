@@ -83,7 +83,8 @@ pub struct HostPlan {
     pub build: HostBuild,
     /// What the plan found about the host's kickstart (`--allow` applied).
     pub warnings: Vec<Warning>,
-    /// The boot NIC's MAC, when the inventory gives one (`mac`).
+    /// The boot NIC's MAC, when the inventory gives one (`mac`, else
+    /// the first of `vm.macs`, NIC 0 of the host's VM).
     pub mac: Option<mac::Mac>,
 }
 

@@ -373,11 +373,13 @@ fn resolve_host(
         }
     }
     let secure_boot = bool_key(&merged, "secure_boot", &mut problems).unwrap_or(common.secure_boot);
-    let mac = string_key(&merged, "mac", &mut problems).and_then(|m| {
-        Mac::parse(&m)
-            .map_err(|e| problems.push(format!("mac: {e}")))
-            .ok()
-    });
+    let mac = string_key(&merged, "mac", &mut problems)
+        .and_then(|m| {
+            Mac::parse(&m)
+                .map_err(|e| problems.push(format!("mac: {e}")))
+                .ok()
+        })
+        .or_else(|| first_vm_mac(inv, entry));
     let overlays = string_list(&merged, "overlays", &mut problems);
     // Command-line overlays load from the current directory, inventory ones
     // from the inventory's folder.
@@ -651,6 +653,17 @@ fn vm_problems(inv: &Inventory) -> Vec<Problem> {
         );
     }
     out
+}
+
+/// NIC 0's MAC from the host's merged `vm.macs`, for a host without
+/// `mac`: the boot NIC deploy gives its VM, so a network install writes
+/// its boot.cfg for that MAC (the `vm` tables' problems are
+/// [`vm_problems`]'s to say).
+fn first_vm_mac(inv: &Inventory, entry: &Table) -> Option<Mac> {
+    let mut ignored = Vec::new();
+    let defaults = VmSettings::parse(&vm_table(&inv.defaults, &mut ignored), &mut ignored);
+    let own = VmSettings::parse(&vm_table(entry, &mut ignored), &mut ignored);
+    own.over(&defaults).macs?.first().copied()
 }
 
 /// `[lab] name`, or the inventory's file name (`stem`); unknown `[lab]`
@@ -994,6 +1007,45 @@ mod tests {
             &c,
         );
         assert!(plan.is_ok());
+    }
+
+    #[test]
+    fn the_boot_nic_is_mac_else_the_vms_nic_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = common(dir.path());
+        let hosts = "[[host]]\nhostname = 'esx01'\nip = '10.0.0.11/24'\n\
+                     [[host]]\nhostname = 'esx02'\nip = '10.0.0.12/24'\nmac = '00:50:56:00:00:0b'\n\
+                     [[host]]\nhostname = 'esx03'\nip = '10.0.0.13/24'\nvm.macs = ['00:50:56:00:00:0c']\n";
+        let plan = resolve(&parse_toml(&lab(hosts)).unwrap(), &c).unwrap();
+        let macs: Vec<Option<String>> = plan
+            .hosts
+            .iter()
+            .map(|h| h.mac.map(|m| m.to_string()))
+            .collect();
+        assert_eq!(
+            macs,
+            [
+                None,
+                Some("00:50:56:00:00:0b".into()),
+                Some("00:50:56:00:00:0c".into())
+            ]
+        );
+        // A default NIC 0 is every host's that does not set its own: two
+        // hosts with one MAC are refused.
+        let shared = format!(
+            "[defaults.vm]\nmacs = ['00:50:56:00:00:0a']\n{hosts}\
+             [[host]]\nhostname = 'esx04'\nip = '10.0.0.14/24'\nvm = {{ nics = 2 }}\n"
+        );
+        let p: Vec<String> = resolve(&parse_toml(&lab(&shared)).unwrap(), &c)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.text)
+            .collect();
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].starts_with("duplicate mac 00:50:56:00:00:0a: esx01, esx04"),
+            "{p:#?}"
+        );
     }
 
     #[test]

@@ -7,6 +7,13 @@
 //! does it for every host of an inventory, with the checks across the lab
 //! (VM names and MACs used twice).
 //!
+//! A host the lab folder holds for network install ([`Netboot`], which
+//! deploy reads from the folder) boots mboot.efi over UEFI HTTP
+//! ([`Boot::Network`]) whatever `vm.boot` defaults to: its NIC 0 must be
+//! the MAC its boot.cfg was written for, and what asks for something else
+//! (`vm.boot = "cdrom"`, a `vm.boot_url` other than the server it was
+//! built for, an ISO folder, BIOS) is a problem, never ignored.
+//!
 //! Sizes: at least 2 vCPUs and 8 GB of memory ([`super::vm::MIN_CPUS`]);
 //! what a release would rather have is deploy's to say, once it knows the
 //! release.
@@ -30,6 +37,24 @@ pub enum Boot {
     Cdrom { datastore: String, folder: String },
     /// UEFI HTTP boot of `URL/<its ISO>` from `esxi-iso serve`.
     Http { url: String },
+    /// Network install (`build --netboot`): UEFI HTTP boot of mboot.efi
+    /// at `uri`, which `esxi-iso serve` hands out of the stock ISO; the
+    /// host has no ISO of its own.
+    Network { uri: String },
+}
+
+/// A host the lab folder holds for network install (`build --netboot`,
+/// its manifest.json entry's `netboot`): what its VM must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Netboot {
+    /// The MAC its boot.cfg was written for.
+    pub mac: Mac,
+    /// The URL its firmware boots (mboot.efi).
+    pub boot_uri: String,
+    /// The `--netboot URL` it was built with.
+    pub server: String,
+    /// The command that builds it again, as it was.
+    pub rebuild: String,
 }
 
 /// A host's VM, resolved and checked.
@@ -97,6 +122,7 @@ pub fn plan_vm(
     hostname: &str,
     host_mac: Option<Mac>,
     secure_boot: bool,
+    netboot: Option<&Netboot>,
 ) -> Result<VmPlan, Vec<String>> {
     let mut problems = Vec::new();
     let name = vm_name(s.name.as_deref().unwrap_or("{hostname}"), lab, hostname)
@@ -181,54 +207,23 @@ pub fn plan_vm(
     if secure_boot && firmware == Firmware::Bios {
         problems.push("secure_boot: Secure Boot needs vm.firmware = \"efi\"".into());
     }
-    let boot = match s.boot.unwrap_or(BootMode::Cdrom) {
-        BootMode::Cdrom => {
-            if s.boot_url.is_some() {
-                problems.push("vm.boot_url: only for vm.boot = \"http\"".into());
-            }
-            Boot::Cdrom {
-                datastore: s
-                    .iso_datastore
-                    .clone()
-                    .or(s.datastore.clone())
-                    .unwrap_or_default(),
-                folder: s
-                    .iso_folder
-                    .clone()
-                    .unwrap_or_else(|| format!("esxi-iso/{lab}")),
-            }
+    let boot = match netboot {
+        Some(nb) => {
+            let how = match (host_mac, given.first()) {
+                (Some(_), _) => "its mac",
+                (None, Some(_)) => "vm.macs",
+                (None, None) => "derived from the lab's and host's names",
+            };
+            network_boot(s, nb, hostname, macs.first().map(|m| (*m, how)), firmware).unwrap_or_else(
+                |mut e| {
+                    problems.append(&mut e);
+                    Boot::Network {
+                        uri: nb.boot_uri.clone(),
+                    }
+                },
+            )
         }
-        BootMode::Http => {
-            if firmware != Firmware::Efi {
-                problems.push("vm.boot: UEFI HTTP boot needs vm.firmware = \"efi\"".into());
-            }
-            for (k, v) in [
-                ("iso_datastore", &s.iso_datastore),
-                ("iso_folder", &s.iso_folder),
-            ] {
-                if v.is_some() {
-                    problems.push(format!(
-                        "vm.{k}: only for vm.boot = \"cdrom\" (the ISO is served, not uploaded)"
-                    ));
-                }
-            }
-            let url = s.boot_url.clone().unwrap_or_default();
-            match crate::report::parse_base_url(&url) {
-                Ok(base) => Boot::Http { url: base },
-                Err(_) if url.is_empty() => {
-                    problems.push(
-                        "vm.boot_url: missing: give the URL esxi-iso serve answers on, as the \
-                         VMs see it (e.g. http://10.0.0.5:8080)"
-                            .into(),
-                    );
-                    Boot::Http { url }
-                }
-                Err(e) => {
-                    problems.push(format!("vm.boot_url: {e}"));
-                    Boot::Http { url }
-                }
-            }
-        }
+        None => cd_or_http(s, lab, firmware, &mut problems),
     };
     if let Some(g) = &s.guest_id {
         if !g.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -277,6 +272,133 @@ pub fn plan_vm(
     })
 }
 
+/// A host with an ISO of its own: its CD, or UEFI HTTP boot of the ISO.
+fn cd_or_http(s: &VmSettings, lab: &str, firmware: Firmware, problems: &mut Vec<String>) -> Boot {
+    match s.boot.unwrap_or(BootMode::Cdrom) {
+        BootMode::Cdrom => {
+            if s.boot_url.is_some() {
+                problems.push("vm.boot_url: only for vm.boot = \"http\"".into());
+            }
+            Boot::Cdrom {
+                datastore: s
+                    .iso_datastore
+                    .clone()
+                    .or(s.datastore.clone())
+                    .unwrap_or_default(),
+                folder: s
+                    .iso_folder
+                    .clone()
+                    .unwrap_or_else(|| format!("esxi-iso/{lab}")),
+            }
+        }
+        BootMode::Http => {
+            if firmware != Firmware::Efi {
+                problems.push("vm.boot: UEFI HTTP boot needs vm.firmware = \"efi\"".into());
+            }
+            for (k, v) in [
+                ("iso_datastore", &s.iso_datastore),
+                ("iso_folder", &s.iso_folder),
+            ] {
+                if v.is_some() {
+                    problems.push(format!(
+                        "vm.{k}: only for vm.boot = \"cdrom\" (the ISO is served, not uploaded)"
+                    ));
+                }
+            }
+            let url = s.boot_url.clone().unwrap_or_default();
+            match crate::report::parse_base_url(&url) {
+                Ok(base) => Boot::Http { url: base },
+                Err(_) if url.is_empty() => {
+                    problems.push(
+                        "vm.boot_url: missing: give the URL esxi-iso serve answers on, as the \
+                         VMs see it (e.g. http://10.0.0.5:8080)"
+                            .into(),
+                    );
+                    Boot::Http { url }
+                }
+                Err(e) => {
+                    problems.push(format!("vm.boot_url: {e}"));
+                    Boot::Http { url }
+                }
+            }
+        }
+    }
+}
+
+/// A host built for network install: UEFI HTTP boot of the URI its
+/// manifest entry gives, with NIC 0 on the MAC its boot.cfg was written
+/// for (`nic0`: the MAC and where it came from). Every setting that asks
+/// for something else is a problem, never ignored.
+fn network_boot(
+    s: &VmSettings,
+    nb: &Netboot,
+    hostname: &str,
+    nic0: Option<(Mac, &str)>,
+    firmware: Firmware,
+) -> Result<Boot, Vec<String>> {
+    let mut problems = Vec::new();
+    let rebuild = &nb.rebuild;
+    if s.boot == Some(BootMode::Cdrom) {
+        let iso_build = rebuild
+            .replace(&format!(" --netboot {}", nb.server), "")
+            .replace(" --force", "");
+        problems.push(format!(
+            "vm.boot = \"cdrom\": {hostname} was built for network install (build --netboot), so \
+             there is no ISO to put in its CD drive: drop vm.boot (it boots over UEFI HTTP \
+             from esxi-iso serve), or build its ISO ({iso_build})"
+        ));
+    }
+    if let Some(url) = &s.boot_url {
+        match crate::report::parse_base_url(url) {
+            Ok(base) if base == nb.server => {}
+            Ok(base) => problems.push(format!(
+                "vm.boot_url {base}: {hostname} was built for network install from {} \
+                 (build --netboot), and its firmware boots {}: drop vm.boot_url, or rebuild \
+                 it for {base} ({})",
+                nb.server,
+                nb.boot_uri,
+                rebuild.replace(&nb.server, &base)
+            )),
+            Err(e) => problems.push(format!("vm.boot_url: {e}")),
+        }
+    }
+    for (k, v) in [
+        ("iso_datastore", &s.iso_datastore),
+        ("iso_folder", &s.iso_folder),
+    ] {
+        if v.is_some() {
+            problems.push(format!(
+                "vm.{k}: only for a host that boots its own ISO; {hostname} was built for \
+                 network install (build --netboot), so nothing is uploaded"
+            ));
+        }
+    }
+    if firmware != Firmware::Efi {
+        problems.push(
+            "vm.firmware: network install boots mboot.efi over UEFI HTTP boot, which needs \
+             vm.firmware = \"efi\""
+                .into(),
+        );
+    }
+    match nic0 {
+        Some((mac, _)) if mac == nb.mac => {}
+        Some((mac, how)) => problems.push(format!(
+            "NIC 0's MAC is {mac} ({how}), but its boot.cfg was written for {} (manifest.json, \
+             build --netboot): its firmware would ask for a boot.cfg the server does not have; \
+             rebuild it so the boot.cfg follows the inventory ({rebuild})",
+            nb.mac
+        )),
+        None => problems.push("vm.networks: network install boots from NIC 0: give one".into()),
+    }
+    if problems.is_empty() {
+        Ok(Boot::Network {
+            uri: nb.boot_uri.clone(),
+        })
+    } else {
+        Err(problems)
+    }
+}
+
 /// A host of the lab and its VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabHost {
@@ -293,8 +415,14 @@ pub struct LabVms {
 
 /// Every host's VM of an inventory, checked, or every problem; `stem` is
 /// the inventory's file name without extension, `only` the hosts asked
-/// for (all when empty; the whole inventory is checked).
-pub fn read_lab(inv: &Inventory, stem: &str, only: &[String]) -> Result<LabVms, Vec<Problem>> {
+/// for (all when empty; the whole inventory is checked), `netboot` the
+/// hosts the lab folder holds for network install, by lower-case name.
+pub fn read_lab(
+    inv: &Inventory,
+    stem: &str,
+    only: &[String],
+    netboot: &BTreeMap<String, Netboot>,
+) -> Result<LabVms, Vec<Problem>> {
     let mut problems: Vec<Problem> = Vec::new();
     let mut lab_problems = Vec::new();
     let name = lab_name(inv, stem, &mut lab_problems);
@@ -330,7 +458,8 @@ pub fn read_lab(inv: &Inventory, stem: &str, only: &[String]) -> Result<LabVms, 
         let own = VmSettings::parse(&vm_table(entry, &mut p), &mut p);
         let merged = own.over(&defaults);
         if let (Some(h), true) = (&hostname, p.is_empty()) {
-            match plan_vm(&merged, &name, h, mac, secure_boot) {
+            let nb = netboot.get(&h.to_ascii_lowercase());
+            match plan_vm(&merged, &name, h, mac, secure_boot, nb) {
                 Ok(vm) => hosts.push(LabHost {
                     hostname: h.clone(),
                     vm,
@@ -409,7 +538,7 @@ mod tests {
     use super::*;
 
     fn problems_of(toml: &str) -> Vec<String> {
-        read_lab(&parse_toml(toml).unwrap(), "lab", &[])
+        read_lab(&parse_toml(toml).unwrap(), "lab", &[], &BTreeMap::new())
             .unwrap_err()
             .into_iter()
             .map(|p| p.text)
@@ -427,7 +556,7 @@ mod tests {
              vm.boot_url = 'http://10.0.0.5:8080/'\n"
         ))
         .unwrap();
-        let lab = read_lab(&inv, "lab", &[]).unwrap();
+        let lab = read_lab(&inv, "lab", &[], &BTreeMap::new()).unwrap();
         let (a, b) = (&lab.hosts[0].vm, &lab.hosts[1].vm);
         assert_eq!((a.cpus, a.memory_gb), (8, 32));
         assert_eq!((b.cpus, b.memory_gb), (8, 24));
@@ -454,7 +583,7 @@ mod tests {
             (Firmware::Efi, false, true)
         );
         // --host keeps the others checked, and builds only those named.
-        let one = read_lab(&inv, "lab", &["ESX02".into()]).unwrap();
+        let one = read_lab(&inv, "lab", &["ESX02".into()], &BTreeMap::new()).unwrap();
         assert_eq!(one.hosts.len(), 1);
     }
 
@@ -465,7 +594,7 @@ mod tests {
              esx01,ds1,\"VM Network, B\",2,\"40 100\",00:50:56:00:00:0a\n",
         )
         .unwrap();
-        let lab = read_lab(&inv, "lab", &[]).unwrap();
+        let lab = read_lab(&inv, "lab", &[], &BTreeMap::new()).unwrap();
         let vm = &lab.hosts[0].vm;
         assert_eq!(vm.networks, ["VM Network", "B"]);
         assert_eq!(vm.disks_gb, [40, 100]);

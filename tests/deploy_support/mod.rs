@@ -24,19 +24,74 @@ pub const ROOT_PW: &str = "VMware1!lab";
 /// Writes `lab.toml` in `w` and builds the lab into `w/lab` from `source`.
 pub fn build_lab(w: &Path, inventory: &str, source: &Path) {
     fs::write(w.join("lab.toml"), inventory).unwrap();
-    run_in(
+    build_lab_hosts(w, source, &[]);
+}
+
+/// Builds `w/lab.toml`'s lab into `w/lab` from `source`, with `extra`
+/// (`--host NAME` rebuilds some hosts).
+pub fn build_lab_hosts(w: &Path, source: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "build",
+        source.to_str().unwrap(),
+        "--inventory",
+        "lab.toml",
+        "--out-dir",
+        "lab",
+    ];
+    args.extend_from_slice(extra);
+    run_in(w, &args, &[("ESXI_ISO_ROOT_PASSWORD", ROOT_PW)]).ok();
+}
+
+/// Writes `lab.toml` in `w` and builds the lab into `w/lab` for network
+/// install from `source` (`--netboot URL`, then `extra`): a boot.cfg and
+/// a kickstart per host, no ISO.
+pub fn build_netboot_lab(w: &Path, inventory: &str, source: &Path, url: &str, extra: &[&str]) {
+    fs::write(w.join("lab.toml"), inventory).unwrap();
+    let mut args = vec!["--netboot", url];
+    args.extend_from_slice(extra);
+    build_lab_hosts(w, source, &args);
+}
+
+/// The lab's manifest.json entry of `host`.
+pub fn manifest_host(w: &Path, host: &str) -> Value {
+    let m: Value =
+        serde_json::from_str(&fs::read_to_string(w.join("lab/manifest.json")).unwrap()).unwrap();
+    m["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hostname"] == host)
+        .unwrap_or_else(|| panic!("manifest.json has no host {host}: {m:#}"))
+        .clone()
+}
+
+/// Appends what `esxi-iso serve` records of a network install (`loading`,
+/// `kickstart-fetched`: no reported address) to the lab's event log.
+pub fn serve_event(w: &Path, host: &str, event: &str) {
+    append_event(
         w,
-        &[
-            "build",
-            source.to_str().unwrap(),
-            "--inventory",
-            "lab.toml",
-            "--out-dir",
-            "lab",
-        ],
-        &[("ESXI_ISO_ROOT_PASSWORD", ROOT_PW)],
-    )
-    .ok();
+        serde_json::json!({
+            "time": now(), "event": event, "host": host, "peer": "192.0.2.50",
+        }),
+    );
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn append_event(w: &Path, line: Value) {
+    let dir = w.join("lab/.esxi-iso");
+    fs::create_dir_all(&dir).unwrap();
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("events.jsonl"))
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
 }
 
 /// `esxi-iso deploy lab.toml --lab-dir lab --server URL --thumbprint TP
@@ -111,19 +166,10 @@ pub fn state_host(w: &Path, host: &str) -> Value {
 /// Appends an install report to the lab's event log, as `esxi-iso serve`
 /// writes them.
 pub fn report_event(w: &Path, host: &str, event: &str, addr: &str) {
-    let dir = w.join("lab/.esxi-iso");
-    fs::create_dir_all(&dir).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let line = serde_json::json!({
-        "time": now, "event": event, "host": host, "peer": "192.0.2.9", "addr": addr,
-    });
-    let mut f = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("events.jsonl"))
-        .unwrap();
-    writeln!(f, "{line}").unwrap();
+    append_event(
+        w,
+        serde_json::json!({
+            "time": now(), "event": event, "host": host, "peer": "192.0.2.9", "addr": addr,
+        }),
+    );
 }
