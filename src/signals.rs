@@ -14,7 +14,8 @@ static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 pub struct Interrupted;
 
 /// The same, for a run that says itself what it left behind (deploy: the
-/// VMs it made, recorded for the next run).
+/// VMs it made, recorded for the next run; upload: the ISOs that landed
+/// and what became of the one in flight).
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by a signal")]
 pub struct Stopped;

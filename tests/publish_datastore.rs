@@ -229,6 +229,9 @@ fn publish_datastore_ctrl_c_keeps_the_old_copy() {
         out.status.signal()
     );
     assert!(stderr.contains("stopped"), "{stderr}");
+    // It says what it left; a build's "no output was written" would be
+    // untrue of an upload.
+    assert!(!stderr.contains("no output was written"), "{stderr}");
     assert!(
         stderr.contains("the partial upload was deleted; nothing is left on the datastore"),
         "{stderr}"

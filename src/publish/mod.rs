@@ -37,7 +37,7 @@ use self::auth::Credentials;
 use self::report::Report;
 use crate::failure::{self, Failure, Tag};
 use crate::progress::Trace;
-use crate::signals::{self, Interrupted};
+use crate::signals::{self, Stopped};
 use crate::vsphere::http::{Client, Server, Thumbprint, Trust};
 use crate::warning::Warning;
 
@@ -107,10 +107,10 @@ pub struct UploadPlan {
 ///
 /// A failure here is the server's or the network's unless tagged otherwise
 /// (a file that exists, a local file that cannot be read, a datacenter or
-/// datastore that is not there); Ctrl-C stays [`Interrupted`].
+/// datastore that is not there); Ctrl-C stays [`Stopped`].
 pub fn upload(plan: &UploadPlan, username: Option<&str>) -> Result<()> {
     upload_all(plan, username).map_err(|e| {
-        if e.is::<Interrupted>() {
+        if e.is::<Stopped>() {
             e
         } else {
             failure::tagged(Failure::Network, e)
@@ -378,9 +378,10 @@ pub(crate) fn failed(err: anyhow::Error, doing: &str, left: &str) -> anyhow::Err
 }
 
 /// The error a Ctrl-C during an upload ends with (exit status 130), saying
-/// what was left behind.
+/// what was left behind (not [`signals::Interrupted`], whose "no output
+/// was written" is untrue once an ISO has landed).
 pub(crate) fn interrupted(what: String) -> anyhow::Error {
-    anyhow::Error::new(Interrupted).context(what)
+    anyhow::Error::new(Stopped).context(what)
 }
 
 pub(crate) fn human_size(bytes: u64) -> String {
