@@ -110,6 +110,7 @@ pub const OWN: &[(&str, &str)] = &[
     ("serve-failed", "serve could not accept a connection, record an event or read the report secret"),
     ("netboot-source", "a stock ISO the lab's network install is served from is missing, damaged or changed"),
     ("netboot-address", "the lab's hosts boot from an address or port this server does not listen on"),
+    ("host-version", "deploy: a VM to boot over UEFI HTTP may run on an ESXi host older than 7.0U2, which cannot do it"),
     ("server-version", "deploy: the server is older than deploy is made for (vCenter 6.7, ESXi 7.0; HTTP boot and network install need 7.0U2)"),
     ("memory-small", "deploy: a host's VM has less memory than VMware asks of an ESXi 8 host that runs VMs (12 GB)"),
     ("boot-disk-small", "deploy: a host's boot disk is smaller than ESXi 7 and later want (32 GB)"),

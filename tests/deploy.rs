@@ -570,8 +570,12 @@ fn deploy_a_network_install_lab() {
     let run = deploy(d, &sim.url, &tp, &["--json"]);
     run.success().stderr_has(&[
         "[server-version]",
-        "UEFI HTTP boot (vm.boot = \"http\", network install) needs vCenter and ESXi 7.0 \
-         Update 2 or later",
+        "UEFI HTTP boot (vm.boot = \"http\", network install) needs vCenter 7.0 Update 2 \
+         or later",
+        "[host-version]",
+        "esx01, esx02: UEFI HTTP boot (vm.boot = \"http\", network install) needs ESXi 7.0 \
+         Update 2 or later on the host a VM runs on, and every ESXi host it may run on is \
+         older: DC0_C0_H0 (ESXi 6.5.0), DC0_C0_H1 (ESXi 6.5.0), DC0_C0_H2 (ESXi 6.5.0)",
     ]);
     let doc: Value = serde_json::from_str(&run.stdout()).unwrap();
     let all = vms(&sim);

@@ -20,7 +20,7 @@ use crate::failure::Failure;
 use crate::lab::vmplan::Boot;
 use crate::lab::Problem;
 use crate::publish::locate::{find_datacenter, listing, nearest_hint};
-use crate::vsphere::datacenter::Contents;
+use crate::vsphere::datacenter::{Contents, Host as EsxHost};
 use crate::vsphere::inventory::Datastore;
 use crate::vsphere::vminfo::{Device, VmInfo};
 use crate::vsphere::{MoRef, Vim};
@@ -176,6 +176,9 @@ pub fn read(vim: &Vim, local: &Local) -> Result<Target> {
         }
     }
     problems.extend(room(&planned));
+    if about.is_vcenter() {
+        warnings.extend(host_versions(&planned, |dc| &contents[dc].0));
+    }
     warnings.extend(guest_ids(vim, &planned));
     let uses: Vec<Use> = planned
         .iter()
@@ -214,9 +217,9 @@ fn version_of(v: &str) -> Option<(u32, u32, u32)> {
 /// What the server's version means for deploy: vCenter 6.7 to 9 and
 /// ESXi 7.0 to 9 are what it is written for; UEFI HTTP boot of a VM
 /// (`vm.boot = "http"`, and every network install) needs vSphere 7.0
-/// Update 2 (7.0.2), the vCenter and the host the VM runs on. A warning,
-/// not a refusal: the version a server reports is all deploy knows of it
-/// (a vCenter does not say what its hosts run).
+/// Update 2 (7.0.2), the vCenter and the host the VM runs on (a vCenter's
+/// hosts: [`host_versions`]). A warning, not a refusal: the version a
+/// server reports is all deploy knows of it.
 fn version_warning(about: &crate::vsphere::service::About, http: bool) -> Option<Warning> {
     let v = about.version.as_deref().and_then(version_of)?;
     let (least, what) = if about.is_vcenter() {
@@ -227,8 +230,8 @@ fn version_warning(about: &crate::vsphere::service::About, http: bool) -> Option
     let old = v < least;
     let no_http = http && v < (7, 0, 2);
     let http_needs = if about.is_vcenter() {
-        "; UEFI HTTP boot (vm.boot = \"http\", network install) needs vCenter and ESXi 7.0 \
-         Update 2 or later: the VMs may not boot"
+        "; UEFI HTTP boot (vm.boot = \"http\", network install) needs vCenter 7.0 Update 2 \
+         or later: the VMs may not boot"
     } else {
         "; UEFI HTTP boot (vm.boot = \"http\", network install) needs ESXi 7.0 Update 2 or \
          later: the VMs may not boot"
@@ -243,6 +246,79 @@ fn version_warning(about: &crate::vsphere::service::About, http: bool) -> Option
             ),
         )
     })
+}
+
+/// UEFI HTTP boot needs ESXi 7.0 Update 2 on the host a VM runs on: for
+/// each HTTP-booted VM, the ESXi hosts it may run on (its `vm.host`, else
+/// every host of its cluster) that run an older release, one warning
+/// (`host-version`) per set of such hosts. A host whose version is not
+/// known is not named.
+fn host_versions<'a>(
+    planned: &'a [Planned],
+    contents: impl Fn(&str) -> &'a Contents,
+) -> Vec<Warning> {
+    let vms = planned
+        .iter()
+        .filter(|p| matches!(p.host.lab.vm.boot, Boot::Http { .. } | Boot::Network { .. }))
+        .map(|p| {
+            let c = contents(&p.place.datacenter.path);
+            let hosts = match &p.place.host {
+                Some(h) => vec![h],
+                None => p.place.compute_hosts.iter().collect(),
+            };
+            (
+                p.host.name(),
+                hosts.into_iter().filter_map(|m| c.host(m)).collect(),
+            )
+        });
+    old_esxi(vms)
+}
+
+/// [`host_versions`] for (a lab host, the ESXi hosts its VM may run on).
+fn old_esxi<'a>(vms: impl Iterator<Item = (&'a str, Vec<&'a EsxHost>)>) -> Vec<Warning> {
+    // The old hosts ("esx-a (ESXi 7.0.1)"), whether they are all the VM
+    // may run on, and the lab's hosts whose VMs that is.
+    let mut groups: BTreeMap<(Vec<String>, bool), Vec<&str>> = BTreeMap::new();
+    for (name, hosts) in vms {
+        let old: Vec<String> = hosts
+            .iter()
+            .filter_map(|h| {
+                let v = h.version.as_deref()?;
+                (version_of(v)? < (7, 0, 2)).then(|| format!("{} (ESXi {v})", h.name))
+            })
+            .collect();
+        if !old.is_empty() {
+            let all = old.len() == hosts.len();
+            groups.entry((old, all)).or_default().push(name);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((old, all), vms)| {
+            let (which, then) = if all {
+                (
+                    "every ESXi host it may run on is older",
+                    "it will not boot from the network: place it on a host of 7.0U2 or later \
+                     (vm.cluster or vm.host)",
+                )
+            } else {
+                (
+                    "some ESXi hosts it may run on are older",
+                    "if it is placed there it will not boot from the network: name a host of \
+                     7.0U2 or later with vm.host",
+                )
+            };
+            Warning::advice(
+                "host-version",
+                format!(
+                    "{}: UEFI HTTP boot (vm.boot = \"http\", network install) needs ESXi 7.0 \
+                     Update 2 or later on the host a VM runs on, and {which}: {}; {then}",
+                    vms.join(", "),
+                    old.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// This lab's VM for `h`; VMs in the way (same name, not this host's;
@@ -404,7 +480,7 @@ mod tests {
                 "VirtualCenter",
                 "6.7.0",
                 true,
-                Some("needs vCenter and ESXi 7.0 Update 2 or later"),
+                Some("needs vCenter 7.0 Update 2 or later"),
             ),
             ("VirtualCenter", "7.0.2", true, None),
             ("VirtualCenter", "6.7.0", false, None),
@@ -428,5 +504,48 @@ mod tests {
                 (got, want) => panic!("{kind} {v} {http}: {got:?}, want {want:?}"),
             }
         }
+    }
+
+    fn esx(name: &str, version: Option<&str>) -> EsxHost {
+        EsxHost {
+            moref: MoRef::new("HostSystem", name),
+            name: name.into(),
+            compute: None,
+            network_system: None,
+            connected: true,
+            maintenance: false,
+            version: version.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn http_boot_needs_esxi_702_where_the_vm_runs() {
+        let (a, b) = (esx("esx-a", Some("7.0.1")), esx("esx-b", Some("7.0.2")));
+        let (c, d) = (esx("esx-c", Some("6.7.0")), esx("esx-d", None));
+        // Some hosts of a cluster too old: a warning to pin the VM.
+        let got = old_esxi([("n1", vec![&a, &b]), ("n2", vec![&a, &b])].into_iter());
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].code, "host-version");
+        assert!(
+            got[0].message.starts_with(
+                "n1, n2: UEFI HTTP boot (vm.boot = \"http\", network install) needs ESXi 7.0 \
+                 Update 2 or later on the host a VM runs on, and some ESXi hosts it may run on \
+                 are older: esx-a (ESXi 7.0.1); if it is placed there"
+            ),
+            "{}",
+            got[0].message
+        );
+        // Every host too old: it will not boot.
+        let got = old_esxi([("n3", vec![&a, &c])].into_iter());
+        assert!(
+            got[0].message.contains(
+                "every ESXi host it may run on is older: esx-a (ESXi 7.0.1), esx-c (ESXi \
+                 6.7.0); it will not boot from the network"
+            ),
+            "{}",
+            got[0].message
+        );
+        // New enough, or not known: nothing to say.
+        assert!(old_esxi([("n4", vec![&b, &d]), ("n5", vec![])].into_iter()).is_empty());
     }
 }

@@ -11,7 +11,8 @@
 //! vim25: `Datacenter` (hostFolder, vmFolder, networkFolder),
 //! `Folder.childEntity`, `ComputeResource` (host, resourcePool,
 //! environmentBrowser; `ClusterComputeResource` is one),
-//! `ResourcePool.resourcePool`, `HostSystem` (configManager, runtime),
+//! `ResourcePool.resourcePool`, `HostSystem` (configManager, runtime,
+//! summary: the ESXi version it runs),
 //! `Network.host`, `DistributedVirtualPortgroup` (key, config),
 //! `DistributedVirtualSwitch` (uuid, config). Whole objects are read
 //! (`config`, `runtime`), not paths into them: govmomi 0.24's simulator
@@ -60,6 +61,8 @@ pub struct Host {
     /// `runtime.connectionState` is `connected`.
     pub connected: bool,
     pub maintenance: bool,
+    /// The ESXi it runs (`summary.config.product.version`: `8.0.3`).
+    pub version: Option<String>,
 }
 
 /// A resource pool below a compute resource's root pool.
@@ -151,7 +154,7 @@ impl Vim<'_> {
                 PropertySpec::new("ClusterComputeResource", COMPUTE),
                 PropertySpec::new(
                     "HostSystem",
-                    &["name", "parent", "configManager", "runtime"],
+                    &["name", "parent", "configManager", "runtime", "summary"],
                 ),
                 PropertySpec::new("ResourcePool", &["name", "parent", "owner"]),
                 PropertySpec::new("Network", &["name", "host"]),
@@ -265,6 +268,10 @@ pub fn read_contents(dc: &Datacenter, objects: &[ObjectContent]) -> Option<Conte
                     .and_then(MoRef::from_element),
                 connected: field("connectionState").is_none_or(|s| s == "connected"),
                 maintenance: field("inMaintenanceMode") == Some("true"),
+                version: o
+                    .prop("summary")
+                    .and_then(|s| s.child("config")?.child("product")?.child_text("version"))
+                    .map(|v| v.trim().to_string()),
             }
         })
         .collect();
