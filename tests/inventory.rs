@@ -661,7 +661,17 @@ fn rebuilding_part_of_a_lab_keeps_the_index_whole() {
         stderr(&o)
     );
     sums_checked(&out, 2);
-    assert_eq!(manifest(&out)["hosts"].as_array().unwrap().len(), 2);
+    let m = manifest(&out);
+    assert_eq!(m["hosts"].as_array().unwrap().len(), 2);
+    // The warning is in the manifest (and so in --json) too.
+    assert_eq!(m["warnings"][0]["code"], "index-changed", "{m}");
+    assert!(
+        m["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("esx03 is no longer listed"),
+        "{m}"
+    );
 
     // A host that is not in the inventory, and an existing ISO without
     // --force.

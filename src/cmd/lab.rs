@@ -13,7 +13,6 @@ use crate::cli::BuildArgs;
 use crate::lab::{self, LabPlan, LabReport, LabRequest};
 use crate::progress::{self, Trace};
 use crate::signals;
-use crate::warning::Warning;
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
     signals::install();
@@ -73,16 +72,7 @@ fn describe(req: &LabRequest, lab: &LabPlan) {
 }
 
 fn report(lab: &LabPlan, r: &LabReport, json: bool, quiet: bool) -> Result<()> {
-    for name in &r.changes.dropped {
-        let w = Warning::advice(
-            "index-changed",
-            format!(
-                "{name} is no longer listed in {} and {}: its ISO is gone from {}",
-                lab::SUMS_FILE,
-                lab::MANIFEST_FILE,
-                lab.out_dir.display()
-            ),
-        );
+    for w in &r.manifest.warnings {
         eprintln!("esxi-iso: {}", w.render());
     }
     let mut out = std::io::stdout().lock();

@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 use crate::cli::BuildArgs;
 use crate::lab;
 use crate::netboot::{self, Plan, Report};
-use crate::warning::Warning;
 
 pub fn run(args: &BuildArgs) -> Result<ExitCode> {
     let req = args.lab_request()?;
@@ -51,16 +50,7 @@ pub fn run(args: &BuildArgs) -> Result<ExitCode> {
 }
 
 fn print(args: &BuildArgs, lab: &lab::LabPlan, plan: &Plan, r: &Report) -> Result<()> {
-    for name in &r.changes.dropped {
-        let w = Warning::advice(
-            "index-changed",
-            format!(
-                "{name} is no longer listed in {} and {}: its ISO or boot.cfg is gone from {}",
-                lab::SUMS_FILE,
-                lab::MANIFEST_FILE,
-                lab.out_dir.display()
-            ),
-        );
+    for w in &r.manifest.warnings {
         eprintln!("esxi-iso: {}", w.render());
     }
     let mut out = std::io::stdout().lock();

@@ -29,6 +29,9 @@ pub struct LabManifest {
     /// The source of this run's builds.
     pub source: String,
     pub hosts: Vec<Entry>,
+    /// What this run did to the index besides its own hosts
+    /// (`index-changed`: an entry dropped because its file is gone).
+    pub warnings: Vec<Warning>,
 }
 
 /// A host of the manifest: built by this run, or kept from before (as it
@@ -198,6 +201,7 @@ pub fn merge(
     built: Vec<ManifestHost>,
 ) -> (LabManifest, Changes) {
     let mut changes = Changes::default();
+    let mut warnings = Vec::new();
     let mut built: Vec<Option<ManifestHost>> = built.into_iter().map(Some).collect();
     let mut hosts = Vec::new();
     for e in previous.map_or(&[][..], |p| &p.hosts[..]) {
@@ -215,6 +219,7 @@ pub fn merge(
             hosts.push(Entry::Kept(e.clone()));
         } else {
             changes.dropped.push(name.to_string());
+            warnings.push(dropped(name, file, dir));
         }
     }
     hosts.extend(
@@ -226,8 +231,28 @@ pub fn merge(
     let manifest = LabManifest {
         source: source.display().to_string(),
         hosts,
+        warnings,
     };
     (manifest, changes)
+}
+
+/// The warning for an entry dropped because its `file` (an ISO, or a
+/// network-install host's boot.cfg) is gone from `dir`.
+fn dropped(name: &str, file: &str, dir: &Path) -> Warning {
+    let what = if file.to_ascii_lowercase().ends_with(".iso") {
+        "ISO"
+    } else {
+        "boot.cfg"
+    };
+    Warning::advice(
+        "index-changed",
+        format!(
+            "{name} is no longer listed in {} and {}: its {what} is gone from {}",
+            super::SUMS_FILE,
+            super::MANIFEST_FILE,
+            dir.display()
+        ),
+    )
 }
 
 /// SHA256SUMS for `manifest`: one line per ISO it lists, with the
@@ -355,6 +380,18 @@ mod tests {
         assert_eq!(names, ["kept esx01", "built esx03", "built esx04"]);
         assert_eq!(c.kept, ["esx01"]);
         assert_eq!(c.dropped, ["esx02"]);
+        let w: Vec<(&str, &str)> = m.warnings.iter().map(|w| (w.code, &*w.message)).collect();
+        assert_eq!(
+            w,
+            [(
+                "index-changed",
+                &*format!(
+                    "esx02 is no longer listed in SHA256SUMS and manifest.json: its ISO is gone \
+                     from {}",
+                    dir.path().display()
+                )
+            )]
+        );
         let s = sums(&m, Some(&p), dir.path());
         assert_eq!(
             s,
