@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::diagnostic::{edit_distance, Diagnostic, Severity};
+use crate::diagnostic::{nearest, Diagnostic, Severity};
 use crate::failure::{self, Failure};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,11 +155,8 @@ impl Allow {
                     set.insert(c);
                 }
                 None => {
-                    let near = codes()
-                        .map(|c| (edit_distance(code, c), c))
-                        .filter(|(d, _)| *d <= 3)
-                        .min()
-                        .map(|(_, c)| c)
+                    let all: Vec<&str> = codes().collect();
+                    let near = nearest(code, &all)
                         .or_else(|| codes().find(|c| c.starts_with(code)))
                         .map(|c| format!(" (did you mean {c}?)"))
                         .unwrap_or_default();

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use super::uses::Uses;
 use super::vars::{self, Vars};
-use crate::diagnostic::edit_distance;
+use crate::diagnostic::nearest;
 
 /// Values esxi-iso computes for templates: (name, the variables it is
 /// computed from, what it is).
@@ -187,23 +187,6 @@ impl Known {
             self.label
         )
     }
-}
-
-/// The known name closest to `name`: within two edits, or one that
-/// differs only by a trailing `s` or `_`.
-pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(name, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, k)| k)
-        .or_else(|| {
-            known
-                .iter()
-                .find(|k| k.replace('_', "") == name.replace(['_', '-'], ""))
-                .copied()
-        })
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ pub fn parse_toml(text: &str) -> Result<Inventory> {
         Some(_) => bail!("host must be an array of tables: [[host]]"),
     };
     if let Some(k) = top.keys().next() {
-        let near = crate::kickstart::known::nearest(k, &["lab", "defaults", "host"])
+        let near = crate::diagnostic::nearest(k, &["lab", "defaults", "host"])
             .map(|n| format!(" (did you mean {n}?)"))
             .unwrap_or_default();
         bail!(

@@ -12,7 +12,7 @@ use toml::{Table, Value};
 
 use super::mac::Mac;
 use super::resolve::bool_key;
-use crate::kickstart::known::nearest;
+use crate::diagnostic::nearest;
 
 /// Keys of a `vm` table.
 pub const VM_KEYS: &[&str] = &[

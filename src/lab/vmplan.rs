@@ -28,7 +28,7 @@ use super::vm::{
     MIN_CPUS, MIN_MEMORY_GB,
 };
 use super::Problem;
-use crate::kickstart::known::nearest;
+use crate::diagnostic::nearest;
 
 /// How a host's VM boots its installer.
 #[derive(Debug, Clone, PartialEq, Eq)]

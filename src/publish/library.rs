@@ -237,7 +237,7 @@ fn find_library(session: &Session, name: &str) -> Result<String> {
                         names => format!(
                             "its libraries: {}{}; ",
                             names.join(", "),
-                            super::locate::nearest(name, names)
+                            crate::diagnostic::nearest(name, names)
                                 .map(|n| format!(" (did you mean {n}?)"))
                                 .unwrap_or_default()
                         ),

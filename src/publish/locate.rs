@@ -14,7 +14,7 @@ use anyhow::{bail, Result};
 
 use super::datastore::DatastoreTarget;
 use super::human_size;
-use crate::diagnostic::edit_distance;
+use crate::diagnostic::nearest;
 use crate::failure::{self, Failure};
 use crate::vsphere::inventory::{Datacenter, Datastore};
 use crate::vsphere::Vim;
@@ -171,20 +171,6 @@ pub(crate) fn nearest_hint(want: &str, names: &[String]) -> String {
         .unwrap_or_default()
 }
 
-pub fn nearest<'a>(want: &str, names: &'a [String]) -> Option<&'a str> {
-    let lower = want.to_lowercase();
-    if let Some(n) = names.iter().find(|n| n.to_lowercase() == lower) {
-        return Some(n);
-    }
-    let limit = (want.chars().count() / 3).clamp(1, 3);
-    names
-        .iter()
-        .map(|n| (edit_distance(&lower, &n.to_lowercase()), n))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n.as_str())
-}
-
 /// A name as a shell word: quoted when it has anything but safe characters.
 fn shell_word(s: &str) -> String {
     if s.chars()
@@ -200,25 +186,6 @@ fn shell_word(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::vsphere::MoRef;
-
-    #[test]
-    fn nearest_names_are_suggested() {
-        let names: Vec<String> = ["datastore1", "LocalDS_0", "nfs-isos"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let cases = [
-            ("datastore1", Some("datastore1")),
-            ("Datastore1", Some("datastore1")),
-            ("datastor1", Some("datastore1")),
-            ("localds_1", Some("LocalDS_0")),
-            ("nfs", None),
-            ("x", None),
-        ];
-        for (want, got) in cases {
-            assert_eq!(nearest(want, &names), got, "{want}");
-        }
-    }
 
     #[test]
     fn datacenters_match_by_path_or_unique_name() {
