@@ -431,6 +431,19 @@ fn reports_must_reach_the_server_and_the_server_says_when_they_cannot() {
         "{:?}",
         text.stdout()
     );
+    // The start-up warnings are on stderr in text mode too, not only in
+    // --json's listening line.
+    assert!(
+        text.stderr()
+            .contains("report to http://10.0.0.5:8080, but they use port 8080"),
+        "{}",
+        text.stderr()
+    );
+    assert!(
+        text.stderr().contains("[report-address]"),
+        "{}",
+        text.stderr()
+    );
     // Served on another port (and on loopback only): said at start-up, in
     // the listening line of --json too.
     let mut server = Server::start(&d.join("lab"), &["--json"]);

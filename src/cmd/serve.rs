@@ -1,7 +1,8 @@
 //! `esxi-iso serve DIR`: the command line turned into a server
 //! configuration; the server is [`crate::serve`]. The start-up and the stop
-//! print as text on stdout, or with `--json` as JSON lines (`listening`,
-//! then the access log's `request` lines, then `stopped`).
+//! print as text on stdout (start-up warnings on stderr), or with `--json`
+//! as JSON lines (`listening` with its warnings, then the access log's
+//! `request` lines, then `stopped`).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -42,7 +43,14 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         }
         let mut out = std::io::stdout().lock();
         let lines = match notice {
-            Notice::Listening(l) => l.lines(),
+            Notice::Listening(l) => {
+                // Warnings go to stderr, as every command's do, even with
+                // --quiet (which silences the access log only).
+                for w in &l.warnings {
+                    eprintln!("esxi-iso: {}", w.render());
+                }
+                l.lines()
+            }
             Notice::Stopped => vec!["stopped".to_string()],
         };
         for line in lines {
