@@ -83,14 +83,63 @@ impl Event {
     }
 }
 
-/// Checks a `--report-to` URL: `http(s)://host[:port][/path]`, made only of
-/// characters that are safe inside a double-quoted shell word and a URL.
-/// Returns it without a trailing slash.
+/// The parts of an `http(s)://host[:port][/path]` URL, as
+/// [`parse_base_url`], [`unreachable`] and serve's address checks read
+/// them: one reading for all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    pub scheme: &'a str,
+    /// Without the brackets of an IPv6 address.
+    pub host: &'a str,
+    /// The port as written (`None` when there is none).
+    pub port: Option<&'a str>,
+    /// From the first `/` after the authority; empty when there is none.
+    pub path: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    /// Splits `url` at `://`, the authority and the path; `None` without
+    /// a scheme.
+    pub fn split(url: &'a str) -> Option<UrlParts<'a>> {
+        let (scheme, rest) = url.split_once("://")?;
+        let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (h, after) = v6.split_once(']').unwrap_or((v6, ""));
+                (h, after.strip_prefix(':'))
+            }
+            None => match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            },
+        };
+        Some(UrlParts {
+            scheme,
+            host,
+            port,
+            path,
+        })
+    }
+
+    /// The port, or the scheme's (80, 443); `None` when it is not a port.
+    pub fn port_number(&self) -> Option<u16> {
+        match self.port {
+            Some(p) => p.parse().ok().filter(|p| *p > 0),
+            None if self.scheme.eq_ignore_ascii_case("https") => Some(443),
+            None => Some(80),
+        }
+    }
+}
+
+/// Checks a base URL of `esxi-iso serve` (`--report-to`, `--netboot`,
+/// `vm.boot_url`): `http(s)://host[:port][/path]` (a path for a proxy in
+/// front of serve), made only of characters that are safe inside a
+/// double-quoted shell word and a URL. Returns it without a trailing
+/// slash.
 pub fn parse_base_url(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        return Err(format!("{url:?} must start with http:// or https://"));
+    }
     let safe = |c: char| c.is_ascii_alphanumeric() || "-._~:/[]%".contains(c);
     if let Some(c) = url.chars().find(|c| !safe(*c)) {
         return Err(format!(
@@ -98,22 +147,12 @@ pub fn parse_base_url(url: &str) -> Result<String, String> {
              (no query, fragment, user or quotes)"
         ));
     }
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    if host.is_empty() {
+    let parts = UrlParts::split(url).ok_or_else(|| format!("{url:?} has no scheme"))?;
+    if parts.host.is_empty() {
         return Err(format!("{url:?} has no host"));
     }
-    if let Some((_, port)) = authority.rsplit_once("]:").or_else(|| {
-        (!authority.starts_with('['))
-            .then(|| authority.split_once(':'))
-            .flatten()
-    }) {
-        if port.parse::<u16>().ok().filter(|p| *p > 0).is_none() {
-            return Err(format!("{url:?} has an invalid port {port:?}"));
-        }
+    if let Some(port) = parts.port.filter(|_| parts.port_number().is_none()) {
+        return Err(format!("{url:?} has an invalid port {port:?}"));
     }
     Ok(url.trim_end_matches('/').to_string())
 }
@@ -122,11 +161,7 @@ pub fn parse_base_url(url: &str) -> Result<String, String> {
 /// host is this machine's loopback, the unspecified address or a
 /// link-local one. Host names other than `localhost` are not resolved.
 pub fn unreachable(base: &str) -> Option<String> {
-    let authority = base.split("://").nth(1)?.split('/').next()?;
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => authority.split(':').next()?,
-    };
+    let host = UrlParts::split(base)?.host;
     if host.eq_ignore_ascii_case("localhost") {
         return Some(format!("{host} is this machine's loopback name"));
     }
@@ -470,6 +505,22 @@ fn found(no: usize, text: &str) -> Option<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_parts() {
+        let p = |s| UrlParts::split(s).map(|p| (p.scheme, p.host, p.port, p.path, p.port_number()));
+        assert_eq!(
+            p("http://10.0.0.5:8080/esxi/"),
+            Some(("http", "10.0.0.5", Some("8080"), "/esxi/", Some(8080)))
+        );
+        assert_eq!(
+            p("https://[fd00::5]/"),
+            Some(("https", "fd00::5", None, "/", Some(443)))
+        );
+        assert_eq!(p("http://a:x"), Some(("http", "a", Some("x"), "", None)));
+        assert_eq!(p("http://a"), Some(("http", "a", None, "", Some(80))));
+        assert_eq!(p("10.0.0.5:8080"), None);
+    }
 
     #[test]
     fn base_urls() {

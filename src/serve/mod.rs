@@ -214,26 +214,13 @@ fn address_problems(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for url in urls {
-        let Some((their_scheme, rest)) = url.split_once("://") else {
+        let Some(parts) = crate::report::UrlParts::split(url) else {
             continue;
         };
-        let authority = rest.split('/').next().unwrap_or_default();
-        let (host, port) = match authority.strip_prefix('[') {
-            Some(v6) => {
-                let (h, after) = v6.split_once(']').unwrap_or((v6, ""));
-                (h, after.strip_prefix(':'))
-            }
-            None => match authority.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            },
+        let Some(port) = parts.port_number() else {
+            continue;
         };
-        let port: u16 = match port.map(str::parse) {
-            Some(Ok(p)) => p,
-            Some(Err(_)) => continue,
-            None if their_scheme == "https" => 443,
-            None => 80,
-        };
+        let (their_scheme, host) = (parts.scheme, parts.host);
         let mut why = Vec::new();
         if their_scheme != scheme {
             why.push(format!(
@@ -244,6 +231,13 @@ fn address_problems(
             why.push(format!(
                 "they use port {port} and this server listens on {}",
                 bound.port()
+            ));
+        }
+        let path = parts.path.trim_end_matches('/');
+        if !path.is_empty() {
+            why.push(format!(
+                "they use the path {path} and this server answers at / (right only behind a \
+                 proxy that takes {path} away)"
             ));
         }
         let ip: Option<std::net::IpAddr> = host.parse().ok();
@@ -579,6 +573,13 @@ mod tests {
                 "http",
                 &["--listen [::]:8080"],
             ),
+            (
+                &["http://10.0.0.5:8080/esxi"],
+                "0.0.0.0:8080",
+                "http",
+                &["they use the path /esxi and this server answers at /"],
+            ),
+            (&["http://10.0.0.5:8080/"], "0.0.0.0:8080", "http", &[]),
         ];
         for (u, bound, scheme, want) in cases {
             let w = report_address_warnings(&urls(u), at(bound), scheme);
