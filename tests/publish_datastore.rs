@@ -243,9 +243,10 @@ fn publish_datastore_ctrl_c_keeps_the_old_copy() {
     assert!(sim.files_named("esxi-iso-partial").is_empty());
 }
 
-/// Re-running is idempotent with --skip-existing: files of the same size
-/// are skipped, the rest uploaded; without it, every file in the way is
-/// reported at once, before any upload.
+/// Re-running is idempotent with --skip-existing: files that hold the same
+/// bytes are skipped, the rest uploaded; a file of the same size with
+/// other bytes (a lab's ISOs all have one size) is not; without it, every
+/// file in the way is reported at once, before any upload.
 #[test]
 fn publish_datastore_skip_existing() {
     let Some((sim, tp, w)) = esx("publish_datastore_skip_existing") else {
@@ -317,5 +318,28 @@ fn publish_datastore_skip_existing() {
     assert_eq!(
         sha256(&fs::read(sim.datastore_path.join("b.iso")).unwrap()),
         sha256_file(&w.path().join("b.iso"))
+    );
+
+    // The same size, other bytes (a rebuilt host): in the way, not
+    // skipped...
+    make_iso(&w.path().join("c.iso"), 100_000, 9);
+    args(&["--skip-existing"])
+        .failure(4)
+        .stderr_has(&["[LocalDS_0] c.iso (the same size, other bytes) already exists"]);
+    // ...and replaced with --force, while the unchanged ones are skipped.
+    let run = args(&["--skip-existing", "--force"]);
+    run.success();
+    let v: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let skipped: Vec<&Value> = v["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| &u["skipped"])
+        .collect();
+    assert_eq!(skipped, [true, true, false]);
+    assert_eq!(v["uploads"][2]["replaced"], true);
+    assert_eq!(
+        sha256(&fs::read(sim.datastore_path.join("c.iso")).unwrap()),
+        sha256_file(&w.path().join("c.iso"))
     );
 }

@@ -555,7 +555,9 @@ pub struct UploadArgs {
     #[arg(short, long)]
     pub force: bool,
 
-    /// Skip ISOs already there: same size (datastore), same SHA-1 (library)
+    /// Skip ISOs already there that hold the same bytes (a datastore file
+    /// is read back; a library item's SHA-1 is compared); with --force,
+    /// replace the others
     #[arg(long)]
     pub skip_existing: bool,
 

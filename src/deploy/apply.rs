@@ -22,7 +22,7 @@ use crate::failure::{self, Failure};
 use crate::lab::vmplan::Boot;
 use crate::publish::datastore::{upload_in_session, DatastoreTarget};
 use crate::publish::report::Report;
-use crate::publish::{interrupted, LocalIso, Target as UploadTarget, UploadPlan};
+use crate::publish::{interrupted, LocalIso, Skip, Target as UploadTarget, UploadPlan};
 use crate::signals;
 use crate::vsphere::vm::{boot_order_spec, Then};
 use crate::vsphere::vminfo::VmInfo;
@@ -135,7 +135,7 @@ pub fn upload(ctx: &mut Ctx, planned: &[Planned]) -> Result<Vec<UploadReport>> {
                 })
                 .collect(),
             force: true,
-            skip_existing: known,
+            skip: if known { Skip::SameSize } else { Skip::Never },
             quiet: ctx.quiet,
             trace: ctx.vim.trace().clone(),
             json: true,

@@ -28,12 +28,15 @@
 //! is reported; a connection closed during the body is reported as such,
 //! never blamed on a file in use. Files are checked with HEAD first (a
 //! one-byte GET where HEAD is not allowed), all of them before any
-//! upload. Folders are not created: real servers answer 405 for a missing
+//! upload; with `--skip-existing` a file of the same size is read back
+//! and skipped only when it holds the same bytes. Folders are not created: real servers answer 405 for a missing
 //! parent folder.
 
+use std::io::Read;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use sha2::{Digest, Sha256};
 use ureq::http::{header, request, Method, Request, Response};
 use ureq::{Body, SendBody};
 
@@ -41,7 +44,8 @@ use super::auth::{login, Credentials};
 use super::locate::{self, Located};
 use super::report::{Destination, Report, Uploaded};
 use super::{
-    failed, interrupted, progress_bar, with_keepalive, LocalIso, ProgressReader, UploadPlan,
+    failed, interrupted, progress_bar, stream_file, with_keepalive, LocalIso, ProgressReader, Skip,
+    UploadPlan,
 };
 use crate::failure::{self, Failure};
 use crate::signals;
@@ -487,13 +491,23 @@ impl Files<'_> {
             let (status, size, body) = self
                 .probe(&iso.name)
                 .with_context(|| format!("checking whether {remote} exists"))?;
+            let same = (200..=299).contains(&status)
+                && size == Some(iso.size)
+                && match plan.skip {
+                    Skip::Never => false,
+                    Skip::SameSize => true,
+                    Skip::SameContent => self.same_bytes(iso)?,
+                };
             let action = match status {
-                200..=299 if plan.skip_existing && size == Some(iso.size) => Action::Skip,
+                200..=299 if same => Action::Skip,
                 200..=299 if plan.force => Action::Send { replaced: true },
                 200..=299 => {
                     in_the_way.push(match size {
-                        Some(n) if plan.skip_existing => {
+                        Some(n) if plan.skip != Skip::Never && n != iso.size => {
                             format!("{remote} ({n} bytes, not {})", iso.size)
+                        }
+                        Some(_) if plan.skip != Skip::Never => {
+                            format!("{remote} (the same size, other bytes)")
                         }
                         _ => remote,
                     });
@@ -516,15 +530,58 @@ impl Files<'_> {
                     if in_the_way.len() == 1 { "s" } else { "" },
                     self.server().host,
                     if in_the_way.len() == 1 { "it" } else { "them" },
-                    if plan.skip_existing {
+                    if plan.skip != Skip::Never {
                         ""
                     } else {
-                        ", or --skip-existing to keep files of the same size"
+                        ", or --skip-existing to keep files that hold the same bytes"
                     }
                 ),
             ));
         }
         Ok(actions)
+    }
+
+    /// Whether the file of `iso`'s name there holds `iso`'s bytes: the
+    /// SHA-256 of each, the remote one read back with a GET (a lab's ISOs
+    /// all have the same size, so the size says nothing).
+    fn same_bytes(&self, iso: &LocalIso) -> Result<bool> {
+        let remote = self.target.display(&iso.name);
+        let bar = progress_bar(iso.size, format!("sha256 {}", iso.name), self.plan.quiet);
+        let mut local = Sha256::new();
+        stream_file(&iso.path, &bar, |chunk| local.update(chunk))?;
+        bar.reset();
+        bar.set_message(format!("reading back {remote}"));
+        let builder = self.request(Method::GET, &iso.name);
+        let mut resp = self
+            .run(&Method::GET, &iso.name, builder.body(())?)
+            .map_err(|e| anyhow!("{}", self.client.explain(&e, self.server())))
+            .with_context(|| format!("reading back {remote}"))?;
+        let status = resp.status().as_u16();
+        if !(200..=299).contains(&status) {
+            let body = body_snippet(&mut resp);
+            return Err(self.status_error(status, &body))
+                .with_context(|| format!("reading back {remote}"));
+        }
+        let mut there = Sha256::new();
+        let mut reader = resp.body_mut().as_reader();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            if signals::cancelled() {
+                return Err(interrupted(format!(
+                    "reading back {remote} stopped; nothing was uploaded"
+                )));
+            }
+            let n = reader
+                .read(&mut buf)
+                .with_context(|| format!("reading back {remote}"))?;
+            if n == 0 {
+                break;
+            }
+            there.update(&buf[..n]);
+            bar.inc(n as u64);
+        }
+        bar.finish_and_clear();
+        Ok(local.finalize() == there.finalize())
     }
 
     /// PUT of one file under `name`; returns the SHA-256 of what was sent.

@@ -37,7 +37,7 @@ use super::auth::Credentials;
 use super::report::{Destination, Report, Uploaded};
 use super::vapi::{FileSpec, Op, Session, SESSION_HEADER};
 use super::{
-    interrupted, progress_bar, stream_file, with_keepalive, LocalIso, ProgressReader, Sent,
+    interrupted, progress_bar, stream_file, with_keepalive, LocalIso, ProgressReader, Sent, Skip,
     UploadPlan,
 };
 use crate::failure::{self, Failure};
@@ -125,7 +125,7 @@ fn upload_all(
         };
         if let Some(id) = find_item(session, &library_id, &name)? {
             let files = list_files(session, &id)?;
-            if plan.skip_existing {
+            if plan.skip != Skip::Never {
                 let sha1 = sha1_of(iso, plan)?;
                 job.skip = files
                     .iter()
@@ -152,7 +152,7 @@ fn upload_all(
                 } else {
                     "their"
                 },
-                if plan.skip_existing {
+                if plan.skip != Skip::Never {
                     " (they do not hold the same file)"
                 } else {
                     ", or --skip-existing to keep items that hold the same file"

@@ -82,6 +82,21 @@ pub enum Target {
     },
 }
 
+/// Which ISOs already on the server an upload leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// None: one that is there is replaced (`--force`) or in the way.
+    Never,
+    /// Those that hold the same bytes: a library item's file by the
+    /// SHA-1 vCenter keeps, a datastore file of the same size by the
+    /// SHA-256 of its bytes read back (ISOs built from one source for a
+    /// lab all have the same size, so size alone says nothing).
+    SameContent,
+    /// A datastore file of the same size: for a caller that knows what it
+    /// put there (deploy's state records the SHA-256 it uploaded).
+    SameSize,
+}
+
 /// Everything `upload` needs, validated before the first connection.
 #[derive(Debug)]
 pub struct UploadPlan {
@@ -90,8 +105,8 @@ pub struct UploadPlan {
     pub target: Target,
     pub isos: Vec<LocalIso>,
     pub force: bool,
-    /// Leave out ISOs that are there already (same size or SHA-1).
-    pub skip_existing: bool,
+    /// Which ISOs that are there already are left out.
+    pub skip: Skip,
     pub quiet: bool,
     /// `--verbose`: which API is used, each request (method, path or
     /// SOAP method, status), never a header or body.
@@ -227,7 +242,11 @@ fn plan_checked(req: &UploadRequest) -> Result<UploadPlan> {
         target,
         isos,
         force: req.force,
-        skip_existing: req.skip_existing,
+        skip: if req.skip_existing {
+            Skip::SameContent
+        } else {
+            Skip::Never
+        },
         quiet: req.quiet,
         trace: Trace::default(),
         json: req.json,
