@@ -320,6 +320,20 @@ fn warnings_are_printed_kept_coded_and_silenced_on_request() {
         "[[host]]\nhostname = 'esx01'\nsecure_boot = true\n\n[[host]]\nhostname = 'esx02'\n",
     )
     .unwrap();
+    // A typo in --out-dir's parent: refused, not a new path of folders.
+    slip(
+        &d,
+        &[
+            "build",
+            ISO,
+            "--inventory",
+            "lab.toml",
+            "--out-dir",
+            "labs/lab1",
+        ],
+        2,
+        &["--out-dir labs/lab1: the folder labs does not exist: create it (mkdir -p labs)"],
+    );
     let lab = run_in(
         &d,
         &[

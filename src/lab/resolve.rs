@@ -735,8 +735,10 @@ fn unknown_hosts(found: &[(Option<String>, Option<Ipv4Addr>)], only: &[String]) 
 }
 
 /// The ISOs of the hosts to build that exist already (refused without
-/// --force), and an out-dir that is not a directory. The index files are
-/// merged, not replaced, so they need no --force.
+/// --force), an out-dir that is not a directory, and one whose parent is
+/// not there (the run makes the out-dir, not a path of folders a typo
+/// made up). The index files are merged, not replaced, so they need no
+/// --force.
 fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<Problem> {
     let dir = &common.out_dir;
     if dir.symlink_metadata().is_ok() && !dir.is_dir() {
@@ -745,14 +747,26 @@ fn existing_outputs(hosts: &[HostPlan], common: &Common) -> Vec<Problem> {
             dir.display()
         ))];
     }
+    if let Some(parent) = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+    {
+        return vec![Problem::usage(format!(
+            "--out-dir {}: the folder {} does not exist: create it (mkdir -p {}) or build \
+             elsewhere; the run makes only the last folder",
+            dir.display(),
+            parent.display(),
+            parent.display()
+        ))];
+    }
     if common.force {
         return Vec::new();
     }
     let mut paths: Vec<(String, PathBuf)> = Vec::new();
     for h in hosts {
-        let iso = h.build.output.clone();
-        paths.push((h.hostname.clone(), output::checksum_path(&iso)));
-        paths.insert(paths.len() - 1, (h.hostname.clone(), iso));
+        let iso = &h.build.output;
+        paths.push((h.hostname.clone(), iso.clone()));
+        paths.push((h.hostname.clone(), output::checksum_path(iso)));
     }
     paths
         .into_iter()

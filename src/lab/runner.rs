@@ -123,6 +123,7 @@ impl Run {
             })
             .collect();
         let created_dir = !lab.out_dir.exists();
+        // Its parent was checked when the lab was planned.
         std::fs::create_dir_all(&lab.out_dir)
             .with_context(|| format!("creating {}", lab.out_dir.display()))?;
         Ok(Run {

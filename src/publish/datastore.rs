@@ -121,10 +121,15 @@ impl DatastoreTarget {
 
     /// The name an ISO is sent under before it is moved into place: hidden,
     /// random, and saying whose it is.
-    fn temp_name(file_name: &str) -> String {
+    fn temp_name(file_name: &str) -> Result<String> {
         let mut bytes = [0u8; 4];
-        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-        format!(".{file_name}.{}.esxi-iso-partial", hex::encode(bytes))
+        // Two runs sharing a name would delete each other's upload.
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+            .map_err(|_| anyhow!("the system's random number generator failed"))?;
+        Ok(format!(
+            ".{file_name}.{}.esxi-iso-partial",
+            hex::encode(bytes)
+        ))
     }
 }
 
@@ -239,7 +244,7 @@ fn send_and_move(
     replaced: bool,
 ) -> Result<String> {
     let target = files.target;
-    let temp = DatastoreTarget::temp_name(&iso.name);
+    let temp = DatastoreTarget::temp_name(&iso.name)?;
     let dest = target.display(&iso.name);
     let trace = &files.plan.trace;
     trace.say(|| format!("sending {} as {}", iso.name, target.display(&temp)));
@@ -781,8 +786,8 @@ mod tests {
     fn display_uses_vsphere_datastore_paths() {
         let t = DatastoreTarget::new("datastore1", None, Some("isos")).unwrap();
         assert_eq!(t.display("lab.iso"), "[datastore1] isos/lab.iso");
-        let temp = DatastoreTarget::temp_name("lab.iso");
+        let temp = DatastoreTarget::temp_name("lab.iso").unwrap();
         assert!(temp.starts_with(".lab.iso.") && temp.ends_with(".esxi-iso-partial"));
-        assert_ne!(temp, DatastoreTarget::temp_name("lab.iso"));
+        assert_ne!(temp, DatastoreTarget::temp_name("lab.iso").unwrap());
     }
 }
