@@ -524,6 +524,18 @@ fn exit_statuses_tell_the_failures_apart() {
         run_in(&d, &["status", ".", "--wait", "sideways"], &[]).code(),
         Some(2)
     );
+    // A misspelled state gets the nearest, from every state status knows
+    // (those of a network install too).
+    let typo = run_in(&d, &["status", ".", "--wait", "kickstart-fetch"], &[]);
+    assert_eq!(typo.code(), Some(2), "{}", typo.describe());
+    assert!(
+        typo.stderr().contains(
+            "give one of fetched, loading, kickstart-fetched, installing, installed, booted \
+             (did you mean kickstart-fetched?)"
+        ),
+        "{}",
+        typo.describe()
+    );
     // A port in use: the server names it.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();

@@ -424,8 +424,8 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Wait until every host reached STATE (fetched, installing,
-    /// installed, booted)
+    /// Wait until every host reached STATE (fetched, loading,
+    /// kickstart-fetched, installing, installed, booted)
     #[arg(long, value_name = "STATE", num_args = 0..=1,
           default_missing_value = "booted",
           add = ArgValueCompleter::new(complete::state))]

@@ -24,12 +24,24 @@ const POLL: Duration = Duration::from_secs(2);
 pub fn run(args: &StatusArgs) -> Result<ExitCode> {
     let target = match &args.wait {
         None => None,
-        Some(s) => Some(State::parse(s).ok_or_else(|| {
-            failure::error(
-                Failure::Usage,
-                format!("--wait {s:?}: give one of fetched, installing, installed, booted"),
-            )
-        })?),
+        Some(s) => Some(
+            State::parse(s)
+                .filter(|s| *s != State::Waiting)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = State::ALL
+                        .iter()
+                        .filter(|s| **s != State::Waiting)
+                        .map(|s| s.name())
+                        .collect();
+                    let near = crate::diagnostic::nearest(s, &names)
+                        .map(|n| format!(" (did you mean {n}?)"))
+                        .unwrap_or_default();
+                    failure::error(
+                        Failure::Usage,
+                        format!("--wait {s:?}: give one of {}{near}", names.join(", ")),
+                    )
+                })?,
+        ),
     };
     let since = args.since.unwrap_or(0);
     let started = Instant::now();
