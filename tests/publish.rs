@@ -75,6 +75,36 @@ fn publish_datastore_upload_reads_back() {
         sha256(&sim.folder_get("isos/esxi%208/lab%201.iso")),
         sha256_file(&w.path().join("lab 1.iso"))
     );
+
+    // The only datacenter that holds the datastore is taken without
+    // --datacenter, and --verbose says so.
+    make_iso(&w.path().join("lab2.iso"), 1_000_003, 4);
+    let run = esxi_iso(
+        w.path(),
+        &[
+            "upload",
+            "lab2.iso",
+            "--server",
+            &sim.url,
+            "--datastore",
+            &sim.datastore,
+            "--folder",
+            "isos/esxi 8",
+            "--thumbprint",
+            &tp,
+            "--force",
+            "--verbose",
+        ],
+        &creds(),
+    );
+    run.success().stderr_has(&[&format!(
+        "datastore {} is in datacenter {} only: uploading there",
+        sim.datastore, sim.datacenter
+    )]);
+    assert_eq!(
+        sha256(&sim.folder_get("isos/esxi%208/lab2.iso")),
+        sha256_file(&w.path().join("lab2.iso"))
+    );
 }
 
 #[test]

@@ -535,7 +535,8 @@ pub struct UploadArgs {
     #[arg(long, value_name = "NAME")]
     pub datastore: Option<String>,
 
-    /// Datacenter of the datastore (vCenter) [default on a host: ha-datacenter]
+    /// Datacenter of the datastore [default: the one that holds it; on a
+    /// host ha-datacenter]
     #[arg(long, value_name = "NAME", requires = "datastore")]
     pub datacenter: Option<String>,
 

@@ -1,6 +1,8 @@
 //! Before a byte is sent: what the vSphere SOAP API says about the target
-//! of a datastore upload. A vCenter (its `about.apiType`) needs
-//! `--datacenter`, a host has one datacenter (`ha-datacenter`); a
+//! of a datastore upload. On a vCenter (its `about.apiType`) without
+//! `--datacenter`, the one datacenter that holds the datastore is taken
+//! (more, or none: `--datacenter` is asked for); a host has one
+//! datacenter (`ha-datacenter`); a
 //! datacenter or datastore that is not there is named as such, with the
 //! ones that are and the nearest name; a datastore that is not accessible,
 //! in maintenance or too full is said so. The datacenter's inventory path
@@ -37,33 +39,45 @@ pub fn locate(vim: &Vim, target: &DatastoreTarget) -> Result<Located> {
     let paths: Vec<String> = dcs.iter().map(|d| d.path.clone()).collect();
     let datacenter = match target.datacenter.as_deref() {
         None if about.is_vcenter() => {
-            let holders: Vec<&str> = dcs
+            let holders: Vec<&Datacenter> = dcs
                 .iter()
                 .take(LISTED)
                 .filter(|dc| {
                     vim.datastores(&dc.moref)
                         .is_ok_and(|ds| ds.iter().any(|d| d.name == target.datastore))
                 })
-                .map(|dc| dc.path.as_str())
                 .collect();
-            let hint = match holders.as_slice() {
-                [one] => format!(
-                    "; datastore {} is in {one}: pass --datacenter {}",
-                    target.datastore,
-                    shell_word(one)
-                ),
-                [] => String::new(),
-                many => format!("; datastore {} is in {}", target.datastore, many.join(", ")),
-            };
-            bail!(failure::error(
-                Failure::Usage,
-                format!(
-                    "{host} is a vCenter ({}): name the datastore's datacenter with \
-                     --datacenter; {}{hint}",
-                    about.describe(),
-                    listing("datacenter", &paths)
-                )
-            ))
+            if let [one] = holders.as_slice() {
+                // The one datacenter that holds it: what the user meant.
+                vim.trace().say(|| {
+                    format!(
+                        "datastore {} is in datacenter {} only: uploading there",
+                        target.datastore, one.path
+                    )
+                });
+                (*one).clone()
+            } else {
+                let hint = match holders.as_slice() {
+                    [] => String::new(),
+                    many => {
+                        let paths: Vec<&str> = many.iter().map(|d| d.path.as_str()).collect();
+                        format!(
+                            "; datastore {} is in {}",
+                            target.datastore,
+                            paths.join(", ")
+                        )
+                    }
+                };
+                bail!(failure::error(
+                    Failure::Usage,
+                    format!(
+                        "{host} is a vCenter ({}): name the datastore's datacenter with \
+                         --datacenter; {}{hint}",
+                        about.describe(),
+                        listing("datacenter", &paths)
+                    )
+                ))
+            }
         }
         None => match dcs.as_slice() {
             [one] => one.clone(),
@@ -171,17 +185,6 @@ pub(crate) fn nearest_hint(want: &str, names: &[String]) -> String {
         .unwrap_or_default()
 }
 
-/// A name as a shell word: quoted when it has anything but safe characters.
-fn shell_word(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./@:".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,8 +204,6 @@ mod tests {
         assert_eq!(find("DC1").as_deref(), Some("F0/DC1"));
         assert_eq!(find("Lab"), None, "two datacenters are named Lab");
         assert_eq!(find("DC2"), None);
-        assert_eq!(shell_word("F0/DC1"), "F0/DC1");
-        assert_eq!(shell_word("My DC"), "'My DC'");
         let many: Vec<String> = (0..25).map(|i| format!("d{i}")).collect();
         assert!(listing("datastore", &many).ends_with("d19 and 5 more"));
         assert_eq!(listing("datastore", &[]), "it has no datastore");
