@@ -114,7 +114,12 @@ impl App {
         let path = log_path(&path);
         match self.access {
             AccessLog::Off => {}
-            AccessLog::Text => eprintln!("{} {method} {path} {status}", peer.ip()),
+            AccessLog::Text => {
+                // One write(2): stderr is unbuffered, and eprintln! would
+                // make one per piece of the line, beside a single sendfile.
+                let line = format!("{} {method} {path} {status}\n", peer.ip());
+                let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+            }
             AccessLog::Json => json_line(&serde_json::json!({
                 "event": "request",
                 "time": now(),
