@@ -285,6 +285,80 @@ fn a_rerun_needs_force_and_a_new_mac_moves_the_host() {
         2,
         "duplicate mac 00:50:56:00:00:01: esx02, esx01 (already served from this folder)",
     );
+
+    // The stock ISO moved: a rebuild from its new place re-points the
+    // folder (the same media), for the kept host too.
+    let moved = work.path().join("media/esxi-plain.iso");
+    fs::create_dir(work.path().join("media")).unwrap();
+    fs::copy(&fx.plain, &moved).unwrap();
+    netboot(
+        work.path(),
+        &moved,
+        &inventory(&two),
+        &[URL, "--host", "esx02", "--force"],
+    )
+    .ok();
+    let record: serde_json::Value =
+        serde_json::from_slice(&fs::read(lab.join(".esxi-iso/netboot.json")).unwrap()).unwrap();
+    let isos: Vec<&str> = record["installers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["iso"].as_str().unwrap())
+        .collect();
+    assert_eq!(isos, [moved.canonicalize().unwrap().to_str().unwrap()]);
+    // Other media under the same name is still refused.
+    let other = work.path().join("other/esxi-plain.iso");
+    fs::create_dir(work.path().join("other")).unwrap();
+    fs::copy(&fx.v91, &other).unwrap();
+    netboot(
+        work.path(),
+        &other,
+        &inventory(&two),
+        &[URL, "--host", "esx02", "--force"],
+    )
+    .fails_with(2, "has the same name: rename one of the two ISOs");
+}
+
+/// A stock ISO missing when serve starts: said at start-up, its files are
+/// 404, and once it is back it serves without a restart.
+#[test]
+fn a_stock_iso_put_back_serves_without_a_restart() {
+    if !can_run() {
+        return;
+    }
+    let fx = fixture::fixtures();
+    let work = fixture::work_dir("netboot-back");
+    let media = work.path().join("media");
+    fs::create_dir(&media).unwrap();
+    let iso = media.join("esxi-plain.iso");
+    fs::copy(&fx.plain, &iso).unwrap();
+    let one = "[[host]]\nhostname = 'esx01'\nmac = '00:50:56:00:00:01'\n";
+    netboot(work.path(), &iso, &inventory(one), &[]).ok();
+    let away = work.path().join("esxi-plain.iso.away");
+    fs::rename(&iso, &away).unwrap();
+    let mut s = Server::start(&work.path().join("lab"), &[]);
+    let efi = format!("{}/esxi-plain/efi/boot/bootx64.efi", s.url);
+    assert_eq!(get(&efi).0, 404);
+    fs::rename(&away, &iso).unwrap();
+    // Tried again every 2 s; a bound, not a timing assertion.
+    let back = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        get(&efi).0 == 200
+    });
+    let served = get(&efi).1;
+    s.stop();
+    assert!(
+        back,
+        "still not served once the ISO was back\n{}",
+        s.stderr()
+    );
+    assert_eq!(served, iso_file(&fx.plain, "/EFI/BOOT/BOOTX64.EFI"));
+    let err = s.stderr();
+    assert!(
+        err.contains("its hosts cannot boot until it is back") && err.contains("[netboot-source]"),
+        "{err}"
+    );
 }
 
 fn get(url: &str) -> (u16, Vec<u8>) {

@@ -271,6 +271,9 @@ pub fn plan(req: &LabRequest, lab: &LabPlan, nb: &Request) -> Result<Plan> {
 /// that is not a mount, is refused.
 fn check_mount(previous: &Record, inst: &Installer, out_dir: &Path) -> Result<()> {
     match previous.installer(&inst.mount) {
+        // The same media at another path (the ISO moved, or a copy): the
+        // record follows it, and every host of the mount boots from it.
+        Some(old) if old.volume_id == inst.volume_id && old.size == inst.size => Ok(()),
         Some(old) if old.iso != inst.iso => Err(failure::error(
             Failure::Usage,
             format!(

@@ -31,7 +31,7 @@ use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -284,6 +284,8 @@ pub struct Snapshot {
     pub hosts: Vec<Host>,
     /// Problems with the record or its ISOs, said once per reading.
     pub problems: Vec<String>,
+    /// An ISO of the record could not be opened (it is tried again).
+    pub missing: bool,
 }
 
 impl Snapshot {
@@ -298,37 +300,45 @@ type Stamp = Option<(SystemTime, u64)>;
 /// The record of a lab folder, read again when its file changes.
 pub struct Installers {
     state_dir: PathBuf,
-    /// The record file's stamp when last read (None: never read), and
-    /// what was read.
-    current: Mutex<(Option<Stamp>, Arc<Snapshot>)>,
+    /// The record file's stamp when last read (None: never read), what
+    /// was read, and when.
+    current: Mutex<(Option<Stamp>, Arc<Snapshot>, Instant)>,
 }
+
+/// How often a record whose ISO could not be opened is read again, so a
+/// stock ISO put back serves without a restart.
+const RETRY: Duration = Duration::from_secs(2);
 
 impl Installers {
     /// Reads the record now; returns it with what is wrong with it.
     pub fn open(state_dir: &Path) -> (Installers, Vec<String>) {
         let me = Installers {
             state_dir: state_dir.to_path_buf(),
-            current: Mutex::new((None, Arc::new(Snapshot::default()))),
+            current: Mutex::new((None, Arc::new(Snapshot::default()), Instant::now())),
         };
         let (snap, _) = me.snapshot();
         let problems = snap.problems.clone();
         (me, problems)
     }
 
-    /// The current mounts, read again if the record changed since; the
-    /// flag says whether it was read now (so its problems are new).
+    /// The current mounts, read again if the record changed since (or,
+    /// every [`RETRY`], while one of its ISOs is missing); the flag says
+    /// whether its problems are new.
     pub fn snapshot(&self) -> (Arc<Snapshot>, bool) {
         let path = Record::path(&self.state_dir);
         let stamp = std::fs::metadata(&path)
             .ok()
             .map(|m| (m.modified().unwrap_or(UNIX_EPOCH), m.len()));
         let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if cur.0 == Some(stamp) {
+        let same = cur.0 == Some(stamp);
+        if same && !(cur.1.missing && cur.2.elapsed() >= RETRY) {
             return (Arc::clone(&cur.1), false);
         }
         let snap = Arc::new(load(&self.state_dir));
-        *cur = (Some(stamp), Arc::clone(&snap));
-        (snap, true)
+        // A retry that finds the same problems says nothing again.
+        let new = !same || snap.problems != cur.1.problems;
+        *cur = (Some(stamp), Arc::clone(&snap), Instant::now());
+        (snap, new)
     }
 }
 
@@ -356,11 +366,14 @@ fn load(state_dir: &Path) -> Snapshot {
                 }
                 snap.mounts.push(m);
             }
-            Err(e) => snap.problems.push(format!(
-                "network install from {}: {e:#}; its hosts cannot boot until it is back \
-                 (or run `build --inventory --netboot` again with the ISO)",
-                inst.iso.display()
-            )),
+            Err(e) => {
+                snap.missing = true;
+                snap.problems.push(format!(
+                    "network install from {}: {e:#}; its hosts cannot boot until it is back \
+                     (or run `build --inventory --netboot` again with the ISO)",
+                    inst.iso.display()
+                ));
+            }
         }
     }
     snap.hosts = record.hosts;
