@@ -279,7 +279,8 @@ pub fn build(
 /// source is tolerated (esxi-iso never touches the boot images).
 fn check_output(src: &IsoImage, src_media: &Media, path: &Path, host: &HostBuild) -> Result<()> {
     let out = IsoImage::open(path)?;
-    let report = verify::verify(&out, verify::Depth::Cheap);
+    let media = Media::detect(&out);
+    let report = verify::verify_detected(&out, &media, verify::Depth::Cheap);
     let src_bit_ok = esxi::boot_report(src)?
         .iter()
         .any(|b| b.boot_info_table_valid == Some(true));
@@ -298,7 +299,7 @@ fn check_output(src: &IsoImage, src_media: &Media, path: &Path, host: &HostBuild
         .map(|f| format!("{}: {}", f.check.label(), f.detail))
         .collect();
     ensure!(failures.is_empty(), "{}", failures.join("; "));
-    let media = Media::detect(&out)?;
+    let media = media?;
     let want = host.ks_location();
     for (name, cfg) in media.configs() {
         let ko = cfg.get("kernelopt").unwrap_or_default();

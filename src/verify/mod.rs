@@ -253,13 +253,18 @@ fn open_failure_check(e: &IsoError) -> Check {
 
 /// Checks an opened image.
 pub fn verify(img: &IsoImage, depth: Depth<'_>) -> Report {
+    verify_detected(img, &Media::detect(img), depth)
+}
+
+/// [`verify`] with the image's boot.cfg files already read (`media`, as
+/// [`Media::detect`] found them), for a caller that reads them too.
+pub fn verify_detected(img: &IsoImage, media: &anyhow::Result<Media>, depth: Depth<'_>) -> Report {
     let mut r = Report::default();
     check_descriptors(img, &mut r);
     check_directories(img, &mut r);
     check_files(img, &mut r);
     check_pad(img, &mut r);
     check_boot(img, &mut r);
-    let media = Media::detect(img);
     let source = match depth {
         Depth::Full { source } => source,
         Depth::Cheap => None,
@@ -268,8 +273,8 @@ pub fn verify(img: &IsoImage, depth: Depth<'_>) -> Report {
     // command refuses a source that is not; the library then compares
     // files only).
     let src_media = source.and_then(|s| Media::detect(s).ok());
-    let ks = check_boot_cfg(&media, &mut r);
-    if let Ok(media) = &media {
+    let ks = check_boot_cfg(media, &mut r);
+    if let Ok(media) = media {
         check_modules(img, media, src_media.as_ref(), &mut r);
     }
     let ks_text = check_kickstart(img, &ks, &mut r);
