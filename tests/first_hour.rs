@@ -76,6 +76,13 @@ fn misspelled_and_unused_variables_stop_the_build() {
             "kickstart vars nested-lab",
         ],
     );
+    // The same key twice: one value would be dropped.
+    slip(
+        &d,
+        &with(&["--set", "hostname=esx01", "--set", "hostname=esx02"]),
+        2,
+        &["--set hostname is given more than once: give it once"],
+    );
     slip(
         &d,
         &with(&["--set", "nameserver=10.0.0.2"]),

@@ -124,13 +124,20 @@ impl Vars {
         Ok(v)
     }
 
-    /// Adds `--set KEY=VALUE` items.
+    /// Adds `--set KEY=VALUE` items; a key given twice is an error (one
+    /// of the two values would be dropped without a word).
     pub fn extend_set(&mut self, set: &[String]) -> Result<()> {
+        let mut seen = std::collections::BTreeSet::new();
         for item in set {
             let Some((k, val)) = item.split_once('=') else {
                 bail!("--set {item:?}: expected KEY=VALUE");
             };
-            self.insert_from(k.trim(), Value::String(val.into()), "--set")?;
+            let k = k.trim();
+            // The values are not shown: one may be a secret.
+            if !seen.insert(k) {
+                bail!("--set {k} is given more than once: give it once");
+            }
+            self.insert_from(k, Value::String(val.into()), "--set")?;
         }
         Ok(())
     }
