@@ -197,6 +197,50 @@ fn kickstart_render_rejects_bad_values_and_unknown_templates() {
     );
 }
 
+/// A variable a template reads only as a bare condition (`{% if rack %}`,
+/// under `not`, `and`, `or`), or inside the `if` that tests it, may stay
+/// unset: Tera renders it as false. Neither `vars`, nor the render, nor
+/// the root password asks for it.
+#[test]
+fn a_variable_read_as_a_condition_may_stay_unset() {
+    let work = common::fixture::work_dir("render-condition");
+    let w = work.path();
+    fs::write(
+        w.join("c.ks.tera"),
+        "vmaccepteula\n\
+         {% if root_password %}rootpw --iscrypted {{ root_password }}\n{% endif %}\
+         {% if rack and not retired %}# rack {{ rack }}\n{% endif %}\
+         # owner {{ owner }}\n",
+    )
+    .unwrap();
+    let vars = run_in(w, &["kickstart", "vars", "c.ks.tera"], &[])
+        .ok()
+        .stdout();
+    for want in [
+        "rack                    may be left unset (read only under if, is defined, default) (line 3)",
+        "retired                 may be left unset",
+        "owner                   must be set (line 4)",
+    ] {
+        assert!(vars.contains(want), "{want}:\n{vars}");
+    }
+    let render = ["kickstart", "render", "--template", "c.ks.tera"];
+    run_in(w, &render, &[]).fails_with(
+        2,
+        "template c.ks.tera reads a variable that is not set: owner (line 4);",
+    );
+    let out = run_in(w, &[&render[..], &["--set", "owner=ops"]].concat(), &[])
+        .ok()
+        .stdout();
+    assert_eq!(out, "vmaccepteula\n# owner ops\n");
+    let pw = format!("root_password={HASH}");
+    let set = ["--set", "owner=ops", "--set", "rack=r1", "--set", &pw];
+    let out = run_in(w, &[&render[..], &set].concat(), &[]).ok().stdout();
+    assert_eq!(
+        out,
+        format!("vmaccepteula\nrootpw --iscrypted {HASH}\n# rack r1\n# owner ops\n")
+    );
+}
+
 /// Tera's `get_env` would copy the root password from the environment,
 /// where esxi-iso reads it, into the kickstart in plain text.
 #[test]

@@ -471,6 +471,13 @@ mod tests {
         assert!(!asks(
             "{% if root_password is defined %}{{ root_password }}{% endif %}"
         ));
+        // Tera reads a missing variable as false in a condition.
+        assert!(!asks(
+            "{% if root_password %}rootpw --iscrypted {{ root_password }}{% endif %}"
+        ));
+        assert!(asks(
+            "{% if root_password == '' %}{% endif %}rootpw {{ root_password }}"
+        ));
         assert_eq!(
             render("t", "echo ${VCSA_ROOT_PASSWORD} root_password", &none).unwrap(),
             "echo ${VCSA_ROOT_PASSWORD} root_password"
