@@ -241,6 +241,27 @@ fn a_variable_read_as_a_condition_may_stay_unset() {
     );
 }
 
+/// A render Tera fails for a reason other than a missing variable gets
+/// Tera's own error (an input error), not a list of unset variables that
+/// the render never reached.
+#[test]
+fn a_failed_render_is_blamed_on_what_failed() {
+    let work = common::fixture::work_dir("render-blame");
+    let w = work.path();
+    fs::write(
+        w.join("f.ks.tera"),
+        "{% if rack %}x{% endif %}\n{{ \"abc\" | truncate(length=\"x\") }}\n\
+         {% if false %}{{ row }}{% endif %}\n",
+    )
+    .unwrap();
+    let run = run_in(w, &["kickstart", "render", "--template", "f.ks.tera"], &[]).fails_with(
+        3,
+        "rendering template f.ks.tera: Filter `truncate` received an incorrect type for arg \
+         `length`",
+    );
+    assert!(!run.stderr().contains("not set"), "{}", run.describe());
+}
+
 /// Tera's `get_env` would copy the root password from the environment,
 /// where esxi-iso reads it, into the kickstart in plain text.
 #[test]
