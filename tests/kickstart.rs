@@ -262,6 +262,50 @@ fn a_failed_render_is_blamed_on_what_failed() {
     assert!(!run.stderr().contains("not set"), "{}", run.describe());
 }
 
+/// A `--vars` value of the wrong TOML type is refused by name, with the
+/// other problems, not rendered as if unset (`ip = 10` made a static host
+/// DHCP); quoted, the same values render.
+#[test]
+fn wrongly_typed_vars_are_refused_by_name() {
+    let work = common::fixture::work_dir("render-types");
+    let w = work.path();
+    let pw = format!("root_password={HASH}");
+    fs::write(
+        w.join("bad.toml"),
+        "hostname = 5\nip = 10\ngateway = '10.0.0.1'\nntp_servers = true\nvlan_id = 20\n",
+    )
+    .unwrap();
+    let render = ["kickstart", "render", "--set", &pw, "--vars"];
+    let run = run_in(w, &[&render[..], &["bad.toml"]].concat(), &[])
+        .fails_with(2, "invalid template variables:");
+    let err = run.stderr();
+    for want in [
+        "\n  hostname: expected a string, got the integer 5: quote it\n",
+        "\n  ip: expected a string, got the integer 10: quote it\n",
+        "\n  ntp_servers: expected a list of strings or one comma-separated string, got the \
+         boolean true: quote each item, in a list: [\"a\", \"b\"]\n",
+    ] {
+        assert!(err.contains(want), "{want:?}\n{}", run.describe());
+    }
+    assert!(!err.contains("gateway is set"), "{}", run.describe());
+    fs::write(
+        w.join("good.toml"),
+        "hostname = '5'\nip = '10.0.0.15/24'\ngateway = '10.0.0.1'\n\
+         ntp_servers = ['pool.ntp.org']\nvlan_id = 20\n",
+    )
+    .unwrap();
+    let out = run_in(w, &[&render[..], &["good.toml"]].concat(), &[])
+        .ok()
+        .stdout();
+    for want in [
+        "network --bootproto=static --ip=10.0.0.15 --netmask=255.255.255.0 --gateway=10.0.0.1 \
+         --hostname=5 --vlanid=20",
+        "--server=pool.ntp.org",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+}
+
 /// Tera's `get_env` would copy the root password from the environment,
 /// where esxi-iso reads it, into the kickstart in plain text.
 #[test]
