@@ -894,3 +894,53 @@ fn no_import_cycles_between_files() {
         cycles.join("\n  ")
     );
 }
+
+/// No doc comment starts with a line pasted from another item's: a block
+/// of several `///` lines whose first is, whole, the one-line doc of
+/// another item of the same file (`/// bootlib/string.c is_number.` left
+/// above `RULES`) documents the wrong item.
+#[test]
+fn no_doc_line_left_above_the_wrong_item() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut strays = Vec::new();
+    let mut stack = vec![src];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let text = fs::read_to_string(&p).unwrap();
+            // (first line, number of lines) of each block of `///` lines.
+            let mut blocks: Vec<(usize, &str, usize)> = Vec::new();
+            let mut open = false;
+            for (i, l) in text.lines().enumerate() {
+                let l = l.trim();
+                match (l.starts_with("///"), open, blocks.last_mut()) {
+                    (true, true, Some(b)) => b.2 += 1,
+                    (true, _, _) => blocks.push((i + 1, l, 1)),
+                    _ => {}
+                }
+                open = l.starts_with("///");
+            }
+            for (line, first, len) in &blocks {
+                let pasted = *len > 1
+                    && blocks
+                        .iter()
+                        .any(|(at, other, n)| at != line && *n == 1 && other == first);
+                if pasted {
+                    strays.push(format!("{}:{line}: {first}", p.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        strays.is_empty(),
+        "doc lines that belong to another item:\n{}",
+        strays.join("\n")
+    );
+}

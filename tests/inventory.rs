@@ -304,7 +304,9 @@ fn invalid_inventory_lists_every_problem_and_writes_nothing() {
          [[host]]\nhostname = 'esx06'\nip = '10.0.0.16/24'\nroot_password = ''\n\
          [[host]]\nhostname = 'esx07'\nip = '10.0.0.17/24'\ntemplate = 'bad.tera'\n\
          [[host]]\nhostname = 'esx08'\nip = '10.0.0.18/24'\ntemplate = 'nope'\n\
-         [[host]]\nhostname = 'esx09'\nip = '10.0.0.19/24'\nnameserver = '10.0.0.2'\n"
+         [[host]]\nhostname = 'esx09'\nip = '10.0.0.19/24'\nnameserver = '10.0.0.2'\n\
+         [[host]]\nhostname = 'esx10'\nip = 10\nntp_servers = true\n\
+         [[host]]\nhostname = 11\nip = '10.0.0.21/24'\n"
     );
     fs::write(d.join("lab.toml"), lab).unwrap();
     let src = source();
@@ -332,12 +334,23 @@ fn invalid_inventory_lists_every_problem_and_writes_nothing() {
         "esx07: /KS.CFG: error:",
         "esx08: unknown template \"nope\"",
         "esx09: key nameserver: template nested-lab reads no variable nameserver (did you mean nameservers?)",
+        "esx10: ip: expected a string, got the integer 10: quote it",
+        "esx10: ntp_servers: expected a list of strings or one comma-separated string, got the boolean true",
+        "host #11: hostname: expected a string, got the integer 11: quote it",
     ];
     for w in want {
         assert!(
             lines.iter().any(|l| l.starts_with(w)),
             "missing {w:?} in:\n{err}"
         );
+    }
+    // Neither the value dropped for its type ("missing hostname", the
+    // gateway without an ip) nor the host built as DHCP.
+    for wrong in [
+        "host #11: missing hostname",
+        "esx10: gateway is set but ip is not",
+    ] {
+        assert!(!err.contains(wrong), "{wrong:?} in:\n{err}");
     }
     assert!(err.contains("nothing was written"), "{err}");
     assert!(!d.join("out").exists(), "the out dir was created");

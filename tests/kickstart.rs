@@ -197,6 +197,115 @@ fn kickstart_render_rejects_bad_values_and_unknown_templates() {
     );
 }
 
+/// A variable a template reads only as a bare condition (`{% if rack %}`,
+/// under `not`, `and`, `or`), or inside the `if` that tests it, may stay
+/// unset: Tera renders it as false. Neither `vars`, nor the render, nor
+/// the root password asks for it.
+#[test]
+fn a_variable_read_as_a_condition_may_stay_unset() {
+    let work = common::fixture::work_dir("render-condition");
+    let w = work.path();
+    fs::write(
+        w.join("c.ks.tera"),
+        "vmaccepteula\n\
+         {% if root_password %}rootpw --iscrypted {{ root_password }}\n{% endif %}\
+         {% if rack and not retired %}# rack {{ rack }}\n{% endif %}\
+         # owner {{ owner }}\n",
+    )
+    .unwrap();
+    let vars = run_in(w, &["kickstart", "vars", "c.ks.tera"], &[])
+        .ok()
+        .stdout();
+    for want in [
+        "rack                    may be left unset (read only under if, is defined, default) (line 3)",
+        "retired                 may be left unset",
+        "owner                   must be set (line 4)",
+    ] {
+        assert!(vars.contains(want), "{want}:\n{vars}");
+    }
+    let render = ["kickstart", "render", "--template", "c.ks.tera"];
+    run_in(w, &render, &[]).fails_with(
+        2,
+        "template c.ks.tera reads a variable that is not set: owner (line 4);",
+    );
+    let out = run_in(w, &[&render[..], &["--set", "owner=ops"]].concat(), &[])
+        .ok()
+        .stdout();
+    assert_eq!(out, "vmaccepteula\n# owner ops\n");
+    let pw = format!("root_password={HASH}");
+    let set = ["--set", "owner=ops", "--set", "rack=r1", "--set", &pw];
+    let out = run_in(w, &[&render[..], &set].concat(), &[]).ok().stdout();
+    assert_eq!(
+        out,
+        format!("vmaccepteula\nrootpw --iscrypted {HASH}\n# rack r1\n# owner ops\n")
+    );
+}
+
+/// A render Tera fails for a reason other than a missing variable gets
+/// Tera's own error (an input error), not a list of unset variables that
+/// the render never reached.
+#[test]
+fn a_failed_render_is_blamed_on_what_failed() {
+    let work = common::fixture::work_dir("render-blame");
+    let w = work.path();
+    fs::write(
+        w.join("f.ks.tera"),
+        "{% if rack %}x{% endif %}\n{{ \"abc\" | truncate(length=\"x\") }}\n\
+         {% if false %}{{ row }}{% endif %}\n",
+    )
+    .unwrap();
+    let run = run_in(w, &["kickstart", "render", "--template", "f.ks.tera"], &[]).fails_with(
+        3,
+        "rendering template f.ks.tera: Filter `truncate` received an incorrect type for arg \
+         `length`",
+    );
+    assert!(!run.stderr().contains("not set"), "{}", run.describe());
+}
+
+/// A `--vars` value of the wrong TOML type is refused by name, with the
+/// other problems, not rendered as if unset (`ip = 10` made a static host
+/// DHCP); quoted, the same values render.
+#[test]
+fn wrongly_typed_vars_are_refused_by_name() {
+    let work = common::fixture::work_dir("render-types");
+    let w = work.path();
+    let pw = format!("root_password={HASH}");
+    fs::write(
+        w.join("bad.toml"),
+        "hostname = 5\nip = 10\ngateway = '10.0.0.1'\nntp_servers = true\nvlan_id = 20\n",
+    )
+    .unwrap();
+    let render = ["kickstart", "render", "--set", &pw, "--vars"];
+    let run = run_in(w, &[&render[..], &["bad.toml"]].concat(), &[])
+        .fails_with(2, "invalid template variables:");
+    let err = run.stderr();
+    for want in [
+        "\n  hostname: expected a string, got the integer 5: quote it\n",
+        "\n  ip: expected a string, got the integer 10: quote it\n",
+        "\n  ntp_servers: expected a list of strings or one comma-separated string, got the \
+         boolean true: quote each item, in a list: [\"a\", \"b\"]\n",
+    ] {
+        assert!(err.contains(want), "{want:?}\n{}", run.describe());
+    }
+    assert!(!err.contains("gateway is set"), "{}", run.describe());
+    fs::write(
+        w.join("good.toml"),
+        "hostname = '5'\nip = '10.0.0.15/24'\ngateway = '10.0.0.1'\n\
+         ntp_servers = ['pool.ntp.org']\nvlan_id = 20\n",
+    )
+    .unwrap();
+    let out = run_in(w, &[&render[..], &["good.toml"]].concat(), &[])
+        .ok()
+        .stdout();
+    for want in [
+        "network --bootproto=static --ip=10.0.0.15 --netmask=255.255.255.0 --gateway=10.0.0.1 \
+         --hostname=5 --vlanid=20",
+        "--server=pool.ntp.org",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+}
+
 /// Tera's `get_env` would copy the root password from the environment,
 /// where esxi-iso reads it, into the kickstart in plain text.
 #[test]

@@ -295,7 +295,7 @@ fn template_vars(arg: &str) -> Result<VarsJson> {
                 default: None,
                 secret: false,
                 help: if u.guarded {
-                    "read only when set (is defined, default)".to_string()
+                    "may be left unset (read only under if, is defined, default)".to_string()
                 } else {
                     "must be set".to_string()
                 },

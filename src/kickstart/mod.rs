@@ -269,17 +269,21 @@ fn render_guarded(
         if let Some(over) = budget.exceeded(name) {
             return Err(over);
         }
-        if let Some(missing) = missing_variables(&tera, name, text, ctx) {
-            return Err(missing);
+        // Only when Tera stopped at a missing variable: any other error is
+        // Tera's to tell, even if some variable read elsewhere is unset.
+        if missed_a_variable(&e) {
+            if let Some(missing) = missing_variables(&tera, name, text, ctx) {
+                return Err(missing);
+            }
         }
         return Err(tera_error(e, name));
     }
     String::from_utf8(out.buf).map_err(|_| anyhow!("template {name} rendered invalid UTF-8"))
 }
 
-/// After a failed render: every variable the template reads without a
-/// guard that the context lacks, each with its first line (Tera names
-/// only the first it stops at).
+/// After a render Tera stopped at a missing variable: every variable the
+/// template reads without a guard that the context lacks, each with its
+/// first line (Tera names only the first it stops at).
 fn missing_variables(
     tera: &tera::Tera,
     name: &str,
@@ -387,22 +391,36 @@ fn bounded_range(args: &HashMap<String, tera::Value>) -> tera::Result<tera::Valu
     ))
 }
 
-fn tera_error(e: tera::Error, name: &str) -> anyhow::Error {
-    if guard::out_of_parser_calls(&e) {
-        return guard::too_complex(name);
-    }
-    let mut msg = format!("rendering template {name}");
-    let mut cause: Option<&dyn std::error::Error> = Some(&e);
+/// The messages of Tera's error and of its causes, outermost first.
+fn error_chain(e: &tera::Error) -> Vec<String> {
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
     let mut parts = Vec::new();
     while let Some(c) = cause {
         parts.push(c.to_string());
         cause = c.source();
     }
-    if let Some(last) = parts.last() {
+    parts
+}
+
+/// Whether Tera stopped because the context lacks a variable: a lookup
+/// (`Variable `a` not found in context ...`) or a test on it (`Tester
+/// `string` was called on an undefined variable`).
+fn missed_a_variable(e: &tera::Error) -> bool {
+    error_chain(e).iter().any(|p| {
+        p.contains("not found in context") || p.contains("was called on an undefined variable")
+    })
+}
+
+fn tera_error(e: tera::Error, name: &str) -> anyhow::Error {
+    if guard::out_of_parser_calls(&e) {
+        return guard::too_complex(name);
+    }
+    let mut msg = format!("rendering template {name}");
+    if let Some(last) = error_chain(&e).last() {
         msg.push_str(": ");
         msg.push_str(last);
     }
-    if parts.iter().any(|p| p.contains("not found in context")) {
+    if missed_a_variable(&e) {
         msg.push_str(" (define it with --set KEY=VALUE or in --vars FILE.toml)");
         return failure::error(Failure::Usage, msg);
     }
@@ -443,6 +461,33 @@ mod tests {
         assert!(err.contains("nope") && err.contains("--set"), "{err}");
     }
 
+    /// A render Tera fails for another reason is reported as Tera says,
+    /// even when a variable the template reads elsewhere is unset; one
+    /// that stops at a missing variable names every missing one.
+    #[test]
+    fn missing_variables_named_only_when_tera_missed_one() {
+        let none = Vars::default();
+        let message = |text: &str| {
+            let e = render("t", text, &none).unwrap_err();
+            (format!("{e:#}"), failure::of(&e))
+        };
+        let (msg, kind) =
+            message("{{ 'abc' | truncate(length='x') }}\n{% if false %}{{ rack }}{% endif %}\n");
+        assert!(msg.contains("truncate") && !msg.contains("rack"), "{msg}");
+        assert_eq!(kind, Some(Failure::Input), "{msg}");
+        let missing = "reads variables that are not set: a (line 1), b (line 2)";
+        for text in [
+            "{{ a }}\n{{ b }}\n",
+            "{% if a > 1 %}{% endif %}\n{{ b }}\n",
+            "{% if a is string %}{% endif %}\n{{ b }}\n",
+            "{{ a | upper }}\n{{ b }}\n",
+        ] {
+            let (msg, kind) = message(text);
+            assert!(msg.contains(missing), "{text}: {msg}");
+            assert_eq!(kind, Some(Failure::Usage), "{text}: {msg}");
+        }
+    }
+
     #[test]
     fn missing_password_says_how() {
         let err = render("nested-lab", builtin("nested-lab"), &Vars::default())
@@ -470,6 +515,13 @@ mod tests {
         assert!(!asks("echo vcsa_root_password=$PW"));
         assert!(!asks(
             "{% if root_password is defined %}{{ root_password }}{% endif %}"
+        ));
+        // Tera reads a missing variable as false in a condition.
+        assert!(!asks(
+            "{% if root_password %}rootpw --iscrypted {{ root_password }}{% endif %}"
+        ));
+        assert!(asks(
+            "{% if root_password == '' %}{% endif %}rootpw {{ root_password }}"
         ));
         assert_eq!(
             render("t", "echo ${VCSA_ROOT_PASSWORD} root_password", &none).unwrap(),

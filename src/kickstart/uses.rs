@@ -1,7 +1,17 @@
 //! Which variables a template reads, from Tera's own parse of it: the
 //! names it takes from the context, each with the first line that names
-//! it, and whether it only ever reads them under a guard (`is defined`,
-//! `| default(...)`), so that leaving them unset is fine.
+//! it, and whether it only ever reads them under a guard, so that leaving
+//! them unset is fine.
+//!
+//! The guards are those under which Tera renders a missing variable
+//! without an error (its `renderer/processor.rs`, 1.20): `is defined` and
+//! `is undefined`; `| default(...)`; `not NAME`, true when NAME is
+//! missing; and a variable (with any filters) that Tera evaluates for its
+//! truth, as an `if` or `elif` condition or a side of `and` or `or`, where
+//! any failure to evaluate it reads as false. A condition that holds
+//! guarantees its variables inside its body: `{% if a %}{{ a }}{% endif %}`
+//! renders without `a`. A comparison, a test, math or `in` fails on a
+//! missing variable wherever it is.
 //!
 //! Names a template binds itself are not context reads: `{% set %}`
 //! targets from where they are set on, loop variables (and `loop`) in
@@ -14,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tera::ast::{Expr, ExprVal, Node};
+use tera::ast::{Expr, ExprVal, LogicOperator, Node};
 
 /// Tera's name for the whole context.
 const WHOLE_CONTEXT: &str = "__tera_context";
@@ -32,7 +42,8 @@ pub struct Uses {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Use {
     pub line: usize,
-    /// Read only under `is defined`/`is undefined` or `| default(...)`.
+    /// Every read is one Tera renders without the variable (see the
+    /// module's header).
     pub guarded: bool,
 }
 
@@ -91,8 +102,11 @@ struct Walk {
     /// Context reads: name -> guarded so far.
     reads: BTreeMap<String, bool>,
     whole_context: bool,
-    /// Names an enclosing `{% if NAME is defined %}` guarantees.
+    /// Names an enclosing `{% if %}` guarantees (`NAME is defined`, `NAME`).
     defined: Vec<BTreeSet<String>>,
+    /// Inside a variable Tera evaluates for its truth: every failure
+    /// there reads as false, so every read is guarded.
+    lenient: usize,
 }
 
 impl Walk {
@@ -125,7 +139,8 @@ impl Walk {
             if root == WHOLE_CONTEXT {
                 self.whole_context = true;
             } else if !self.bound(root) {
-                let guarded = guarded || self.defined.iter().any(|d| d.contains(root));
+                let guarded =
+                    guarded || self.lenient > 0 || self.defined.iter().any(|d| d.contains(root));
                 let g = self.reads.entry(root.to_string()).or_insert(guarded);
                 *g &= guarded;
             }
@@ -154,7 +169,7 @@ impl Walk {
                 }
                 Node::If(i, _) => {
                     for (_, cond, body) in &i.conditions {
-                        self.expr(cond, false);
+                        self.condition(cond);
                         let mut sure = BTreeSet::new();
                         defined_by(cond, &mut sure);
                         self.defined.push(sure);
@@ -187,10 +202,29 @@ impl Walk {
     }
 
     fn expr(&mut self, e: &Expr, guarded: bool) {
-        let guarded = guarded || e.has_default_filter();
+        // Tera gives a missing variable `default`'s value, and makes `not`
+        // of one true before it runs any filter (whose arguments it then
+        // does not read).
+        let guarded =
+            guarded || e.has_default_filter() || (e.negated && matches!(e.val, ExprVal::Ident(_)));
         self.val(&e.val, guarded);
         for f in &e.filters {
             self.call_args(&f.args);
+        }
+    }
+
+    /// An expression Tera evaluates for its truth (its `eval_as_bool`): an
+    /// `if` or `elif` condition, a side of `and` or `or`. A variable there
+    /// is false when Tera fails to evaluate it, for whatever reason
+    /// (missing, a missing index, a filter's error), so nothing it reads
+    /// is required; anything else fails as it does elsewhere.
+    fn condition(&mut self, e: &Expr) {
+        if matches!(e.val, ExprVal::Ident(_)) {
+            self.lenient += 1;
+            self.expr(e, true);
+            self.lenient -= 1;
+        } else {
+            self.expr(e, false);
         }
     }
 
@@ -209,10 +243,16 @@ impl Walk {
                 self.expr(&m.lhs, false);
                 self.expr(&m.rhs, false);
             }
-            ExprVal::Logic(l) => {
-                self.expr(&l.lhs, false);
-                self.expr(&l.rhs, false);
-            }
+            ExprVal::Logic(l) => match l.operator {
+                LogicOperator::And | LogicOperator::Or => {
+                    self.condition(&l.lhs);
+                    self.condition(&l.rhs);
+                }
+                _ => {
+                    self.expr(&l.lhs, false);
+                    self.expr(&l.rhs, false);
+                }
+            },
             ExprVal::In(i) => {
                 self.expr(&i.lhs, false);
                 self.expr(&i.rhs, false);
@@ -242,7 +282,9 @@ impl Walk {
 }
 
 /// The names a condition guarantees to be defined when it holds: those
-/// of `NAME is defined` tests joined by `and`.
+/// of `NAME is defined` tests and of variables (whose lookup, indexes
+/// included, must have worked for them to be true; not with `default`),
+/// joined by `and`.
 fn defined_by(cond: &Expr, out: &mut BTreeSet<String>) {
     if cond.negated {
         return;
@@ -251,7 +293,10 @@ fn defined_by(cond: &Expr, out: &mut BTreeSet<String>) {
         ExprVal::Test(t) if t.name == "defined" && !t.negated => {
             out.extend(roots(&t.ident).into_iter().take(1).map(str::to_string));
         }
-        ExprVal::Logic(l) if l.operator == tera::ast::LogicOperator::And => {
+        ExprVal::Ident(i) if !cond.has_default_filter() => {
+            out.extend(roots(i).into_iter().map(str::to_string));
+        }
+        ExprVal::Logic(l) if l.operator == LogicOperator::And => {
             defined_by(&l.lhs, out);
             defined_by(&l.rhs, out);
         }
@@ -359,9 +404,11 @@ mod tests {
                 "{# {{ nope }} #}{% raw %}{{ nope2 }}{% endraw %}{{ 'lit' ~ s }}",
                 &[("s", 1, false)],
             ),
+            // A bare `b` as a side of `and`: Tera reads it as false when
+            // it is missing.
             (
                 "{% if a is defined and b %}{{ a }}{% else %}{{ a }}{% endif %}",
-                &[("a", 1, false), ("b", 1, false)],
+                &[("a", 1, false), ("b", 1, true)],
             ),
             (
                 "{% if a is defined and b > 1 %}\n{{ a.x }}{% endif %}",
@@ -381,6 +428,121 @@ mod tests {
         }
         let all = uses("{{ __tera_context }}");
         assert!(all.whole_context && all.reads("anything"));
+    }
+
+    /// Tera is the oracle: a name is guarded exactly when the template,
+    /// which renders with every name it reads set to the row's values,
+    /// still renders with that one name left out.
+    #[test]
+    fn guarded_as_tera_renders() {
+        // (template, the value of every name it reads, as JSON)
+        let cases: &[(&str, &str)] = &[
+            // A variable as a condition, alone, under `not`, `and`, `or`,
+            // with filters: Tera reads a failed lookup (or filter) as false.
+            ("{% if a %}x{% endif %}", r#"{"a": 1}"#),
+            ("{% if a.b %}x{% endif %}", r#"{"a": {"b": 1}}"#),
+            ("{% if not a %}x{% endif %}", r#"{"a": 1}"#),
+            ("{% if a and b %}x{% endif %}", r#"{"a": 1, "b": 1}"#),
+            ("{% if a or b %}x{% endif %}", r#"{"a": 0, "b": 1}"#),
+            (
+                "{% if not a and not b or c %}x{% endif %}",
+                r#"{"a": 0, "b": 0, "c": 1}"#,
+            ),
+            ("{% if x %}{% elif a %}y{% endif %}", r#"{"x": 0, "a": 1}"#),
+            ("{% if a | length %}x{% endif %}", r#"{"a": "abc"}"#),
+            (
+                "{% if a | replace(from=b, to='y') %}x{% endif %}",
+                r#"{"a": "abc", "b": "b"}"#,
+            ),
+            ("{% if m[k] %}x{% endif %}", r#"{"m": {"q": 1}, "k": "q"}"#),
+            // `and` and `or` are conditions wherever they are.
+            ("{{ a or b }}", r#"{"a": 0, "b": 1}"#),
+            ("{% set c = a and b %}{{ c }}", r#"{"a": 1, "b": 1}"#),
+            // `not` on a variable is true when the variable is missing;
+            // its filters run only when it is there.
+            ("{{ not a }}", r#"{"a": 1}"#),
+            (
+                "{{ not a | replace(from=b, to='y') }}",
+                r#"{"a": "abc", "b": "b"}"#,
+            ),
+            // Anything else in a condition fails on a missing variable.
+            ("{% if a == 1 %}x{% endif %}", r#"{"a": 1}"#),
+            ("{% if not a == 1 %}x{% endif %}", r#"{"a": 1}"#),
+            ("{% if a | length > 0 %}x{% endif %}", r#"{"a": "abc"}"#),
+            ("{% if a > 1 %}x{% endif %}", r#"{"a": 2}"#),
+            ("{% if a + 1 %}x{% endif %}", r#"{"a": 1}"#),
+            ("{% if a is string %}x{% endif %}", r#"{"a": "abc"}"#),
+            ("{% if a in b %}x{% endif %}", r#"{"a": "b", "b": "abc"}"#),
+            ("{% if 'x' ~ a %}x{% endif %}", r#"{"a": "b"}"#),
+            ("{% if a and b == 1 %}x{% endif %}", r#"{"a": 1, "b": 1}"#),
+            (
+                "{% if a | default(value=b) %}x{% endif %}{{ b }}",
+                r#"{"a": 1, "b": 1}"#,
+            ),
+            ("{{ a }}", r#"{"a": 1}"#),
+            ("{% set c = a %}", r#"{"a": 1}"#),
+            // What a condition guarantees in its body.
+            ("{% if a %}{{ a }}{% endif %}", r#"{"a": 1}"#),
+            ("{% if a.b %}{{ a }}{% endif %}", r#"{"a": {"b": 1}}"#),
+            ("{% if a | length %}{{ a }}{% endif %}", r#"{"a": "abc"}"#),
+            (
+                "{% if a and b %}{{ a }}{{ b }}{% endif %}",
+                r#"{"a": 1, "b": 1}"#,
+            ),
+            (
+                "{% if m[k] %}{{ k }}{% endif %}",
+                r#"{"m": {"q": 1}, "k": "q"}"#,
+            ),
+            (
+                "{% if a %}{% for i in a %}{{ i }}{% endfor %}{% endif %}",
+                r#"{"a": [1]}"#,
+            ),
+            (
+                "{% if a is defined and b %}{{ a }}{% endif %}",
+                r#"{"a": 1, "b": 1}"#,
+            ),
+            ("{% if a %}{% else %}{{ a }}{% endif %}", r#"{"a": 0}"#),
+            (
+                "{% if a %}{% elif b %}{{ a }}{% endif %}",
+                r#"{"a": 0, "b": 1}"#,
+            ),
+            ("{% if not a %}{{ a }}{% endif %}", r#"{"a": 0}"#),
+            ("{% if a or b %}{{ a }}{% endif %}", r#"{"a": 1, "b": 1}"#),
+            ("{% if a == 1 %}{{ a }}{% endif %}", r#"{"a": 1}"#),
+            (
+                "{% if a | default(value=1) %}{{ a }}{% endif %}",
+                r#"{"a": 1}"#,
+            ),
+        ];
+        let render = |text: &str, values: &serde_json::Map<String, serde_json::Value>| {
+            let ctx = tera::Context::from_value(values.clone().into()).unwrap();
+            tera::Tera::one_off(text, &ctx, false)
+        };
+        let mut wrong = Vec::new();
+        for (text, values) in cases {
+            let values: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(values).unwrap();
+            let u = uses(text);
+            let read: Vec<&String> = u.vars.keys().collect();
+            let given: Vec<&String> = values.keys().collect();
+            assert_eq!(read, given, "{text}: the names it reads");
+            if let Err(e) = render(text, &values) {
+                panic!("{text}: Tera fails with every name set: {e:?}");
+            }
+            for (name, read) in &u.vars {
+                let mut without = values.clone();
+                without.remove(name);
+                let tera_renders = render(text, &without).is_ok();
+                if read.guarded != tera_renders {
+                    wrong.push(format!(
+                        "{text} without {name}: guarded is {}, Tera {}",
+                        read.guarded,
+                        if tera_renders { "renders" } else { "fails" }
+                    ));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
     }
 
     #[test]

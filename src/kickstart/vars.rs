@@ -2,9 +2,10 @@
 //! `--set KEY=VALUE`, then ESXI_ISO_ROOT_PASSWORD for the password), how
 //! they are checked, and the derived values templates get.
 //!
-//! Every value is validated before rendering: no value may hold a newline
-//! or control character, so no value can inject kickstart lines; hostnames
-//! follow RFC 1123 and addresses must parse.
+//! Every value is validated before rendering: a known variable takes its
+//! TOML type (a wrong one is refused, not dropped); no value may hold a
+//! newline or control character, so no value can inject kickstart lines;
+//! hostnames follow RFC 1123 and addresses must parse.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -252,8 +253,18 @@ impl Vars {
         for (k, v) in &self.values {
             check_value(k, v, &mut out);
         }
-        if let Err(e) = self.network() {
-            out.push(e);
+        // The network read with one of its values dropped for its type
+        // would only add a false problem ("gateway is set but ip is not").
+        let mistyped = |k: &str| {
+            self.values
+                .get(k)
+                .zip(spec(k))
+                .is_some_and(|(v, s)| type_problem(s.kind, v).is_some())
+        };
+        if !["ip", "netmask", "gateway"].into_iter().any(mistyped) {
+            if let Err(e) = self.network() {
+                out.push(e);
+            }
         }
         out
     }
@@ -522,7 +533,83 @@ fn is_mac(s: &str) -> bool {
             .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// What a TOML value is, for a message ("the integer 5"); a secret's
+/// value is not shown ("an integer").
+fn describe(v: &Value, secret: bool) -> String {
+    let (a, the, shown) = match v {
+        Value::String(s) => ("a string", "the string", format!("{s:?}")),
+        Value::Integer(i) => ("an integer", "the integer", i.to_string()),
+        Value::Float(f) => ("a float", "the float", f.to_string()),
+        Value::Boolean(b) => ("a boolean", "the boolean", b.to_string()),
+        Value::Datetime(d) => ("a date", "the date", d.to_string()),
+        Value::Array(_) => return "a list".into(),
+        Value::Table(_) => return "a table".into(),
+    };
+    if secret {
+        a.to_string()
+    } else {
+        format!("{the} {shown}")
+    }
+}
+
+/// A value of the wrong TOML type for a known variable: (what it takes,
+/// how to write it). Everything the context would otherwise drop (a
+/// number for `ip` made the host DHCP) is refused.
+fn type_problem(kind: Kind, v: &Value) -> Option<(&'static str, &'static str)> {
+    let scalar = !matches!(v, Value::Array(_) | Value::Table(_));
+    match kind {
+        Kind::Bool => (!v.is_bool()).then_some(("true or false", "write true or false")),
+        Kind::Vlan => (!(v.is_str() || v.is_integer()))
+            .then_some(("a VLAN id 0-4095", "write a whole number, like 20")),
+        Kind::Ipv4List | Kind::HostList => (!(v.is_str() || v.is_array())).then_some((
+            "a list of strings or one comma-separated string",
+            "quote each item, in a list: [\"a\", \"b\"]",
+        )),
+        Kind::List => (!(v.is_str() || v.is_array())).then_some((
+            "a list of strings or a string",
+            "quote each item, in a list: [\"a\", \"b\"]",
+        )),
+        Kind::Text
+        | Kind::Hostname
+        | Kind::Domain
+        | Kind::Ip
+        | Kind::Ipv4
+        | Kind::Netmask
+        | Kind::Device
+        | Kind::Secret
+        | Kind::Disk
+        | Kind::Vmfs
+        | Kind::MediaSize => (!v.is_str()).then_some((
+            "a string",
+            if scalar {
+                "quote it"
+            } else {
+                "give one value, in quotes"
+            },
+        )),
+    }
+}
+
 fn check_value(key: &str, v: &Value, out: &mut Vec<String>) {
+    let secret = spec(key).is_some_and(|s| s.kind == Kind::Secret);
+    if let Some(spec) = spec(key) {
+        if let Some((wants, fix)) = type_problem(spec.kind, v) {
+            out.push(format!(
+                "{key}: expected {wants}, got {}: {fix}",
+                describe(v, secret)
+            ));
+            return;
+        }
+        if let Value::Array(items) = v {
+            if let Some(item) = items.iter().find(|x| !x.is_str()) {
+                out.push(format!(
+                    "{key}: expected a list of strings, got {} in it: quote each item",
+                    describe(item, secret)
+                ));
+                return;
+            }
+        }
+    }
     let strings: Vec<&str> = match v {
         Value::String(s) => vec![s.as_str()],
         Value::Array(a) => {
@@ -541,7 +628,7 @@ fn check_value(key: &str, v: &Value, out: &mut Vec<String>) {
     };
     for s in &strings {
         if s.chars().any(|c| c.is_control()) {
-            let shown = if spec(key).is_some_and(|s| s.kind == Kind::Secret) {
+            let shown = if secret {
                 "<secret>".to_string()
             } else {
                 format!("{s:?}")
@@ -587,7 +674,6 @@ fn check_value(key: &str, v: &Value, out: &mut Vec<String>) {
         Kind::MediaSize if !one.is_empty() && !["min", "small", "default", "max"].contains(&one) => {
             bad(out, format!("{one:?} must be min, small, default or max"))
         }
-        Kind::Bool if !matches!(v, Value::Boolean(_)) => bad(out, "must be true or false".into()),
         Kind::List if key == "ssh_authorized_keys" => {
             for s in &strings {
                 let ok = ["ssh-", "ecdsa-", "sk-"].iter().any(|p| s.starts_with(p)) && !s.contains('\'');
@@ -674,6 +760,94 @@ mod tests {
         .problems()
         .is_empty());
         assert!(parse_bool("maybe").is_err());
+    }
+
+    /// A value of the wrong TOML type (from --vars or an inventory) is
+    /// refused by name, not dropped: the context takes only the type each
+    /// kind has, so `ip = 10` made a static host DHCP.
+    #[test]
+    fn wrong_types_are_refused_by_name() {
+        let toml = |text: &str| {
+            let mut v = Vars::default();
+            for (k, val) in text.parse::<toml::Table>().unwrap() {
+                v.insert(&k, val).unwrap();
+            }
+            v
+        };
+        let list = "quote each item, in a list: [\"a\", \"b\"]";
+        let cases: &[(&str, String)] = &[
+            ("hostname = 5", "hostname: expected a string, got the integer 5: quote it".into()),
+            ("ip = 10", "ip: expected a string, got the integer 10: quote it".into()),
+            ("gateway = 5", "gateway: expected a string, got the integer 5: quote it".into()),
+            ("domain = 1.5", "domain: expected a string, got the float 1.5: quote it".into()),
+            ("disk = 1979-05-27", "disk: expected a string, got the date 1979-05-27: quote it".into()),
+            ("device = false", "device: expected a string, got the boolean false: quote it".into()),
+            (
+                "hostname = ['esx01']",
+                "hostname: expected a string, got a list: give one value, in quotes".into(),
+            ),
+            (
+                "syslog = { host = 'x' }",
+                "syslog: expected a string, got a table: give one value, in quotes".into(),
+            ),
+            (
+                "root_password = 12345",
+                "root_password: expected a string, got an integer: quote it".into(),
+            ),
+            (
+                "ntp_servers = true",
+                format!("ntp_servers: expected a list of strings or one comma-separated string, got the boolean true: {list}"),
+            ),
+            (
+                "nameservers = 10",
+                format!("nameservers: expected a list of strings or one comma-separated string, got the integer 10: {list}"),
+            ),
+            (
+                "firstboot = 3",
+                format!("firstboot: expected a list of strings or a string, got the integer 3: {list}"),
+            ),
+            (
+                "nameservers = ['10.0.0.1', 2]",
+                "nameservers: expected a list of strings, got the integer 2 in it: quote each item".into(),
+            ),
+            (
+                "vlan_id = true",
+                "vlan_id: expected a VLAN id 0-4095, got the boolean true: write a whole number, like 20".into(),
+            ),
+            (
+                "vlan_id = 1.5",
+                "vlan_id: expected a VLAN id 0-4095, got the float 1.5: write a whole number, like 20".into(),
+            ),
+            (
+                "enable_ssh = 1",
+                "enable_ssh: expected true or false, got the integer 1: write true or false".into(),
+            ),
+            // The network is not read without the value dropped: no
+            // "gateway is set but ip is not".
+            (
+                "ip = 10\ngateway = '10.0.0.1'",
+                "ip: expected a string, got the integer 10: quote it".into(),
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(toml(text).problems(), std::slice::from_ref(want), "{text}");
+        }
+        // What each kind took before, and the template's own variables,
+        // of any TOML type but a table or a date.
+        for text in [
+            "vlan_id = 20",
+            "vlan_id = '20'",
+            "enable_ssh = true",
+            "enable_ssh = 'yes'",
+            "nameservers = '10.0.0.1, 10.0.0.2'",
+            "nameservers = ['10.0.0.1']",
+            "firstboot = 'echo'",
+            "firstboot = ['echo', 'true']",
+            "hostname = 'esx01'\nip = '10.0.0.11/24'\ngateway = '10.0.0.1'",
+            "rack = 5\nrow = true\nheight = 1.5\ntags = ['a']",
+        ] {
+            assert_eq!(toml(text).problems(), Vec::<String>::new(), "{text}");
+        }
     }
 
     #[test]

@@ -312,7 +312,8 @@ fn resolve_host(
     let label = hostname
         .clone()
         .unwrap_or_else(|| format!("host #{}", index + 1));
-    if hostname.is_none() {
+    // A hostname of the wrong type is there: vars.problems() says so.
+    if hostname.is_none() && vars.values.get("hostname").is_none_or(Value::is_str) {
         problems.push("missing hostname".to_string());
     }
     problems.extend(vars.problems());

@@ -10,7 +10,6 @@ use super::{is_absolute, kind, list_items, make_path, resolve_key, BootCfg, Kind
 use super::{Diagnostic, Severity, IMAGE_KEYS, OPTIONS};
 use crate::diagnostic::edit_distance;
 
-/// bootlib/string.c `is_number`.
 /// Every code [`BootCfg::check`] gives and what it may be, as
 /// [`crate::kickstart::lint::RULES`] writes it: `E` an error (the boot
 /// stops), `W` a warning (the loader goes on, not as the file looks).
