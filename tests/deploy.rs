@@ -491,6 +491,43 @@ fn deploy_watches_detaches_and_destroys_only_the_labs_vms() {
     );
 }
 
+/// A host's `vm.host` pins its VM to that host though `[defaults.vm]`
+/// names a cluster (the host's own): the VM goes into that cluster's root
+/// resource pool, on that host; the other host's VM is placed by the
+/// cluster.
+#[test]
+fn deploy_pins_a_vm_to_a_host_of_the_defaults_cluster() {
+    let Some((sim, tp, w)) = setup(
+        "deploy_pins_a_vm_to_a_host_of_the_defaults_cluster",
+        VcsimOpts::default(),
+    ) else {
+        return;
+    };
+    let d = w.path();
+    py(&sim, "mac-learning", &["DC0_DVPG0"]);
+    build_lab(
+        d,
+        &format!("{TWO_HOSTS}vm.host = 'DC0_C0_H1'\n"),
+        &fixtures().plain,
+    );
+    let run = deploy(d, &sim.url, &tp, &[]);
+    run.success();
+    let out = run.stdout();
+    for want in [
+        "esx01: created VM esx01 (vm-",
+        "esx02: created VM esx02 (vm-",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+    let all = vms(&sim);
+    let b = vm(&all, "esx02");
+    assert_eq!(b["host"], "DC0_C0_H1", "{b:#}");
+    assert_eq!(b["resource_pool"], "Resources", "{b:#}");
+    let a = vm(&all, "esx01");
+    assert!(a["host"].as_str().unwrap().starts_with("DC0_C0_H"), "{a:#}");
+    assert_eq!(a["resource_pool"], "Resources", "{a:#}");
+}
+
 #[test]
 fn deploy_reports_differences_and_a_wait_that_times_out() {
     let Some((sim, tp, w)) = setup(

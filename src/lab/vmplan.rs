@@ -131,10 +131,6 @@ pub fn plan_vm(
     if s.datastore.is_none() {
         problems.push("vm.datastore: missing: name the datastore the VM goes on".into());
     }
-    if s.cluster.is_some() && s.host.is_some() {
-        problems
-            .push("vm.cluster and vm.host: give one (a host of a cluster is chosen by DRS)".into());
-    }
     let cpus = s.cpus.unwrap_or(4);
     if cpus < MIN_CPUS {
         problems.push(format!(
@@ -585,6 +581,51 @@ mod tests {
         // --host keeps the others checked, and builds only those named.
         let one = read_lab(&inv, "lab", &["ESX02".into()], &BTreeMap::new()).unwrap();
         assert_eq!(one.hosts.len(), 1);
+    }
+
+    #[test]
+    fn a_hosts_vm_host_replaces_the_defaults_cluster() {
+        let inv = parse_toml(&format!(
+            "{BASE}cluster = 'C1'\nresource_pool = 'Nested'\n\
+             [[host]]\nhostname = 'esx01'\nvm.host = 'esx-a.lab.local'\n\
+             [[host]]\nhostname = 'esx02'\n"
+        ))
+        .unwrap();
+        let lab = read_lab(&inv, "lab", &[], &BTreeMap::new()).unwrap();
+        let (a, b) = (&lab.hosts[0].vm, &lab.hosts[1].vm);
+        assert_eq!(
+            (a.cluster.as_deref(), a.host.as_deref()),
+            (None, Some("esx-a.lab.local"))
+        );
+        assert_eq!(a.resource_pool.as_deref(), Some("Nested"));
+        assert_eq!(
+            (b.cluster.as_deref(), b.host.as_deref()),
+            (Some("C1"), None)
+        );
+        // The defaults the other way round.
+        let inv = parse_toml(&format!(
+            "{BASE}host = 'esx-a'\n[[host]]\nhostname = 'esx01'\nvm.cluster = 'C1'\n"
+        ))
+        .unwrap();
+        let vm = &read_lab(&inv, "lab", &[], &BTreeMap::new()).unwrap().hosts[0].vm;
+        assert_eq!(
+            (vm.cluster.as_deref(), vm.host.as_deref()),
+            (Some("C1"), None)
+        );
+        // One table giving both is the problem, named once where it is.
+        let p = problems_of(&format!(
+            "{BASE}cluster = 'C1'\nhost = 'esx-a'\n[[host]]\nhostname = 'esx01'\n\
+             [[host]]\nhostname = 'esx02'\nvm.cluster = 'C2'\nvm.host = 'esx-b'\n"
+        ));
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(
+            p[0].starts_with("[defaults] vm.cluster and vm.host: give one"),
+            "{p:#?}"
+        );
+        assert!(
+            p[1].starts_with("esx02: vm.cluster and vm.host: give one"),
+            "{p:#?}"
+        );
     }
 
     #[test]
