@@ -528,6 +528,76 @@ fn deploy_pins_a_vm_to_a_host_of_the_defaults_cluster() {
     assert_eq!(a["resource_pool"], "Resources", "{a:#}");
 }
 
+/// `--destroy` takes only the lab's name from the inventory: an inventory
+/// that could not be deployed (no vm.networks) still tears the lab down,
+/// and `--host` names a host the lab's VMs are marked for, also one since
+/// removed from the inventory; a name no marked VM has is an error with
+/// the nearest.
+#[test]
+fn deploy_destroy_needs_only_the_labs_name() {
+    let Some((sim, tp, w)) = setup(
+        "deploy_destroy_needs_only_the_labs_name",
+        VcsimOpts::default(),
+    ) else {
+        return;
+    };
+    let d = w.path();
+    py(&sim, "mac-learning", &["DC0_DVPG0"]);
+    build_lab(
+        d,
+        &format!("{TWO_HOSTS}[[host]]\nhostname = 'esx09'\n"),
+        &fixtures().plain,
+    );
+    deploy(d, &sim.url, &tp, &[]).success();
+    let before = names(&vms(&sim));
+
+    // No vm.networks: the inventory cannot be deployed, but torn down.
+    fs::write(
+        d.join("lab.toml"),
+        format!("{TWO_HOSTS}[[host]]\nhostname = 'esx09'\n")
+            .replace("networks = 'DC0_DVPG0'\n", ""),
+    )
+    .unwrap();
+    deploy(d, &sim.url, &tp, &["--dry-run"])
+        .failure(2)
+        .stderr_has(&["esx01: vm.networks: missing"]);
+    let dry = deploy(d, &sim.url, &tp, &["--destroy", "-n"]);
+    dry.success();
+    for h in ["esx01", "esx02", "esx09"] {
+        let want = format!("{h}: would destroy VM {h} (vm-");
+        assert!(dry.stdout().contains(&want), "{want}\n{}", dry.stdout());
+    }
+    assert_eq!(names(&vms(&sim)), before);
+
+    // esx09 is gone from the inventory; its VM is still the lab's.
+    fs::write(d.join("lab.toml"), TWO_HOSTS).unwrap();
+    deploy(d, &sim.url, &tp, &["--destroy", "--host", "esx9"])
+        .failure(2)
+        .stderr_has(&[
+            "--host esx9: no VM on 127.0.0.1:",
+            "carries the marker of lab lab1 for esx9: did you mean esx09? the lab's VMs there \
+             are marked for esx01, esx02, esx09; nothing was destroyed",
+        ]);
+    assert_eq!(names(&vms(&sim)), before);
+    let run = deploy(d, &sim.url, &tp, &["--destroy", "--host", "esx09"]);
+    run.success();
+    assert!(
+        run.stdout()
+            .contains("esx09: destroyed VM esx09 and its disks"),
+        "{}",
+        run.stdout()
+    );
+    let left = names(&vms(&sim));
+    assert!(
+        !left.contains(&"esx09".to_string())
+            && left.contains(&"esx01".to_string())
+            && left.contains(&"esx02".to_string()),
+        "{left:?}"
+    );
+    assert!(!sim.datastore_path.join("esxi-iso/lab1/esx09.iso").exists());
+    assert!(sim.datastore_path.join("esxi-iso/lab1/esx01.iso").exists());
+}
+
 #[test]
 fn deploy_reports_differences_and_a_wait_that_times_out() {
     let Some((sim, tp, w)) = setup(

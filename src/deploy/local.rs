@@ -158,14 +158,28 @@ pub fn guest_id_of(release: &str) -> Option<&'static str> {
     }
 }
 
-/// The lab's name and hosts (those of `only`, all when empty), from the
-/// inventory and what the lab folder holds for network install (when
-/// there is a folder): what a teardown needs.
-pub fn read_inventory(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<LabVms> {
-    let manifest = read_manifest(lab_dir)?;
-    let record = read_record(lab_dir, manifest.as_ref())?;
-    let (netboot, problems) = netboot_hosts(manifest.as_ref(), &record, inventory_path, lab_dir);
-    lab_of(inventory_path, only, &netboot, problems)
+/// The lab's name, as deploy and build derive it (`[lab] name`, or the
+/// inventory's file name without extension), from an inventory that is
+/// read and whose `[lab]` table is checked: all a teardown needs, since
+/// the lab's VMs are found by their marker. Nothing of the VM settings or
+/// the lab folder is read, so a teardown works whatever they say now.
+pub fn lab_name(inventory_path: &Path) -> Result<String> {
+    let inv = inventory::read(inventory_path)?;
+    let mut problems = Vec::new();
+    let name = crate::lab::resolve::lab_name(&inv, &stem(inventory_path), &mut problems);
+    if !problems.is_empty() {
+        return Err(problems_error(inventory_path, &problems));
+    }
+    Ok(name)
+}
+
+/// The inventory's file name without extension: the lab's name when
+/// `[lab]` gives none.
+fn stem(inventory_path: &Path) -> String {
+    inventory_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "lab".into())
 }
 
 /// The network-install record, when manifest.json lists a host for
@@ -186,11 +200,7 @@ fn lab_of(
     mut problems: Vec<Problem>,
 ) -> Result<LabVms> {
     let inv = inventory::read(inventory_path)?;
-    let stem = inventory_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "lab".into());
-    match read_lab(&inv, &stem, only, netboot) {
+    match read_lab(&inv, &stem(inventory_path), only, netboot) {
         Ok(lab) if problems.is_empty() => Ok(lab),
         Ok(_) => Err(problems_error(inventory_path, &problems)),
         Err(p) => {
@@ -732,13 +742,31 @@ mod tests {
                 lab_dir.display()
             )
         );
-        // A teardown reads the folder too: a valid network-install host is
-        // no problem there.
-        let lab = read_inventory(&inv, &lab_dir, &[]).unwrap();
-        assert_eq!(
-            lab.hosts[0].vm.boot,
-            crate::lab::vmplan::Boot::Network { uri: URI.into() }
+        // A teardown needs only the lab's name: none of these problems
+        // stops it.
+        assert_eq!(lab_name(&inv).unwrap(), "lab1");
+    }
+
+    #[test]
+    fn a_teardown_reads_only_the_labs_name() {
+        let dir = tempfile::tempdir().unwrap();
+        // No [lab] name: the file's stem; no VM settings needed.
+        let inv = dir.path().join("rack7.toml");
+        std::fs::write(&inv, "[[host]]\nhostname = 'esx01'\n").unwrap();
+        assert_eq!(lab_name(&inv).unwrap(), "rack7");
+        let csv = dir.path().join("rack8.csv");
+        std::fs::write(&csv, "hostname\nesx01\n").unwrap();
+        assert_eq!(lab_name(&csv).unwrap(), "rack8");
+        // The file is still read as an inventory, and its [lab] checked.
+        std::fs::write(&inv, "[lab]\nnmae = 'lab1'\n").unwrap();
+        let err = format!("{:#}", lab_name(&inv).unwrap_err());
+        assert!(
+            err.contains("[lab] key nmae: not a lab setting (did you mean name?)"),
+            "{err}"
         );
+        std::fs::write(&inv, "[lab\n").unwrap();
+        let err = format!("{:#}", lab_name(&inv).unwrap_err());
+        assert!(err.starts_with("parsing inventory"), "{err}");
     }
 
     #[test]

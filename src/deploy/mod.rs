@@ -84,10 +84,11 @@ pub struct DeployPlan {
     pub wait: Option<Stage>,
     /// `--insecure`, and what the lab's settings earned.
     pub warnings: Vec<Warning>,
-    /// The hosts and their ISOs (a deploy), or only their names (a
-    /// teardown).
+    /// The hosts and their ISOs (a deploy); None for a teardown, which
+    /// needs only the lab's name.
     pub local: Option<local::Local>,
-    pub lab: crate::lab::vmplan::LabVms,
+    /// The lab's name: its VMs' marker.
+    pub lab: String,
 }
 
 /// Checks everything that needs no server.
@@ -121,18 +122,15 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
             "--destroy removes the lab's VMs: --wait and --fix-portgroups do not go with it",
         ));
     }
+    // A teardown finds the lab's VMs by their marker, and --host names
+    // the hosts they are marked for: the VM settings (which may have
+    // changed, or lost a host) are not its business.
     let (local, lab) = if req.destroy {
-        (
-            None,
-            local::read_inventory(&req.inventory, &req.lab_dir, &req.only)?,
-        )
+        (None, local::lab_name(&req.inventory)?)
     } else {
         let l = local::read(&req.inventory, &req.lab_dir, &req.only)?;
         warnings.extend(l.warnings.iter().cloned());
-        let lab = crate::lab::vmplan::LabVms {
-            name: l.lab.clone(),
-            hosts: l.hosts.iter().map(|h| h.lab.clone()).collect(),
-        };
+        let lab = l.lab.clone();
         (Some(l), lab)
     };
     Ok(DeployPlan {
@@ -250,7 +248,7 @@ fn with_session<T>(
         .unwrap_or_else(|| plan.server.host.clone());
     let result = StateFile::open(
         &plan.req.lab_dir,
-        &plan.lab.name,
+        &plan.lab,
         &key,
         &plan.server.host,
         plan.req.dry_run,
@@ -259,7 +257,7 @@ fn with_session<T>(
         let mut ctx = Ctx {
             vim: &vim,
             creds: &creds,
-            lab: &plan.lab.name,
+            lab: &plan.lab,
             lab_dir: &plan.req.lab_dir,
             out,
             state,
