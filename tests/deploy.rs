@@ -598,6 +598,48 @@ fn deploy_destroy_needs_only_the_labs_name() {
     assert!(sim.datastore_path.join("esxi-iso/lab1/esx01.iso").exists());
 }
 
+/// A lab built with `build --secure-boot` (its inventory says nothing of
+/// Secure Boot): manifest.json records it, deploy gives the VMs Secure
+/// Boot, and refuses BIOS for them.
+#[test]
+fn deploy_gives_a_lab_built_for_secure_boot_secure_boot() {
+    let Some((sim, tp, w)) = setup(
+        "deploy_gives_a_lab_built_for_secure_boot_secure_boot",
+        VcsimOpts::default(),
+    ) else {
+        return;
+    };
+    let d = w.path();
+    py(&sim, "mac-learning", &["DC0_DVPG0"]);
+    fs::write(d.join("lab.toml"), TWO_HOSTS).unwrap();
+    build_lab_hosts(d, &fixtures().plain, &["--secure-boot"]);
+    for h in ["esx01", "esx02"] {
+        assert_eq!(manifest_host(d, h)["secure_boot"], true, "{h}");
+    }
+    deploy(d, &sim.url, &tp, &[]).success();
+    let all = vms(&sim);
+    for h in ["esx01", "esx02"] {
+        let v = vm(&all, h);
+        assert_eq!(
+            (v["firmware"].as_str(), v["secure_boot"].as_bool()),
+            (Some("efi"), Some(true)),
+            "{h}: {v:#}"
+        );
+    }
+    fs::write(
+        d.join("lab.toml"),
+        format!("{TWO_HOSTS}vm.firmware = 'bios'\n"),
+    )
+    .unwrap();
+    deploy(d, &sim.url, &tp, &["--dry-run"])
+        .failure(2)
+        .stderr_has(&[
+            "esx02: vm.firmware = \"bios\": esx02 was built for Secure Boot (manifest.json: \
+             build --secure-boot, or its secure_boot), which needs vm.firmware = \"efi\": drop \
+             vm.firmware, or rebuild it without Secure Boot (esxi-iso build ",
+        ]);
+}
+
 #[test]
 fn deploy_reports_differences_and_a_wait_that_times_out() {
     let Some((sim, tp, w)) = setup(

@@ -11,7 +11,8 @@
 //! that stock ISO over UEFI HTTP boot, with no ISO of its own: its release
 //! is read from the stock ISO, which must be there and unchanged since the
 //! build. Each host is taken as the folder holds it, so a lab can mix
-//! both.
+//! both; a host built for Secure Boot (its entry's `secure_boot`) gets a
+//! VM with Secure Boot, whatever the inventory defaults to.
 //!
 //! Guest ids: `vmkernel65Guest` for 6.5 and 6.7 (vSphere has no 6.7 id),
 //! `vmkernel7Guest`, `vmkernel8Guest`, `vmkernel9Guest` (the
@@ -29,7 +30,7 @@ use serde::Deserialize;
 use crate::esxi::{self, version};
 use crate::failure::{self, Failure, Tag};
 use crate::lab::mac::Mac;
-use crate::lab::vmplan::{read_lab, LabHost, LabVms, Netboot};
+use crate::lab::vmplan::{read_lab, Built, LabHost, LabVms, Netboot};
 use crate::lab::{inventory, Problem, MANIFEST_FILE};
 use crate::report::state_dir;
 use crate::serve::installer::{Record, LOADER, RECORD_FILE};
@@ -125,6 +126,12 @@ struct ManifestHost {
     file: String,
     #[serde(default)]
     sha256: Option<String>,
+    /// The ISO it was built from.
+    #[serde(default)]
+    source: Option<String>,
+    /// Built for Secure Boot; absent from an older build's entry.
+    #[serde(default)]
+    secure_boot: Option<bool>,
     /// A network-install host (`build --netboot`).
     #[serde(default)]
     netboot: Option<ManifestNetboot>,
@@ -192,15 +199,16 @@ fn read_record(lab_dir: &Path, manifest: Option<&ManifestHosts>) -> Result<Recor
     Record::read(&state_dir(lab_dir)).tag(Failure::Input)
 }
 
-/// The inventory's hosts, with `netboot`'s, and `problems` found so far.
+/// The inventory's hosts, as `built` says they were built, and
+/// `problems` found so far.
 fn lab_of(
     inventory_path: &Path,
     only: &[String],
-    netboot: &BTreeMap<String, Netboot>,
+    built: &BTreeMap<String, Built>,
     mut problems: Vec<Problem>,
 ) -> Result<LabVms> {
     let inv = inventory::read(inventory_path)?;
-    match read_lab(&inv, &stem(inventory_path), only, netboot) {
+    match read_lab(&inv, &stem(inventory_path), only, built) {
         Ok(lab) if problems.is_empty() => Ok(lab),
         Ok(_) => Err(problems_error(inventory_path, &problems)),
         Err(p) => {
@@ -210,18 +218,33 @@ fn lab_of(
     }
 }
 
-/// The hosts manifest.json lists for network install, by lower-case
-/// name, and what is wrong with their entries.
-fn netboot_hosts(
+/// What manifest.json says of each host as it was built (Secure Boot,
+/// network install, how to build it again), by lower-case name, and what
+/// is wrong with the entries.
+fn built_hosts(
     manifest: Option<&ManifestHosts>,
     record: &Record,
     inventory_path: &Path,
     lab_dir: &Path,
-) -> (BTreeMap<String, Netboot>, Vec<Problem>) {
+) -> (BTreeMap<String, Built>, Vec<Problem>) {
     let mut out = BTreeMap::new();
     let mut problems = Vec::new();
     for (name, h) in manifest.into_iter().flatten() {
-        let Some(nb) = &h.netboot else { continue };
+        let mut built = Built {
+            secure_boot: h.secure_boot,
+            netboot: None,
+            rebuild: format!(
+                "esxi-iso build {} --inventory {} --out-dir {} --host {} --force",
+                h.source.as_deref().unwrap_or("SOURCE"),
+                inventory_path.display(),
+                lab_dir.display(),
+                h.hostname
+            ),
+        };
+        let Some(nb) = &h.netboot else {
+            out.insert(name.clone(), built);
+            continue;
+        };
         let server = server_of(&nb.boot_uri);
         let source = record
             .hosts
@@ -229,7 +252,7 @@ fn netboot_hosts(
             .find(|r| r.hostname.eq_ignore_ascii_case(&h.hostname))
             .and_then(|r| record.installer(&r.mount))
             .map_or_else(|| "SOURCE".to_string(), |i| i.iso.display().to_string());
-        let rebuild = format!(
+        built.rebuild = format!(
             "esxi-iso build {source} --inventory {} --out-dir {} --netboot {server} --host {} \
              --force",
             inventory_path.display(),
@@ -238,25 +261,22 @@ fn netboot_hosts(
         );
         match Mac::parse(&nb.mac) {
             Ok(mac) => {
-                out.insert(
-                    name.clone(),
-                    Netboot {
-                        mac,
-                        boot_uri: nb.boot_uri.clone(),
-                        server,
-                        rebuild,
-                    },
-                );
+                built.netboot = Some(Netboot {
+                    mac,
+                    boot_uri: nb.boot_uri.clone(),
+                    server,
+                });
             }
             Err(e) => problems.push(Problem {
                 failure: Failure::Input,
                 text: format!(
                     "{}: manifest.json's netboot.mac {:?} is not a MAC ({e}): rebuild the \
-                     host ({rebuild})",
-                    h.hostname, nb.mac
+                     host ({})",
+                    h.hostname, nb.mac, built.rebuild
                 ),
             }),
         }
+        out.insert(name.clone(), built);
     }
     (out, problems)
 }
@@ -275,8 +295,8 @@ fn server_of(boot_uri: &str) -> String {
 pub fn read(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<Local> {
     let manifest = read_manifest(lab_dir)?;
     let record = read_record(lab_dir, manifest.as_ref())?;
-    let (netboot, problems) = netboot_hosts(manifest.as_ref(), &record, inventory_path, lab_dir);
-    let lab = lab_of(inventory_path, only, &netboot, problems)?;
+    let (built, problems) = built_hosts(manifest.as_ref(), &record, inventory_path, lab_dir);
+    let lab = lab_of(inventory_path, only, &built, problems)?;
     let mut hosts = Vec::new();
     let mut warnings = Vec::new();
     if !lab_dir.is_dir() {
@@ -299,9 +319,9 @@ pub fn read(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<Lo
             .and_then(|m| m.get(&h.hostname.to_ascii_lowercase()));
         let (media, release) = match entry.and_then(|e| e.netboot.as_ref()) {
             Some(nb) => {
-                let rebuild = netboot
+                let rebuild = built
                     .get(&h.hostname.to_ascii_lowercase())
-                    .map_or("", |n| n.rebuild.as_str());
+                    .map_or("", |b| b.rebuild.as_str());
                 let net = match net_install(&h.hostname, nb, &record, lab_dir, rebuild) {
                     Ok(n) => n,
                     Err(p) => {
