@@ -299,18 +299,7 @@ pub fn read(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<Lo
     let lab = lab_of(inventory_path, only, &built, problems)?;
     let mut hosts = Vec::new();
     let mut warnings = Vec::new();
-    if !lab_dir.is_dir() {
-        return Err(failure::error(
-            Failure::Input,
-            format!(
-                "lab folder {} is not there: build the lab first (esxi-iso build SOURCE \
-                 --inventory {} --out-dir {})",
-                lab_dir.display(),
-                inventory_path.display(),
-                lab_dir.display()
-            ),
-        ));
-    }
+    lab_folder(inventory_path, lab_dir)?;
     let mut stock: HashMap<PathBuf, Result<Option<version::Version>, String>> = HashMap::new();
     let mut problems = Vec::new();
     for h in lab.hosts {
@@ -409,6 +398,42 @@ pub fn read(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<Lo
         hosts,
         warnings,
     })
+}
+
+/// `--lab-dir` names a folder: a file is said as such (the folder is
+/// wanted), a folder that is not there is to be built first.
+fn lab_folder(inventory_path: &Path, lab_dir: &Path) -> Result<()> {
+    let build = format!(
+        "esxi-iso build SOURCE --inventory {} --out-dir {}",
+        inventory_path.display(),
+        lab_dir.display()
+    );
+    match std::fs::metadata(lab_dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(not_a_folder(lab_dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(failure::error(
+            Failure::Input,
+            format!(
+                "lab folder {} is not there: build the lab first ({build})",
+                lab_dir.display()
+            ),
+        )),
+        Err(e) => Err(anyhow::Error::new(e))
+            .with_context(|| format!("reading lab folder {}", lab_dir.display()))
+            .tag(Failure::Input),
+    }
+}
+
+/// `--lab-dir` names a file: the folder `build --out-dir` wrote is wanted.
+pub fn not_a_folder(lab_dir: &Path) -> anyhow::Error {
+    failure::error(
+        Failure::Input,
+        format!(
+            "lab folder {} is a file, not a folder: give --lab-dir the folder the lab was \
+             built into (the --out-dir of esxi-iso build --inventory)",
+            lab_dir.display()
+        ),
+    )
 }
 
 /// A network-install host's files, checked against the record
@@ -787,6 +812,32 @@ mod tests {
         std::fs::write(&inv, "[lab\n").unwrap();
         let err = format!("{:#}", lab_name(&inv).unwrap_err());
         assert!(err.starts_with("parsing inventory"), "{err}");
+    }
+
+    #[test]
+    fn a_lab_folder_that_is_a_file_is_said_so() {
+        let (d, inv, _, _) = lab("[[host]]\nhostname = 'esx02'\n");
+        let file = d.path().join("lab.iso");
+        std::fs::write(&file, "not a folder").unwrap();
+        let err = read(&inv, &file, &[]).unwrap_err();
+        assert_eq!(failure::of(&err), Some(Failure::Input));
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "lab folder {} is a file, not a folder: give --lab-dir the folder the lab was \
+                 built into (the --out-dir of esxi-iso build --inventory)",
+                file.display()
+            )
+        );
+        let gone = d.path().join("nolab");
+        let err = format!("{:#}", read(&inv, &gone, &[]).unwrap_err());
+        assert!(
+            err.starts_with(&format!(
+                "lab folder {} is not there: build the lab first (esxi-iso build SOURCE",
+                gone.display()
+            )),
+            "{err}"
+        );
     }
 
     #[test]

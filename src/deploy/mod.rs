@@ -126,6 +126,10 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
     // the hosts they are marked for: the VM settings (which may have
     // changed, or lost a host) are not its business.
     let (local, lab) = if req.destroy {
+        // Its record of uploaded ISOs is in the folder, if there is one.
+        if req.lab_dir.is_file() {
+            return Err(local::not_a_folder(&req.lab_dir));
+        }
         (None, local::lab_name(&req.inventory)?)
     } else {
         let l = local::read(&req.inventory, &req.lab_dir, &req.only)?;
@@ -406,4 +410,40 @@ fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
         report: doc,
         verdict,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(dir: &Path) -> DeployRequest {
+        let inventory = dir.join("lab.toml");
+        std::fs::write(&inventory, "[lab]\nname = 'lab1'\n").unwrap();
+        DeployRequest {
+            inventory,
+            lab_dir: dir.join("lab"),
+            server: "https://vc.example".into(),
+            ..DeployRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_teardowns_lab_folder_may_be_missing_but_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = DeployRequest {
+            destroy: true,
+            ..request(dir.path())
+        };
+        assert_eq!(plan(&req).unwrap().lab, "lab1");
+        std::fs::write(&req.lab_dir, "").unwrap();
+        let err = plan(&req).unwrap_err();
+        assert_eq!(failure::of(&err), Some(Failure::Input));
+        assert!(
+            format!("{err:#}").ends_with(
+                "lab is a file, not a folder: give --lab-dir the folder the lab was built into \
+                 (the --out-dir of esxi-iso build --inventory)"
+            ),
+            "{err:#}"
+        );
+    }
 }
