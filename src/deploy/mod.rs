@@ -104,9 +104,12 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
         None => None,
         Some(w) => Some(Stage::parse_wait(w).ok_or_else(|| {
             let names: Vec<&str> = Stage::WAITABLE.iter().map(|s| s.name()).collect();
+            let near = crate::diagnostic::nearest(w, &names)
+                .map(|n| format!(" (did you mean {n}?)"))
+                .unwrap_or_default();
             failure::error(
                 Failure::Usage,
-                format!("--wait {w:?}: give one of {}", names.join(", ")),
+                format!("--wait {w:?}: give one of {}{near}", names.join(", ")),
             )
         })?),
     };
@@ -425,6 +428,32 @@ mod tests {
             server: "https://vc.example".into(),
             ..DeployRequest::default()
         }
+    }
+
+    #[test]
+    fn a_wait_state_that_is_not_one_gets_the_nearest() {
+        let dir = tempfile::tempdir().unwrap();
+        let wait = |w: &str| {
+            let req = DeployRequest {
+                wait: Some(w.into()),
+                ..request(dir.path())
+            };
+            format!("{:#}", plan(&req).unwrap_err())
+        };
+        let states = "powered-on, fetched, loading, kickstart-fetched, installing, installed, \
+                      booted";
+        assert_eq!(
+            wait("bootd"),
+            format!("--wait \"bootd\": give one of {states} (did you mean booted?)")
+        );
+        assert_eq!(
+            wait("kickstart_fetched"),
+            format!(
+                "--wait \"kickstart_fetched\": give one of {states} (did you mean \
+                 kickstart-fetched?)"
+            )
+        );
+        assert_eq!(wait("up"), format!("--wait \"up\": give one of {states}"));
     }
 
     #[test]
