@@ -374,7 +374,15 @@ fn deploy_fixes_a_distributed_port_group() {
     let dry = deploy(d, &sim.url, &tp, &["--fix-portgroups", "--dry-run"]);
     dry.success();
     assert!(
-        dry.stdout().contains(&format!("would fix: {problem}")),
+        dry.stdout().contains(
+            "would fix distributed port group DC0_DVPG0 (promiscuous mode and forged \
+             transmits are off): turn on promiscuous mode and forged transmits"
+        ),
+        "{}",
+        dry.stdout()
+    );
+    assert!(
+        !dry.stdout().contains("pass --fix-portgroups"),
         "{}",
         dry.stdout()
     );

@@ -307,7 +307,7 @@ fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
         if p.kind == portgroups::Kind::Nsx {
             ctx.warn(Warning::advice("portgroup-unchecked", p.problem()));
         } else if plan.req.fix_portgroups {
-            unsafe_pgs.push(p.problem());
+            unsafe_pgs.push(p.change());
         } else {
             problems.push(Problem::usage(p.problem()));
         }
@@ -354,7 +354,7 @@ fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
     };
     if plan.req.dry_run {
         for p in &unsafe_pgs {
-            ctx.out.note(&format!("would fix: {p}"));
+            ctx.out.note(&format!("would fix {p}"));
         }
         doc.hosts = reports;
         doc.portgroups = target.portgroups.clone();

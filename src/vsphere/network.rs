@@ -205,6 +205,23 @@ pub fn standard_fix(spec: &Element) -> Node {
         .child(Node::new("policy").child(security).children(rest))
 }
 
+/// What [`distributed_fix`] turns on for a port group whose `config` is
+/// `config`, in words.
+pub fn distributed_fix_turns_on(config: &Element) -> &'static str {
+    match mac_management(config) {
+        Some(_) => "MAC learning and forged transmits",
+        None => "promiscuous mode and forged transmits",
+    }
+}
+
+/// A distributed port group's MAC management policy (vSphere 6.7 and
+/// later), when its `config` has one.
+fn mac_management(config: &Element) -> Option<&Element> {
+    config
+        .child("defaultPortConfig")?
+        .child("macManagementPolicy")
+}
+
 /// The `spec` of ReconfigureDVPortgroup_Task for a port group whose
 /// `config` is `config`: MAC learning and forged transmits where it has a
 /// MAC management policy (promiscuous mode and MAC changes kept), else
@@ -215,8 +232,7 @@ pub fn distributed_fix(config: &Element) -> Node {
         .unwrap_or_default()
         .trim();
     let port = config.child("defaultPortConfig");
-    let mac = port.and_then(|p| p.child("macManagementPolicy"));
-    let setting = match mac {
+    let setting = match mac_management(config) {
         Some(m) => {
             let keep = |f: &str| bool_of(m.child(f)).unwrap_or(false);
             Node::new("macManagementPolicy")
@@ -425,6 +441,14 @@ mod tests {
              <allowPromiscuous><inherited>false</inherited><value>true</value></allowPromiscuous>\
              <forgedTransmits><inherited>false</inherited><value>true</value></forgedTransmits>\
              </securityPolicy></defaultPortConfig></spec>"
+        );
+        assert_eq!(
+            distributed_fix_turns_on(&inherits),
+            "promiscuous mode and forged transmits"
+        );
+        assert_eq!(
+            distributed_fix_turns_on(&learning),
+            "MAC learning and forged transmits"
         );
         let mut out = String::new();
         distributed_fix(&learning).write(&mut out).unwrap();
