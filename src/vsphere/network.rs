@@ -246,7 +246,8 @@ pub fn distributed_fix(config: &Element) -> Node {
                         .child(bool_node("enabled", true))
                         .child(bool_node("allowUnicastFlooding", true))
                         .child(Node::text("limit", "4096"))
-                        .child(Node::text("limitPolicy", "DROP")),
+                        // DVSMacLimitPolicyType: "allow" or "drop" (vim25).
+                        .child(Node::text("limitPolicy", "drop")),
                 )
         }
         None => Node::new("securityPolicy")
@@ -457,5 +458,11 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("<allowPromiscuous>false</allowPromiscuous><macChanges>false</macChanges><forgedTransmits>true</forgedTransmits>"), "{out}");
+        // A value of the DVSMacLimitPolicyType enumeration, as vim25 spells
+        // it (govmomi's enum.go, pyVmomi's MacLimitPolicyType).
+        assert!(
+            out.contains("<limit>4096</limit><limitPolicy>drop</limitPolicy>"),
+            "{out}"
+        );
     }
 }
