@@ -374,7 +374,15 @@ fn deploy_fixes_a_distributed_port_group() {
     let dry = deploy(d, &sim.url, &tp, &["--fix-portgroups", "--dry-run"]);
     dry.success();
     assert!(
-        dry.stdout().contains(&format!("would fix: {problem}")),
+        dry.stdout().contains(
+            "would fix distributed port group DC0_DVPG0 (promiscuous mode and forged \
+             transmits are off): turn on promiscuous mode and forged transmits"
+        ),
+        "{}",
+        dry.stdout()
+    );
+    assert!(
+        !dry.stdout().contains("pass --fix-portgroups"),
         "{}",
         dry.stdout()
     );
@@ -489,6 +497,155 @@ fn deploy_watches_detaches_and_destroys_only_the_labs_vms() {
         "{}",
         none.stdout()
     );
+}
+
+/// A host's `vm.host` pins its VM to that host though `[defaults.vm]`
+/// names a cluster (the host's own): the VM goes into that cluster's root
+/// resource pool, on that host; the other host's VM is placed by the
+/// cluster.
+#[test]
+fn deploy_pins_a_vm_to_a_host_of_the_defaults_cluster() {
+    let Some((sim, tp, w)) = setup(
+        "deploy_pins_a_vm_to_a_host_of_the_defaults_cluster",
+        VcsimOpts::default(),
+    ) else {
+        return;
+    };
+    let d = w.path();
+    py(&sim, "mac-learning", &["DC0_DVPG0"]);
+    build_lab(
+        d,
+        &format!("{TWO_HOSTS}vm.host = 'DC0_C0_H1'\n"),
+        &fixtures().plain,
+    );
+    let run = deploy(d, &sim.url, &tp, &[]);
+    run.success();
+    let out = run.stdout();
+    for want in [
+        "esx01: created VM esx01 (vm-",
+        "esx02: created VM esx02 (vm-",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+    let all = vms(&sim);
+    let b = vm(&all, "esx02");
+    assert_eq!(b["host"], "DC0_C0_H1", "{b:#}");
+    assert_eq!(b["resource_pool"], "Resources", "{b:#}");
+    let a = vm(&all, "esx01");
+    assert!(a["host"].as_str().unwrap().starts_with("DC0_C0_H"), "{a:#}");
+    assert_eq!(a["resource_pool"], "Resources", "{a:#}");
+}
+
+/// `--destroy` takes only the lab's name from the inventory: an inventory
+/// that could not be deployed (no vm.networks) still tears the lab down,
+/// and `--host` names a host the lab's VMs are marked for, also one since
+/// removed from the inventory; a name no marked VM has is an error with
+/// the nearest.
+#[test]
+fn deploy_destroy_needs_only_the_labs_name() {
+    let Some((sim, tp, w)) = setup(
+        "deploy_destroy_needs_only_the_labs_name",
+        VcsimOpts::default(),
+    ) else {
+        return;
+    };
+    let d = w.path();
+    py(&sim, "mac-learning", &["DC0_DVPG0"]);
+    build_lab(
+        d,
+        &format!("{TWO_HOSTS}[[host]]\nhostname = 'esx09'\n"),
+        &fixtures().plain,
+    );
+    deploy(d, &sim.url, &tp, &[]).success();
+    let before = names(&vms(&sim));
+
+    // No vm.networks: the inventory cannot be deployed, but torn down.
+    fs::write(
+        d.join("lab.toml"),
+        format!("{TWO_HOSTS}[[host]]\nhostname = 'esx09'\n")
+            .replace("networks = 'DC0_DVPG0'\n", ""),
+    )
+    .unwrap();
+    deploy(d, &sim.url, &tp, &["--dry-run"])
+        .failure(2)
+        .stderr_has(&["esx01: vm.networks: missing"]);
+    let dry = deploy(d, &sim.url, &tp, &["--destroy", "-n"]);
+    dry.success();
+    for h in ["esx01", "esx02", "esx09"] {
+        let want = format!("{h}: would destroy VM {h} (vm-");
+        assert!(dry.stdout().contains(&want), "{want}\n{}", dry.stdout());
+    }
+    assert_eq!(names(&vms(&sim)), before);
+
+    // esx09 is gone from the inventory; its VM is still the lab's.
+    fs::write(d.join("lab.toml"), TWO_HOSTS).unwrap();
+    deploy(d, &sim.url, &tp, &["--destroy", "--host", "esx9"])
+        .failure(2)
+        .stderr_has(&[
+            "--host esx9: no VM on 127.0.0.1:",
+            "carries the marker of lab lab1 for esx9: did you mean esx09? the lab's VMs there \
+             are marked for esx01, esx02, esx09; nothing was destroyed",
+        ]);
+    assert_eq!(names(&vms(&sim)), before);
+    let run = deploy(d, &sim.url, &tp, &["--destroy", "--host", "esx09"]);
+    run.success();
+    assert!(
+        run.stdout()
+            .contains("esx09: destroyed VM esx09 and its disks"),
+        "{}",
+        run.stdout()
+    );
+    let left = names(&vms(&sim));
+    assert!(
+        !left.contains(&"esx09".to_string())
+            && left.contains(&"esx01".to_string())
+            && left.contains(&"esx02".to_string()),
+        "{left:?}"
+    );
+    assert!(!sim.datastore_path.join("esxi-iso/lab1/esx09.iso").exists());
+    assert!(sim.datastore_path.join("esxi-iso/lab1/esx01.iso").exists());
+}
+
+/// A lab built with `build --secure-boot` (its inventory says nothing of
+/// Secure Boot): manifest.json records it, deploy gives the VMs Secure
+/// Boot, and refuses BIOS for them.
+#[test]
+fn deploy_gives_a_lab_built_for_secure_boot_secure_boot() {
+    let Some((sim, tp, w)) = setup(
+        "deploy_gives_a_lab_built_for_secure_boot_secure_boot",
+        VcsimOpts::default(),
+    ) else {
+        return;
+    };
+    let d = w.path();
+    py(&sim, "mac-learning", &["DC0_DVPG0"]);
+    fs::write(d.join("lab.toml"), TWO_HOSTS).unwrap();
+    build_lab_hosts(d, &fixtures().plain, &["--secure-boot"]);
+    for h in ["esx01", "esx02"] {
+        assert_eq!(manifest_host(d, h)["secure_boot"], true, "{h}");
+    }
+    deploy(d, &sim.url, &tp, &[]).success();
+    let all = vms(&sim);
+    for h in ["esx01", "esx02"] {
+        let v = vm(&all, h);
+        assert_eq!(
+            (v["firmware"].as_str(), v["secure_boot"].as_bool()),
+            (Some("efi"), Some(true)),
+            "{h}: {v:#}"
+        );
+    }
+    fs::write(
+        d.join("lab.toml"),
+        format!("{TWO_HOSTS}vm.firmware = 'bios'\n"),
+    )
+    .unwrap();
+    deploy(d, &sim.url, &tp, &["--dry-run"])
+        .failure(2)
+        .stderr_has(&[
+            "esx02: vm.firmware = \"bios\": esx02 was built for Secure Boot (manifest.json: \
+             build --secure-boot, or its secure_boot), which needs vm.firmware = \"efi\": drop \
+             vm.firmware, or rebuild it without Secure Boot (esxi-iso build ",
+        ]);
 }
 
 #[test]

@@ -38,7 +38,8 @@ pub struct DeployArgs {
     #[arg(short, long, value_name = "USER", env = "ESXI_ISO_USERNAME")]
     pub username: Option<String>,
 
-    /// Deploy only this host of the inventory (repeatable)
+    /// Only this host (repeatable): of the inventory, or with --destroy,
+    /// one the lab's VMs are marked for
     #[arg(long = "host", value_name = "HOSTNAME")]
     pub hosts: Vec<String>,
 

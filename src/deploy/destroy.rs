@@ -4,6 +4,11 @@
 //! with its disks (`Destroy_Task` deletes the VM's folder), and the ISO
 //! deploy uploaded for it is deleted. A VM without the lab's marker is
 //! never touched, whatever its name. `--dry-run` lists and stops.
+//!
+//! Only the lab's name is taken from the inventory: `--host` names are
+//! matched against the hosts the lab's VMs are marked for, so a host
+//! since removed from the inventory can still be torn down, and a name no
+//! marked VM has is an error with the nearest one that is there.
 
 use anyhow::{Context, Result};
 
@@ -11,15 +16,17 @@ use super::apply::explain;
 use super::report::{DestroyReport, Destroyed};
 use super::target::marker;
 use super::Ctx;
-use crate::lab::vmplan::LabVms;
+use crate::diagnostic::nearest;
+use crate::failure::{self, Failure};
 use crate::publish::interrupted;
 use crate::signals;
 use crate::vsphere::vminfo::VmInfo;
 use crate::vsphere::{Fault, FaultKind};
 
 /// The lab's VMs on the server: (host, VM, datacenter path), in host
-/// order.
-pub fn find(ctx: &Ctx, lab: &LabVms, only: &[String]) -> Result<Vec<(String, VmInfo, String)>> {
+/// order; those of the hosts of `only` (all when empty), each of which
+/// must have one.
+pub fn find(ctx: &Ctx, lab: &str, only: &[String]) -> Result<Vec<(String, VmInfo, String)>> {
     let mut out = Vec::new();
     for dc in ctx.vim.datacenters()? {
         let folder = ctx
@@ -30,29 +37,58 @@ pub fn find(ctx: &Ctx, lab: &LabVms, only: &[String]) -> Result<Vec<(String, VmI
             let Some((l, host)) = marker(&v) else {
                 continue;
             };
-            if l != lab.name
-                || (!only.is_empty() && !only.iter().any(|o| o.eq_ignore_ascii_case(host)))
-            {
-                continue;
+            if l == lab {
+                out.push((host.to_string(), v, dc.path.clone()));
             }
-            out.push((host.to_string(), v, dc.path.clone()));
         }
     }
     out.sort_by(|a, b| (a.0.to_lowercase(), &a.1.name).cmp(&(b.0.to_lowercase(), &b.1.name)));
+    if only.is_empty() {
+        return Ok(out);
+    }
+    let marked: Vec<&str> = out.iter().map(|(h, _, _)| h.as_str()).collect();
+    hosts_marked(only, &marked, &ctx.vim.server().host, lab)?;
+    out.retain(|(h, _, _)| only.iter().any(|o| o.eq_ignore_ascii_case(h)));
     Ok(out)
 }
 
+/// Each `--host` name is a host the lab's VMs on `server` are marked for
+/// (`marked`, in order); else the error says the nearest one that is.
+fn hosts_marked(only: &[String], marked: &[&str], server: &str, lab: &str) -> Result<()> {
+    let mut marked = marked.to_vec();
+    marked.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    let missing: Vec<String> = only
+        .iter()
+        .filter(|o| !marked.iter().any(|m| m.eq_ignore_ascii_case(o)))
+        .map(|o| match nearest(o, &marked) {
+            _ if marked.is_empty() => format!(
+                "--host {o}: no VM on {server} carries the marker of lab {lab}, for {o} or \
+                 any other host: there is nothing of the lab to destroy"
+            ),
+            near => format!(
+                "--host {o}: no VM on {server} carries the marker of lab {lab} for {o}: \
+                 {}the lab's VMs there are marked for {}",
+                near.map(|n| format!("did you mean {n}? "))
+                    .unwrap_or_default(),
+                marked.join(", ")
+            ),
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(failure::error(
+        Failure::Usage,
+        format!("{}; nothing was destroyed", missing.join("; ")),
+    ))
+}
+
 /// Powers off and destroys the lab's VMs, then deletes their ISOs.
-pub fn destroy(
-    ctx: &mut Ctx,
-    lab: &LabVms,
-    only: &[String],
-    dry_run: bool,
-) -> Result<DestroyReport> {
+pub fn destroy(ctx: &mut Ctx, lab: &str, only: &[String], dry_run: bool) -> Result<DestroyReport> {
     let found = find(ctx, lab, only)?;
     let mut report = DestroyReport {
         server: ctx.vim.server().host.clone(),
-        lab: lab.name.clone(),
+        lab: lab.to_string(),
         dry_run,
         destroyed: Vec::new(),
         isos_deleted: Vec::new(),
@@ -60,14 +96,8 @@ pub fn destroy(
     };
     if found.is_empty() {
         ctx.out.note(&format!(
-            "no VM on {} carries the marker of lab {}{}: nothing to destroy",
+            "no VM on {} carries the marker of lab {lab}: nothing to destroy",
             ctx.vim.server().host,
-            lab.name,
-            if only.is_empty() {
-                String::new()
-            } else {
-                format!(" for {}", only.join(", "))
-            }
         ));
         return Ok(report);
     }
@@ -161,5 +191,33 @@ fn delete_iso(ctx: &Ctx, path: &str, dc_path: &str) -> Result<bool> {
             Ok(false)
         }
         Err(e) => Err(explain(e, &format!("deleting {path}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_are_the_marked_vms_hosts() {
+        let only = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let marked = ["esx01", "esx01", "esx09"];
+        // A host no longer in the inventory is still one of the lab's.
+        assert!(hosts_marked(&only(&["ESX09", "esx01"]), &marked, "vc", "lab1").is_ok());
+        let err = hosts_marked(&only(&["esx9", "esx01", "zz"]), &marked, "vc", "lab1").unwrap_err();
+        assert_eq!(failure::of(&err), Some(Failure::Usage));
+        assert_eq!(
+            format!("{err:#}"),
+            "--host esx9: no VM on vc carries the marker of lab lab1 for esx9: did you mean \
+             esx09? the lab's VMs there are marked for esx01, esx09; --host zz: no VM on vc \
+             carries the marker of lab lab1 for zz: the lab's VMs there are marked for esx01, \
+             esx09; nothing was destroyed"
+        );
+        let err = hosts_marked(&only(&["esx01"]), &[], "vc", "lab1").unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "--host esx01: no VM on vc carries the marker of lab lab1, for esx01 or any other \
+             host: there is nothing of the lab to destroy; nothing was destroyed"
+        );
     }
 }

@@ -11,7 +11,8 @@
 //! that stock ISO over UEFI HTTP boot, with no ISO of its own: its release
 //! is read from the stock ISO, which must be there and unchanged since the
 //! build. Each host is taken as the folder holds it, so a lab can mix
-//! both.
+//! both; a host built for Secure Boot (its entry's `secure_boot`) gets a
+//! VM with Secure Boot, whatever the inventory defaults to.
 //!
 //! Guest ids: `vmkernel65Guest` for 6.5 and 6.7 (vSphere has no 6.7 id),
 //! `vmkernel7Guest`, `vmkernel8Guest`, `vmkernel9Guest` (the
@@ -29,7 +30,7 @@ use serde::Deserialize;
 use crate::esxi::{self, version};
 use crate::failure::{self, Failure, Tag};
 use crate::lab::mac::Mac;
-use crate::lab::vmplan::{read_lab, LabHost, LabVms, Netboot};
+use crate::lab::vmplan::{read_lab, Built, LabHost, LabVms, Netboot};
 use crate::lab::{inventory, Problem, MANIFEST_FILE};
 use crate::report::state_dir;
 use crate::serve::installer::{Record, LOADER, RECORD_FILE};
@@ -125,6 +126,12 @@ struct ManifestHost {
     file: String,
     #[serde(default)]
     sha256: Option<String>,
+    /// The ISO it was built from.
+    #[serde(default)]
+    source: Option<String>,
+    /// Built for Secure Boot; absent from an older build's entry.
+    #[serde(default)]
+    secure_boot: Option<bool>,
     /// A network-install host (`build --netboot`).
     #[serde(default)]
     netboot: Option<ManifestNetboot>,
@@ -158,14 +165,28 @@ pub fn guest_id_of(release: &str) -> Option<&'static str> {
     }
 }
 
-/// The lab's name and hosts (those of `only`, all when empty), from the
-/// inventory and what the lab folder holds for network install (when
-/// there is a folder): what a teardown needs.
-pub fn read_inventory(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<LabVms> {
-    let manifest = read_manifest(lab_dir)?;
-    let record = read_record(lab_dir, manifest.as_ref())?;
-    let (netboot, problems) = netboot_hosts(manifest.as_ref(), &record, inventory_path, lab_dir);
-    lab_of(inventory_path, only, &netboot, problems)
+/// The lab's name, as deploy and build derive it (`[lab] name`, or the
+/// inventory's file name without extension), from an inventory that is
+/// read and whose `[lab]` table is checked: all a teardown needs, since
+/// the lab's VMs are found by their marker. Nothing of the VM settings or
+/// the lab folder is read, so a teardown works whatever they say now.
+pub fn lab_name(inventory_path: &Path) -> Result<String> {
+    let inv = inventory::read(inventory_path)?;
+    let mut problems = Vec::new();
+    let name = crate::lab::resolve::lab_name(&inv, &stem(inventory_path), &mut problems);
+    if !problems.is_empty() {
+        return Err(problems_error(inventory_path, &problems));
+    }
+    Ok(name)
+}
+
+/// The inventory's file name without extension: the lab's name when
+/// `[lab]` gives none.
+fn stem(inventory_path: &Path) -> String {
+    inventory_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "lab".into())
 }
 
 /// The network-install record, when manifest.json lists a host for
@@ -178,19 +199,16 @@ fn read_record(lab_dir: &Path, manifest: Option<&ManifestHosts>) -> Result<Recor
     Record::read(&state_dir(lab_dir)).tag(Failure::Input)
 }
 
-/// The inventory's hosts, with `netboot`'s, and `problems` found so far.
+/// The inventory's hosts, as `built` says they were built, and
+/// `problems` found so far.
 fn lab_of(
     inventory_path: &Path,
     only: &[String],
-    netboot: &BTreeMap<String, Netboot>,
+    built: &BTreeMap<String, Built>,
     mut problems: Vec<Problem>,
 ) -> Result<LabVms> {
     let inv = inventory::read(inventory_path)?;
-    let stem = inventory_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "lab".into());
-    match read_lab(&inv, &stem, only, netboot) {
+    match read_lab(&inv, &stem(inventory_path), only, built) {
         Ok(lab) if problems.is_empty() => Ok(lab),
         Ok(_) => Err(problems_error(inventory_path, &problems)),
         Err(p) => {
@@ -200,18 +218,33 @@ fn lab_of(
     }
 }
 
-/// The hosts manifest.json lists for network install, by lower-case
-/// name, and what is wrong with their entries.
-fn netboot_hosts(
+/// What manifest.json says of each host as it was built (Secure Boot,
+/// network install, how to build it again), by lower-case name, and what
+/// is wrong with the entries.
+fn built_hosts(
     manifest: Option<&ManifestHosts>,
     record: &Record,
     inventory_path: &Path,
     lab_dir: &Path,
-) -> (BTreeMap<String, Netboot>, Vec<Problem>) {
+) -> (BTreeMap<String, Built>, Vec<Problem>) {
     let mut out = BTreeMap::new();
     let mut problems = Vec::new();
     for (name, h) in manifest.into_iter().flatten() {
-        let Some(nb) = &h.netboot else { continue };
+        let mut built = Built {
+            secure_boot: h.secure_boot,
+            netboot: None,
+            rebuild: format!(
+                "esxi-iso build {} --inventory {} --out-dir {} --host {} --force",
+                h.source.as_deref().unwrap_or("SOURCE"),
+                inventory_path.display(),
+                lab_dir.display(),
+                h.hostname
+            ),
+        };
+        let Some(nb) = &h.netboot else {
+            out.insert(name.clone(), built);
+            continue;
+        };
         let server = server_of(&nb.boot_uri);
         let source = record
             .hosts
@@ -219,7 +252,7 @@ fn netboot_hosts(
             .find(|r| r.hostname.eq_ignore_ascii_case(&h.hostname))
             .and_then(|r| record.installer(&r.mount))
             .map_or_else(|| "SOURCE".to_string(), |i| i.iso.display().to_string());
-        let rebuild = format!(
+        built.rebuild = format!(
             "esxi-iso build {source} --inventory {} --out-dir {} --netboot {server} --host {} \
              --force",
             inventory_path.display(),
@@ -228,25 +261,22 @@ fn netboot_hosts(
         );
         match Mac::parse(&nb.mac) {
             Ok(mac) => {
-                out.insert(
-                    name.clone(),
-                    Netboot {
-                        mac,
-                        boot_uri: nb.boot_uri.clone(),
-                        server,
-                        rebuild,
-                    },
-                );
+                built.netboot = Some(Netboot {
+                    mac,
+                    boot_uri: nb.boot_uri.clone(),
+                    server,
+                });
             }
             Err(e) => problems.push(Problem {
                 failure: Failure::Input,
                 text: format!(
                     "{}: manifest.json's netboot.mac {:?} is not a MAC ({e}): rebuild the \
-                     host ({rebuild})",
-                    h.hostname, nb.mac
+                     host ({})",
+                    h.hostname, nb.mac, built.rebuild
                 ),
             }),
         }
+        out.insert(name.clone(), built);
     }
     (out, problems)
 }
@@ -265,22 +295,11 @@ fn server_of(boot_uri: &str) -> String {
 pub fn read(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<Local> {
     let manifest = read_manifest(lab_dir)?;
     let record = read_record(lab_dir, manifest.as_ref())?;
-    let (netboot, problems) = netboot_hosts(manifest.as_ref(), &record, inventory_path, lab_dir);
-    let lab = lab_of(inventory_path, only, &netboot, problems)?;
+    let (built, problems) = built_hosts(manifest.as_ref(), &record, inventory_path, lab_dir);
+    let lab = lab_of(inventory_path, only, &built, problems)?;
     let mut hosts = Vec::new();
     let mut warnings = Vec::new();
-    if !lab_dir.is_dir() {
-        return Err(failure::error(
-            Failure::Input,
-            format!(
-                "lab folder {} is not there: build the lab first (esxi-iso build SOURCE \
-                 --inventory {} --out-dir {})",
-                lab_dir.display(),
-                inventory_path.display(),
-                lab_dir.display()
-            ),
-        ));
-    }
+    lab_folder(inventory_path, lab_dir)?;
     let mut stock: HashMap<PathBuf, Result<Option<version::Version>, String>> = HashMap::new();
     let mut problems = Vec::new();
     for h in lab.hosts {
@@ -289,9 +308,9 @@ pub fn read(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<Lo
             .and_then(|m| m.get(&h.hostname.to_ascii_lowercase()));
         let (media, release) = match entry.and_then(|e| e.netboot.as_ref()) {
             Some(nb) => {
-                let rebuild = netboot
+                let rebuild = built
                     .get(&h.hostname.to_ascii_lowercase())
-                    .map_or("", |n| n.rebuild.as_str());
+                    .map_or("", |b| b.rebuild.as_str());
                 let net = match net_install(&h.hostname, nb, &record, lab_dir, rebuild) {
                     Ok(n) => n,
                     Err(p) => {
@@ -379,6 +398,42 @@ pub fn read(inventory_path: &Path, lab_dir: &Path, only: &[String]) -> Result<Lo
         hosts,
         warnings,
     })
+}
+
+/// `--lab-dir` names a folder: a file is said as such (the folder is
+/// wanted), a folder that is not there is to be built first.
+fn lab_folder(inventory_path: &Path, lab_dir: &Path) -> Result<()> {
+    let build = format!(
+        "esxi-iso build SOURCE --inventory {} --out-dir {}",
+        inventory_path.display(),
+        lab_dir.display()
+    );
+    match std::fs::metadata(lab_dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(not_a_folder(lab_dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(failure::error(
+            Failure::Input,
+            format!(
+                "lab folder {} is not there: build the lab first ({build})",
+                lab_dir.display()
+            ),
+        )),
+        Err(e) => Err(anyhow::Error::new(e))
+            .with_context(|| format!("reading lab folder {}", lab_dir.display()))
+            .tag(Failure::Input),
+    }
+}
+
+/// `--lab-dir` names a file: the folder `build --out-dir` wrote is wanted.
+pub fn not_a_folder(lab_dir: &Path) -> anyhow::Error {
+    failure::error(
+        Failure::Input,
+        format!(
+            "lab folder {} is a file, not a folder: give --lab-dir the folder the lab was \
+             built into (the --out-dir of esxi-iso build --inventory)",
+            lab_dir.display()
+        ),
+    )
 }
 
 /// A network-install host's files, checked against the record
@@ -732,12 +787,56 @@ mod tests {
                 lab_dir.display()
             )
         );
-        // A teardown reads the folder too: a valid network-install host is
-        // no problem there.
-        let lab = read_inventory(&inv, &lab_dir, &[]).unwrap();
+        // A teardown needs only the lab's name: none of these problems
+        // stops it.
+        assert_eq!(lab_name(&inv).unwrap(), "lab1");
+    }
+
+    #[test]
+    fn a_teardown_reads_only_the_labs_name() {
+        let dir = tempfile::tempdir().unwrap();
+        // No [lab] name: the file's stem; no VM settings needed.
+        let inv = dir.path().join("rack7.toml");
+        std::fs::write(&inv, "[[host]]\nhostname = 'esx01'\n").unwrap();
+        assert_eq!(lab_name(&inv).unwrap(), "rack7");
+        let csv = dir.path().join("rack8.csv");
+        std::fs::write(&csv, "hostname\nesx01\n").unwrap();
+        assert_eq!(lab_name(&csv).unwrap(), "rack8");
+        // The file is still read as an inventory, and its [lab] checked.
+        std::fs::write(&inv, "[lab]\nnmae = 'lab1'\n").unwrap();
+        let err = format!("{:#}", lab_name(&inv).unwrap_err());
+        assert!(
+            err.contains("[lab] key nmae: not a lab setting (did you mean name?)"),
+            "{err}"
+        );
+        std::fs::write(&inv, "[lab\n").unwrap();
+        let err = format!("{:#}", lab_name(&inv).unwrap_err());
+        assert!(err.starts_with("parsing inventory"), "{err}");
+    }
+
+    #[test]
+    fn a_lab_folder_that_is_a_file_is_said_so() {
+        let (d, inv, _, _) = lab("[[host]]\nhostname = 'esx02'\n");
+        let file = d.path().join("lab.iso");
+        std::fs::write(&file, "not a folder").unwrap();
+        let err = read(&inv, &file, &[]).unwrap_err();
+        assert_eq!(failure::of(&err), Some(Failure::Input));
         assert_eq!(
-            lab.hosts[0].vm.boot,
-            crate::lab::vmplan::Boot::Network { uri: URI.into() }
+            format!("{err:#}"),
+            format!(
+                "lab folder {} is a file, not a folder: give --lab-dir the folder the lab was \
+                 built into (the --out-dir of esxi-iso build --inventory)",
+                file.display()
+            )
+        );
+        let gone = d.path().join("nolab");
+        let err = format!("{:#}", read(&inv, &gone, &[]).unwrap_err());
+        assert!(
+            err.starts_with(&format!(
+                "lab folder {} is not there: build the lab first (esxi-iso build SOURCE",
+                gone.display()
+            )),
+            "{err}"
         );
     }
 

@@ -84,10 +84,11 @@ pub struct DeployPlan {
     pub wait: Option<Stage>,
     /// `--insecure`, and what the lab's settings earned.
     pub warnings: Vec<Warning>,
-    /// The hosts and their ISOs (a deploy), or only their names (a
-    /// teardown).
+    /// The hosts and their ISOs (a deploy); None for a teardown, which
+    /// needs only the lab's name.
     pub local: Option<local::Local>,
-    pub lab: crate::lab::vmplan::LabVms,
+    /// The lab's name: its VMs' marker.
+    pub lab: String,
 }
 
 /// Checks everything that needs no server.
@@ -103,9 +104,12 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
         None => None,
         Some(w) => Some(Stage::parse_wait(w).ok_or_else(|| {
             let names: Vec<&str> = Stage::WAITABLE.iter().map(|s| s.name()).collect();
+            let near = crate::diagnostic::nearest(w, &names)
+                .map(|n| format!(" (did you mean {n}?)"))
+                .unwrap_or_default();
             failure::error(
                 Failure::Usage,
-                format!("--wait {w:?}: give one of {}", names.join(", ")),
+                format!("--wait {w:?}: give one of {}{near}", names.join(", ")),
             )
         })?),
     };
@@ -121,18 +125,19 @@ pub fn plan(req: &DeployRequest) -> Result<DeployPlan> {
             "--destroy removes the lab's VMs: --wait and --fix-portgroups do not go with it",
         ));
     }
+    // A teardown finds the lab's VMs by their marker, and --host names
+    // the hosts they are marked for: the VM settings (which may have
+    // changed, or lost a host) are not its business.
     let (local, lab) = if req.destroy {
-        (
-            None,
-            local::read_inventory(&req.inventory, &req.lab_dir, &req.only)?,
-        )
+        // Its record of uploaded ISOs is in the folder, if there is one.
+        if req.lab_dir.is_file() {
+            return Err(local::not_a_folder(&req.lab_dir));
+        }
+        (None, local::lab_name(&req.inventory)?)
     } else {
         let l = local::read(&req.inventory, &req.lab_dir, &req.only)?;
         warnings.extend(l.warnings.iter().cloned());
-        let lab = crate::lab::vmplan::LabVms {
-            name: l.lab.clone(),
-            hosts: l.hosts.iter().map(|h| h.lab.clone()).collect(),
-        };
+        let lab = l.lab.clone();
         (Some(l), lab)
     };
     Ok(DeployPlan {
@@ -250,7 +255,7 @@ fn with_session<T>(
         .unwrap_or_else(|| plan.server.host.clone());
     let result = StateFile::open(
         &plan.req.lab_dir,
-        &plan.lab.name,
+        &plan.lab,
         &key,
         &plan.server.host,
         plan.req.dry_run,
@@ -259,7 +264,7 @@ fn with_session<T>(
         let mut ctx = Ctx {
             vim: &vim,
             creds: &creds,
-            lab: &plan.lab.name,
+            lab: &plan.lab,
             lab_dir: &plan.req.lab_dir,
             out,
             state,
@@ -302,7 +307,7 @@ fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
         if p.kind == portgroups::Kind::Nsx {
             ctx.warn(Warning::advice("portgroup-unchecked", p.problem()));
         } else if plan.req.fix_portgroups {
-            unsafe_pgs.push(p.problem());
+            unsafe_pgs.push(p.change());
         } else {
             problems.push(Problem::usage(p.problem()));
         }
@@ -349,7 +354,7 @@ fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
     };
     if plan.req.dry_run {
         for p in &unsafe_pgs {
-            ctx.out.note(&format!("would fix: {p}"));
+            ctx.out.note(&format!("would fix {p}"));
         }
         doc.hosts = reports;
         doc.portgroups = target.portgroups.clone();
@@ -408,4 +413,66 @@ fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
         report: doc,
         verdict,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(dir: &Path) -> DeployRequest {
+        let inventory = dir.join("lab.toml");
+        std::fs::write(&inventory, "[lab]\nname = 'lab1'\n").unwrap();
+        DeployRequest {
+            inventory,
+            lab_dir: dir.join("lab"),
+            server: "https://vc.example".into(),
+            ..DeployRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_wait_state_that_is_not_one_gets_the_nearest() {
+        let dir = tempfile::tempdir().unwrap();
+        let wait = |w: &str| {
+            let req = DeployRequest {
+                wait: Some(w.into()),
+                ..request(dir.path())
+            };
+            format!("{:#}", plan(&req).unwrap_err())
+        };
+        let states = "powered-on, fetched, loading, kickstart-fetched, installing, installed, \
+                      booted";
+        assert_eq!(
+            wait("bootd"),
+            format!("--wait \"bootd\": give one of {states} (did you mean booted?)")
+        );
+        assert_eq!(
+            wait("kickstart_fetched"),
+            format!(
+                "--wait \"kickstart_fetched\": give one of {states} (did you mean \
+                 kickstart-fetched?)"
+            )
+        );
+        assert_eq!(wait("up"), format!("--wait \"up\": give one of {states}"));
+    }
+
+    #[test]
+    fn a_teardowns_lab_folder_may_be_missing_but_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = DeployRequest {
+            destroy: true,
+            ..request(dir.path())
+        };
+        assert_eq!(plan(&req).unwrap().lab, "lab1");
+        std::fs::write(&req.lab_dir, "").unwrap();
+        let err = plan(&req).unwrap_err();
+        assert_eq!(failure::of(&err), Some(Failure::Input));
+        assert!(
+            format!("{err:#}").ends_with(
+                "lab is a file, not a folder: give --lab-dir the folder the lab was built into \
+                 (the --out-dir of esxi-iso build --inventory)"
+            ),
+            "{err:#}"
+        );
+    }
 }

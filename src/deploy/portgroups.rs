@@ -11,7 +11,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::vsphere::datacenter::{Contents, NetKind, Network};
-use crate::vsphere::network::{distributed_security, standard_port_group, Security};
+use crate::vsphere::network::{
+    distributed_fix_turns_on, distributed_security, standard_port_group, Security,
+};
 use crate::vsphere::task::Wait;
 use crate::vsphere::xml::Element;
 use crate::vsphere::{MoRef, Vim};
@@ -55,21 +57,56 @@ pub struct PortGroup {
 }
 
 impl PortGroup {
+    /// What is off, in words: `promiscuous mode is off`.
+    fn off(&self) -> String {
+        let verb = if self.missing.len() == 1 { "is" } else { "are" };
+        format!("{} {verb} off", self.missing.join(" and "))
+    }
+
+    /// The hosts whose copy of a standard port group lets no nested host
+    /// talk.
+    fn unsafe_hosts(&self) -> Vec<&str> {
+        self.on_hosts
+            .iter()
+            .filter(|h| !h.security.lets_nested_talk())
+            .map(|h| h.host.as_str())
+            .collect()
+    }
+
+    /// What `--fix-portgroups` would change in it (a dry run says so):
+    /// `port group X on H (promiscuous mode is off): set ...`.
+    pub fn change(&self) -> String {
+        let off = self.off();
+        match (self.kind, &self.distributed) {
+            (Kind::Standard, _) => format!(
+                "port group {} on {} ({off}): set promiscuous mode and forged transmits to \
+                 Accept there",
+                self.name,
+                self.unsafe_hosts().join(", ")
+            ),
+            (Kind::Distributed, Some((_, config))) => format!(
+                "distributed port group {} ({off}): turn on {}",
+                self.name,
+                distributed_fix_turns_on(config)
+            ),
+            (Kind::Distributed, None) => format!(
+                "distributed port group {} ({off}): nothing, its settings could not be read; \
+                 set them in the vSphere Client (Networking > {} > Configure > Policies > Edit)",
+                self.name, self.name
+            ),
+            (Kind::Nsx, _) => self.problem(),
+        }
+    }
+
     /// The problem, with what to do, when it is not safe.
     pub fn problem(&self) -> String {
-        let off = self.missing.join(" and ");
-        let verb = if self.missing.len() == 1 { "is" } else { "are" };
+        let off = self.off();
         match self.kind {
             Kind::Standard => {
-                let bad: Vec<&str> = self
-                    .on_hosts
-                    .iter()
-                    .filter(|h| !h.security.lets_nested_talk())
-                    .map(|h| h.host.as_str())
-                    .collect();
+                let bad = self.unsafe_hosts();
                 format!(
                     "port group {} (standard switch, on {}) keeps nested hosts' VMs from \
-                     talking: {off} {verb} off: pass --fix-portgroups, or set them to Accept \
+                     talking: {off}: pass --fix-portgroups, or set them to Accept \
                      (vSphere Client: host > Configure > Networking > Virtual switches > {} > \
                      Edit > Security, on each host)",
                     self.name,
@@ -78,8 +115,8 @@ impl PortGroup {
                 )
             }
             Kind::Distributed => format!(
-                "distributed port group {} keeps nested hosts' VMs from talking: {off} {verb} \
-                 off: pass --fix-portgroups (MAC learning and forged transmits on vSphere 6.7 \
+                "distributed port group {} keeps nested hosts' VMs from talking: {off}: \
+                 pass --fix-portgroups (MAC learning and forged transmits on vSphere 6.7 \
                  and later, else promiscuous mode and forged transmits), or set them in the \
                  vSphere Client (Networking > {} > Configure > Policies > Edit)",
                 self.name, self.name
@@ -220,4 +257,71 @@ pub fn fix(vim: &Vim, pgs: &mut [PortGroup], wait: &Wait) -> Result<()> {
         pg.missing.clear();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vsphere::xml::parse;
+
+    fn pg(kind: Kind, missing: Vec<&'static str>) -> PortGroup {
+        PortGroup {
+            name: "Trunk".into(),
+            datacenter: "DC1".into(),
+            kind,
+            safe: false,
+            missing,
+            hosts: Vec::new(),
+            fixed: false,
+            on_hosts: Vec::new(),
+            distributed: None,
+        }
+    }
+
+    #[test]
+    fn a_dry_run_says_what_the_fix_would_change() {
+        let el = |t: &str| parse(t.as_bytes()).unwrap();
+        let mut standard = pg(Kind::Standard, vec!["promiscuous mode"]);
+        for (host, promiscuous) in [("esx-a", Some(false)), ("esx-b", Some(true))] {
+            standard.on_hosts.push(OnHost {
+                host: host.into(),
+                network_system: MoRef::new("HostNetworkSystem", host),
+                security: Security {
+                    promiscuous,
+                    forged_transmits: Some(true),
+                    ..Security::default()
+                },
+                spec: el("<spec/>"),
+            });
+        }
+        assert_eq!(
+            standard.change(),
+            "port group Trunk on esx-a (promiscuous mode is off): set promiscuous mode and \
+             forged transmits to Accept there"
+        );
+        let mut dv = pg(
+            Kind::Distributed,
+            vec!["promiscuous mode", "forged transmits"],
+        );
+        let config = r#"<config xmlns="urn:vim25"><defaultPortConfig>
+            <macManagementPolicy><forgedTransmits>false</forgedTransmits></macManagementPolicy>
+            </defaultPortConfig></config>"#;
+        dv.distributed = Some((
+            MoRef::new("DistributedVirtualPortgroup", "pg-1"),
+            el(config),
+        ));
+        assert_eq!(
+            dv.change(),
+            "distributed port group Trunk (promiscuous mode and forged transmits are off): \
+             turn on MAC learning and forged transmits"
+        );
+        for p in [&standard, &dv] {
+            assert!(!p.change().contains("--fix-portgroups"), "{}", p.change());
+            assert!(
+                p.problem().contains("pass --fix-portgroups"),
+                "{}",
+                p.problem()
+            );
+        }
+    }
 }

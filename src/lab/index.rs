@@ -1,8 +1,8 @@
 //! The lab's index files, written next to the ISOs once the hosts of a run
 //! are built: SHA256SUMS (the format `sha256sum -c` reads) and
 //! manifest.json (per host: file, size, checksum, source, template,
-//! variables with secrets redacted, overlays, kernel options, warnings,
-//! how the data was written).
+//! variables with secrets redacted, overlays, kernel options, Secure
+//! Boot, warnings, how the data was written).
 //!
 //! A run updates the index, it never starts it over: the entries of hosts
 //! this run did not build (`--host`, or hosts no longer in the inventory)
@@ -56,6 +56,9 @@ pub struct ManifestHost {
     pub variables: std::collections::BTreeMap<String, toml::Value>,
     pub overlays: Vec<String>,
     pub kernelopt: HostKernelOpts,
+    /// Built for UEFI Secure Boot (`--secure-boot`, or the inventory's
+    /// `secure_boot`): deploy gives its VM Secure Boot.
+    pub secure_boot: bool,
     /// Always present, empty when there were none (as in every JSON
     /// esxi-iso prints, lists are never left out).
     pub warnings: Vec<Warning>,
@@ -185,6 +188,7 @@ pub fn built_entry(source: &Path, h: &HostPlan, s: &BuildSummary) -> ManifestHos
         variables: h.vars.redacted(),
         overlays: h.overlays.clone(),
         kernelopt: s.kernelopt.clone().into(),
+        secure_boot: h.build.secure_boot,
         warnings: s.warnings.clone(),
         data: Some(s.data),
         netboot: None,
@@ -342,6 +346,7 @@ mod tests {
                 bios: Some(String::new()),
                 efi: String::new(),
             },
+            secure_boot: false,
             warnings: Vec::new(),
             data: Some(DataReport {
                 method: "copied",

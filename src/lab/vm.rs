@@ -1,7 +1,11 @@
 //! The VM each host of a lab runs in, for `esxi-iso deploy`: the `vm`
 //! table of `[defaults]` and of each host (`[defaults.vm]`, `[host.vm]`
 //! or `vm.KEY = ...` in TOML; `vm.KEY` columns in CSV), merged key by key
-//! (a host's key replaces the defaults' one, the rest stay).
+//! (a host's key replaces the defaults' one, the rest stay), except
+//! `cluster` and `host`: they are one choice, where the VM runs, so a
+//! table that gives one of them replaces both of the defaults' (a host's
+//! `vm.host` pins its VM even when `[defaults.vm]` names a cluster), and
+//! one table giving both is a problem.
 //!
 //! [`VmSettings::parse`] checks what is written (unknown keys with the
 //! nearest name, types, ranges, enumerations), for `build` and `deploy`
@@ -300,17 +304,31 @@ impl VmSettings {
             }
         }
         problems.extend(own.into_iter().map(|p| format!("vm.{p}")));
+        if s.cluster.is_some() && s.host.is_some() {
+            problems.push(
+                "vm.cluster and vm.host: give one (vm.cluster lets the cluster choose the host, \
+                 vm.host pins the VM to that host, in its cluster if it has one)"
+                    .into(),
+            );
+        }
         s
     }
 
-    /// These settings over `defaults`: each key given here wins.
+    /// These settings over `defaults`: each key given here wins, and
+    /// `cluster` or `host` given here replaces both of the defaults' (they
+    /// are one choice: where the VM runs).
     pub fn over(self, defaults: &VmSettings) -> VmSettings {
         let d = defaults.clone();
+        let (cluster, host) = if self.cluster.is_some() || self.host.is_some() {
+            (self.cluster, self.host)
+        } else {
+            (d.cluster, d.host)
+        };
         VmSettings {
             name: self.name.or(d.name),
             datacenter: self.datacenter.or(d.datacenter),
-            cluster: self.cluster.or(d.cluster),
-            host: self.host.or(d.host),
+            cluster,
+            host,
             resource_pool: self.resource_pool.or(d.resource_pool),
             folder: self.folder.or(d.folder),
             datastore: self.datastore.or(d.datastore),
@@ -404,5 +422,39 @@ mod tests {
         let (defaults, _) = parse("cpus = 2\nmemory_gb = 12");
         let merged = host.over(&defaults);
         assert_eq!((merged.cpus, merged.memory_gb), (Some(8), Some(12)));
+    }
+
+    #[test]
+    fn cluster_and_host_are_one_choice() {
+        let merged = |host: &str, defaults: &str| {
+            let (h, p) = parse(host);
+            let (d, q) = parse(defaults);
+            assert!(p.is_empty() && q.is_empty(), "{p:?} {q:?}");
+            let m = h.over(&d);
+            (m.cluster, m.host)
+        };
+        let some = |s: &str| Some(s.to_string());
+        // A host's vm.host replaces the defaults' vm.cluster, and the
+        // other way round; a table that names neither keeps the defaults'.
+        assert_eq!(
+            merged("host = 'esx-a'", "cluster = 'C1'"),
+            (None, some("esx-a"))
+        );
+        assert_eq!(
+            merged("cluster = 'C2'", "host = 'esx-a'"),
+            (some("C2"), None)
+        );
+        assert_eq!(
+            merged("host = 'esx-b'", "host = 'esx-a'"),
+            (None, some("esx-b"))
+        );
+        assert_eq!(merged("cpus = 4", "cluster = 'C1'"), (some("C1"), None));
+        // Only one table giving both is a problem.
+        let (_, p) = parse("cluster = 'C1'\nhost = 'esx-a'");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("vm.cluster and vm.host: give one (vm.cluster lets the cluster"),
+            "{p:?}"
+        );
     }
 }

@@ -7,8 +7,13 @@
 //! does it for every host of an inventory, with the checks across the lab
 //! (VM names and MACs used twice).
 //!
-//! A host the lab folder holds for network install ([`Netboot`], which
-//! deploy reads from the folder) boots mboot.efi over UEFI HTTP
+//! What the lab folder says of each host as it was built ([`Built`],
+//! which deploy reads from manifest.json) comes first: a host built for
+//! UEFI Secure Boot (`build --secure-boot`, or its `secure_boot`) gets a
+//! VM with Secure Boot, and an inventory whose `secure_boot` now says
+//! otherwise is a problem (an entry from an older build, which did not
+//! record it, leaves it to the inventory). A host the lab folder holds
+//! for network install ([`Netboot`]) boots mboot.efi over UEFI HTTP
 //! ([`Boot::Network`]) whatever `vm.boot` defaults to: its NIC 0 must be
 //! the MAC its boot.cfg was written for, and what asks for something else
 //! (`vm.boot = "cdrom"`, a `vm.boot_url` other than the server it was
@@ -43,6 +48,20 @@ pub enum Boot {
     Network { uri: String },
 }
 
+/// What the lab folder's manifest.json says of a host as it was built:
+/// what its VM must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Built {
+    /// Built for UEFI Secure Boot (`build --secure-boot`, or the
+    /// inventory's `secure_boot`); None in an entry of an older build,
+    /// which did not record it (the inventory's `secure_boot` is taken).
+    pub secure_boot: Option<bool>,
+    /// Built for network install.
+    pub netboot: Option<Netboot>,
+    /// The command that builds it again, as it was.
+    pub rebuild: String,
+}
+
 /// A host the lab folder holds for network install (`build --netboot`,
 /// its manifest.json entry's `netboot`): what its VM must match.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +72,6 @@ pub struct Netboot {
     pub boot_uri: String,
     /// The `--netboot URL` it was built with.
     pub server: String,
-    /// The command that builds it again, as it was.
-    pub rebuild: String,
 }
 
 /// A host's VM, resolved and checked.
@@ -115,25 +132,24 @@ fn vm_name(template: &str, lab: &str, hostname: &str) -> Result<String, String> 
 }
 
 /// A host's VM from its merged settings: everything deploy needs, or
-/// every problem found.
+/// every problem found. `secure_boot` is the build's when `built` records
+/// it, else the inventory's.
 pub fn plan_vm(
     s: &VmSettings,
     lab: &str,
     hostname: &str,
     host_mac: Option<Mac>,
     secure_boot: bool,
-    netboot: Option<&Netboot>,
+    built: Option<&Built>,
 ) -> Result<VmPlan, Vec<String>> {
     let mut problems = Vec::new();
+    let netboot = built.and_then(|b| b.netboot.as_ref());
+    let rebuild = built.map_or("", |b| b.rebuild.as_str());
     let name = vm_name(s.name.as_deref().unwrap_or("{hostname}"), lab, hostname)
         .map_err(|e| problems.push(e))
         .unwrap_or_default();
     if s.datastore.is_none() {
         problems.push("vm.datastore: missing: name the datastore the VM goes on".into());
-    }
-    if s.cluster.is_some() && s.host.is_some() {
-        problems
-            .push("vm.cluster and vm.host: give one (a host of a cluster is chosen by DRS)".into());
     }
     let cpus = s.cpus.unwrap_or(4);
     if cpus < MIN_CPUS {
@@ -205,7 +221,15 @@ pub fn plan_vm(
         .collect();
     let firmware = s.firmware.unwrap_or(Firmware::Efi);
     if secure_boot && firmware == Firmware::Bios {
-        problems.push("secure_boot: Secure Boot needs vm.firmware = \"efi\"".into());
+        problems.push(if built.is_some_and(|b| b.secure_boot.is_some()) {
+            format!(
+                "vm.firmware = \"bios\": {hostname} was built for Secure Boot (manifest.json: \
+                 build --secure-boot, or its secure_boot), which needs vm.firmware = \"efi\": \
+                 drop vm.firmware, or rebuild it without Secure Boot ({rebuild})"
+            )
+        } else {
+            "secure_boot: Secure Boot needs vm.firmware = \"efi\"".into()
+        });
     }
     let boot = match netboot {
         Some(nb) => {
@@ -214,14 +238,13 @@ pub fn plan_vm(
                 (None, Some(_)) => "vm.macs",
                 (None, None) => "derived from the lab's and host's names",
             };
-            network_boot(s, nb, hostname, macs.first().map(|m| (*m, how)), firmware).unwrap_or_else(
-                |mut e| {
-                    problems.append(&mut e);
-                    Boot::Network {
-                        uri: nb.boot_uri.clone(),
-                    }
-                },
-            )
+            let nic0 = macs.first().map(|m| (*m, how));
+            network_boot(s, nb, rebuild, hostname, nic0, firmware).unwrap_or_else(|mut e| {
+                problems.append(&mut e);
+                Boot::Network {
+                    uri: nb.boot_uri.clone(),
+                }
+            })
         }
         None => cd_or_http(s, lab, firmware, &mut problems),
     };
@@ -332,12 +355,12 @@ fn cd_or_http(s: &VmSettings, lab: &str, firmware: Firmware, problems: &mut Vec<
 fn network_boot(
     s: &VmSettings,
     nb: &Netboot,
+    rebuild: &str,
     hostname: &str,
     nic0: Option<(Mac, &str)>,
     firmware: Firmware,
 ) -> Result<Boot, Vec<String>> {
     let mut problems = Vec::new();
-    let rebuild = &nb.rebuild;
     if s.boot == Some(BootMode::Cdrom) {
         let iso_build = rebuild
             .replace(&format!(" --netboot {}", nb.server), "")
@@ -415,13 +438,13 @@ pub struct LabVms {
 
 /// Every host's VM of an inventory, checked, or every problem; `stem` is
 /// the inventory's file name without extension, `only` the hosts asked
-/// for (all when empty; the whole inventory is checked), `netboot` the
-/// hosts the lab folder holds for network install, by lower-case name.
+/// for (all when empty; the whole inventory is checked), `built` what
+/// the lab folder's manifest.json says of the hosts, by lower-case name.
 pub fn read_lab(
     inv: &Inventory,
     stem: &str,
     only: &[String],
-    netboot: &BTreeMap<String, Netboot>,
+    built: &BTreeMap<String, Built>,
 ) -> Result<LabVms, Vec<Problem>> {
     let mut problems: Vec<Problem> = Vec::new();
     let mut lab_problems = Vec::new();
@@ -452,14 +475,29 @@ pub fn read_lab(
         }
         let mac = string_key(entry, "mac", &mut p)
             .and_then(|m| Mac::parse(&m).map_err(|e| p.push(format!("mac: {e}"))).ok());
-        let secure_boot = bool_key(entry, "secure_boot", &mut p)
-            .or(default_secure_boot)
-            .unwrap_or(false);
+        let asked = bool_key(entry, "secure_boot", &mut p).or(default_secure_boot);
+        let b = hostname
+            .as_ref()
+            .and_then(|h| built.get(&h.to_ascii_lowercase()));
+        let secure_boot = match b.and_then(|b| b.secure_boot) {
+            Some(was) => {
+                if asked.is_some_and(|a| a != was) {
+                    p.push(format!(
+                        "secure_boot: the inventory says {}, but {label} was built {} Secure \
+                         Boot (manifest.json): rebuild it so it follows the inventory ({})",
+                        !was,
+                        if was { "for" } else { "without" },
+                        b.map_or("", |b| b.rebuild.as_str())
+                    ));
+                }
+                was
+            }
+            None => asked.unwrap_or(false),
+        };
         let own = VmSettings::parse(&vm_table(entry, &mut p), &mut p);
         let merged = own.over(&defaults);
         if let (Some(h), true) = (&hostname, p.is_empty()) {
-            let nb = netboot.get(&h.to_ascii_lowercase());
-            match plan_vm(&merged, &name, h, mac, secure_boot, nb) {
+            match plan_vm(&merged, &name, h, mac, secure_boot, b) {
                 Ok(vm) => hosts.push(LabHost {
                     hostname: h.clone(),
                     vm,
@@ -585,6 +623,110 @@ mod tests {
         // --host keeps the others checked, and builds only those named.
         let one = read_lab(&inv, "lab", &["ESX02".into()], &BTreeMap::new()).unwrap();
         assert_eq!(one.hosts.len(), 1);
+    }
+
+    #[test]
+    fn a_hosts_vm_host_replaces_the_defaults_cluster() {
+        let inv = parse_toml(&format!(
+            "{BASE}cluster = 'C1'\nresource_pool = 'Nested'\n\
+             [[host]]\nhostname = 'esx01'\nvm.host = 'esx-a.lab.local'\n\
+             [[host]]\nhostname = 'esx02'\n"
+        ))
+        .unwrap();
+        let lab = read_lab(&inv, "lab", &[], &BTreeMap::new()).unwrap();
+        let (a, b) = (&lab.hosts[0].vm, &lab.hosts[1].vm);
+        assert_eq!(
+            (a.cluster.as_deref(), a.host.as_deref()),
+            (None, Some("esx-a.lab.local"))
+        );
+        assert_eq!(a.resource_pool.as_deref(), Some("Nested"));
+        assert_eq!(
+            (b.cluster.as_deref(), b.host.as_deref()),
+            (Some("C1"), None)
+        );
+        // The defaults the other way round.
+        let inv = parse_toml(&format!(
+            "{BASE}host = 'esx-a'\n[[host]]\nhostname = 'esx01'\nvm.cluster = 'C1'\n"
+        ))
+        .unwrap();
+        let vm = &read_lab(&inv, "lab", &[], &BTreeMap::new()).unwrap().hosts[0].vm;
+        assert_eq!(
+            (vm.cluster.as_deref(), vm.host.as_deref()),
+            (Some("C1"), None)
+        );
+        // One table giving both is the problem, named once where it is.
+        let p = problems_of(&format!(
+            "{BASE}cluster = 'C1'\nhost = 'esx-a'\n[[host]]\nhostname = 'esx01'\n\
+             [[host]]\nhostname = 'esx02'\nvm.cluster = 'C2'\nvm.host = 'esx-b'\n"
+        ));
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(
+            p[0].starts_with("[defaults] vm.cluster and vm.host: give one"),
+            "{p:#?}"
+        );
+        assert!(
+            p[1].starts_with("esx02: vm.cluster and vm.host: give one"),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn secure_boot_follows_the_build() {
+        let built = |sb: Option<bool>| Built {
+            secure_boot: sb,
+            netboot: None,
+            rebuild: "REBUILD".into(),
+        };
+        let folder = BTreeMap::from([
+            ("esx01".to_string(), built(Some(true))),
+            ("esx02".to_string(), built(None)),
+            ("esx03".to_string(), built(Some(false))),
+        ]);
+        let hosts =
+            "[[host]]\nhostname = 'ESX01'\n[[host]]\nhostname = 'esx02'\nsecure_boot = true\n\
+                     [[host]]\nhostname = 'esx03'\n[[host]]\nhostname = 'esx04'\n";
+        let inv = parse_toml(&format!("{BASE}{hosts}")).unwrap();
+        let lab = read_lab(&inv, "lab", &[], &folder).unwrap();
+        // Built with --secure-boot; an older build's entry and a host the
+        // folder does not list take the inventory's.
+        let on: Vec<bool> = lab.hosts.iter().map(|h| h.vm.secure_boot).collect();
+        assert_eq!(on, [true, true, false, false]);
+        // BIOS is refused for a host built for Secure Boot.
+        let inv = parse_toml(&format!("{BASE}firmware = 'bios'\n{hosts}")).unwrap();
+        let p: Vec<String> = read_lab(&inv, "lab", &[], &folder)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.text)
+            .collect();
+        assert_eq!(
+            p,
+            [
+                "ESX01: vm.firmware = \"bios\": ESX01 was built for Secure Boot (manifest.json: \
+                 build --secure-boot, or its secure_boot), which needs vm.firmware = \"efi\": \
+                 drop vm.firmware, or rebuild it without Secure Boot (REBUILD)",
+                "esx02: secure_boot: Secure Boot needs vm.firmware = \"efi\"",
+            ]
+        );
+        // An inventory that now says otherwise than the build.
+        let inv = parse_toml(&format!(
+            "[defaults]\nsecure_boot = true\n{BASE}[[host]]\nhostname = 'esx01'\nsecure_boot = false\n\
+             [[host]]\nhostname = 'esx03'\n"
+        ))
+        .unwrap();
+        let p: Vec<String> = read_lab(&inv, "lab", &[], &folder)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.text)
+            .collect();
+        assert_eq!(
+            p,
+            [
+                "esx01: secure_boot: the inventory says false, but esx01 was built for Secure \
+                 Boot (manifest.json): rebuild it so it follows the inventory (REBUILD)",
+                "esx03: secure_boot: the inventory says true, but esx03 was built without \
+                 Secure Boot (manifest.json): rebuild it so it follows the inventory (REBUILD)",
+            ]
+        );
     }
 
     #[test]

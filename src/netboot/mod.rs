@@ -603,6 +603,7 @@ fn entry(source: &Path, h: &HostPlan, f: &HostFiles, plan: &Plan) -> ManifestHos
             bios: None,
             efi: f.kernelopt.clone(),
         },
+        secure_boot: h.build.secure_boot,
         warnings,
         data: None,
         netboot: Some(NetbootEntry {

@@ -205,6 +205,23 @@ pub fn standard_fix(spec: &Element) -> Node {
         .child(Node::new("policy").child(security).children(rest))
 }
 
+/// What [`distributed_fix`] turns on for a port group whose `config` is
+/// `config`, in words.
+pub fn distributed_fix_turns_on(config: &Element) -> &'static str {
+    match mac_management(config) {
+        Some(_) => "MAC learning and forged transmits",
+        None => "promiscuous mode and forged transmits",
+    }
+}
+
+/// A distributed port group's MAC management policy (vSphere 6.7 and
+/// later), when its `config` has one.
+fn mac_management(config: &Element) -> Option<&Element> {
+    config
+        .child("defaultPortConfig")?
+        .child("macManagementPolicy")
+}
+
 /// The `spec` of ReconfigureDVPortgroup_Task for a port group whose
 /// `config` is `config`: MAC learning and forged transmits where it has a
 /// MAC management policy (promiscuous mode and MAC changes kept), else
@@ -215,8 +232,7 @@ pub fn distributed_fix(config: &Element) -> Node {
         .unwrap_or_default()
         .trim();
     let port = config.child("defaultPortConfig");
-    let mac = port.and_then(|p| p.child("macManagementPolicy"));
-    let setting = match mac {
+    let setting = match mac_management(config) {
         Some(m) => {
             let keep = |f: &str| bool_of(m.child(f)).unwrap_or(false);
             Node::new("macManagementPolicy")
@@ -230,7 +246,8 @@ pub fn distributed_fix(config: &Element) -> Node {
                         .child(bool_node("enabled", true))
                         .child(bool_node("allowUnicastFlooding", true))
                         .child(Node::text("limit", "4096"))
-                        .child(Node::text("limitPolicy", "DROP")),
+                        // DVSMacLimitPolicyType: "allow" or "drop" (vim25).
+                        .child(Node::text("limitPolicy", "drop")),
                 )
         }
         None => Node::new("securityPolicy")
@@ -426,6 +443,14 @@ mod tests {
              <forgedTransmits><inherited>false</inherited><value>true</value></forgedTransmits>\
              </securityPolicy></defaultPortConfig></spec>"
         );
+        assert_eq!(
+            distributed_fix_turns_on(&inherits),
+            "promiscuous mode and forged transmits"
+        );
+        assert_eq!(
+            distributed_fix_turns_on(&learning),
+            "MAC learning and forged transmits"
+        );
         let mut out = String::new();
         distributed_fix(&learning).write(&mut out).unwrap();
         assert!(
@@ -433,5 +458,11 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("<allowPromiscuous>false</allowPromiscuous><macChanges>false</macChanges><forgedTransmits>true</forgedTransmits>"), "{out}");
+        // A value of the DVSMacLimitPolicyType enumeration, as vim25 spells
+        // it (govmomi's enum.go, pyVmomi's MacLimitPolicyType).
+        assert!(
+            out.contains("<limit>4096</limit><limitPolicy>drop</limitPolicy>"),
+            "{out}"
+        );
     }
 }

@@ -222,7 +222,7 @@ def mac_learning(si, name):
         macChanges=False,
         forgedTransmits=True,
         macLearningPolicy=vim.dvs.VmwareDistributedVirtualSwitch.MacLearningPolicy(
-            enabled=True, allowUnicastFlooding=True, limit=4096, limitPolicy="DROP"
+            enabled=True, allowUnicastFlooding=True, limit=4096, limitPolicy="drop"
         ),
     )
     port = vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(macManagementPolicy=policy)
