@@ -168,6 +168,15 @@ fn kickstart_render_rejects_bad_values_and_unknown_templates() {
         2,
         "no template \"nope\": use one of nested-lab, minimal or a path to a .tera file",
     );
+    // A template file that is not there is an input error naming it; a
+    // misspelled built-in gets the nearest.
+    run_in(w, &["kickstart", "vars", "site.ks.tera"], &[]).fails_with(
+        3,
+        "template file site.ks.tera does not exist (the built-in templates are nested-lab, \
+         minimal)",
+    );
+    run_in(w, &["kickstart", "vars", "nested-lb"], &[])
+        .fails_with(2, "no template \"nested-lb\" (did you mean nested-lab?)");
     run_in(w, &["kickstart", "render"], &[])
         .fails_with(2, "no root password for template nested-lab");
     run_in(

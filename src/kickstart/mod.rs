@@ -55,13 +55,23 @@ impl Source {
         if p.exists() {
             return Ok(Source::TemplateFile(p.to_path_buf()));
         }
+        let names: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+        // A path (a slash or the .tera ending) is a file that is not there.
+        if arg.contains('/') || arg.ends_with(".tera") {
+            return Err(crate::failure::error(
+                crate::failure::Failure::Input,
+                format!(
+                    "template file {arg} does not exist (the built-in templates are {})",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let near = crate::diagnostic::nearest(arg, &names)
+            .map(|n| format!(" (did you mean {n}?)"))
+            .unwrap_or_default();
         bail!(
-            "no template {arg:?}: use one of {} or a path to a .tera file",
-            TEMPLATES
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
+            "no template {arg:?}{near}: use one of {} or a path to a .tera file",
+            names.join(", ")
         )
     }
 
