@@ -591,25 +591,7 @@ fn read_manifest(dir: &Path) -> Result<Option<ManifestHosts>> {
 
 /// Every problem in one error, tagged by their kind.
 pub fn problems_error(what: &Path, problems: &[Problem]) -> anyhow::Error {
-    problems_list(&what.display().to_string(), problems, "nothing was changed")
-}
-
-/// `WHAT has N problems; DONE:` and one line per problem.
-pub fn problems_list(what: &str, problems: &[Problem], done: &str) -> anyhow::Error {
-    let kind = match problems.split_first() {
-        Some((first, rest)) if rest.iter().all(|p| p.failure == first.failure) => first.failure,
-        _ => Failure::Usage,
-    };
-    let lines: Vec<&str> = problems.iter().map(|p| p.text.as_str()).collect();
-    failure::error(
-        kind,
-        format!(
-            "{what} has {} problem{}; {done}:\n  {}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            lines.join("\n  ")
-        ),
-    )
+    crate::lab::problems_error(&what.display().to_string(), problems, "nothing was changed")
 }
 
 #[cfg(test)]

@@ -39,7 +39,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use self::local::problems_list;
 use self::report::{DeployReport, DestroyReport, Out, Stage};
 use self::state::StateFile;
 use crate::failure::{self, Failure, Tag};
@@ -337,7 +336,7 @@ fn deploy_in(plan: &DeployPlan, ctx: &mut Ctx) -> Result<Deployed> {
         ctx.out.say(p.host.name(), &format!("{verb} {what}"));
     }
     if !problems.is_empty() {
-        return Err(problems_list(
+        return Err(crate::lab::problems_error(
             &format!("the target {}", plan.server.host),
             &problems,
             "nothing was changed",

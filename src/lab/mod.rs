@@ -134,11 +134,24 @@ impl Problem {
 
 /// The failure a list of problems ends in: their kind when they share
 /// one, else a usage error.
-fn failure_of(problems: &[Problem]) -> Failure {
-    match problems.split_first() {
+/// `WHAT has N problems; DONE:` and one line per problem, as one error:
+/// of the problems' kind when they share one, else a usage error (for
+/// `build` and `deploy`).
+pub fn problems_error(what: &str, problems: &[Problem], done: &str) -> anyhow::Error {
+    let kind = match problems.split_first() {
         Some((first, rest)) if rest.iter().all(|p| p.failure == first.failure) => first.failure,
         _ => Failure::Usage,
-    }
+    };
+    let lines: Vec<&str> = problems.iter().map(|p| p.text.as_str()).collect();
+    failure::error(
+        kind,
+        format!(
+            "{what} has {} problem{}; {done}:\n  {}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            lines.join("\n  ")
+        ),
+    )
 }
 
 /// What a run built, and which hosts failed (with --keep-going).
@@ -179,16 +192,10 @@ pub fn plan(req: &LabRequest) -> Result<LabPlan> {
             .tag(Failure::Usage)?;
     common.netboot = req.netboot;
     let mut plan = resolve::resolve(&inv, &common).map_err(|problems| {
-        let lines: Vec<&str> = problems.iter().map(|p| p.text.as_str()).collect();
-        failure::error(
-            failure_of(&problems),
-            format!(
-                "{} has {} problem{}; nothing was written:\n  {}",
-                path.display(),
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" },
-                lines.join("\n  ")
-            ),
+        problems_error(
+            &path.display().to_string(),
+            &problems,
+            "nothing was written",
         )
     })?;
     plan.index = index::read_previous(&req.out_dir)?;

@@ -233,7 +233,8 @@ pub fn resolve(inv: &Inventory, common: &Common) -> Result<LabPlan, Vec<Problem>
             .into_iter()
             .map(Problem::usage),
     );
-    problems.extend(unknown_hosts(&found, &common.only));
+    let names: Vec<&str> = found.iter().filter_map(|(n, _)| n.as_deref()).collect();
+    problems.extend(unknown_hosts(&names, &common.only));
     if !common.only.is_empty() {
         hosts.retain(|h| {
             common
@@ -718,13 +719,13 @@ fn duplicate_macs(
         .collect()
 }
 
-/// `--host` names that are not in the inventory.
-fn unknown_hosts(found: &[(Option<String>, Option<Ipv4Addr>)], only: &[String]) -> Vec<Problem> {
-    let names: Vec<&str> = found.iter().filter_map(|(n, _)| n.as_deref()).collect();
+/// `--host` names that are not among the inventory's hosts `names` (for
+/// `build` and `deploy`).
+pub(crate) fn unknown_hosts(names: &[&str], only: &[String]) -> Vec<Problem> {
     only.iter()
         .filter(|o| !names.iter().any(|n| n.eq_ignore_ascii_case(o)))
         .map(|o| {
-            let near = nearest(o, &names)
+            let near = nearest(o, names)
                 .map(|n| format!("did you mean {n}? "))
                 .unwrap_or_default();
             Problem::usage(format!(

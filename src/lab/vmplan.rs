@@ -33,7 +33,6 @@ use super::vm::{
     MIN_CPUS, MIN_MEMORY_GB,
 };
 use super::Problem;
-use crate::diagnostic::nearest;
 
 /// How a host's VM boots its installer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -512,17 +511,7 @@ pub fn read_lab(
     }
     problems.extend(twice(&hosts).into_iter().map(Problem::usage));
     let names: Vec<&str> = hosts.iter().map(|h| h.hostname.as_str()).collect();
-    for o in only {
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(o)) {
-            let near = nearest(o, &names)
-                .map(|n| format!("did you mean {n}? "))
-                .unwrap_or_default();
-            problems.push(Problem::usage(format!(
-                "--host {o}: the inventory has no host {o}: {near}its hosts are {}",
-                names.join(", ")
-            )));
-        }
-    }
+    problems.extend(super::resolve::unknown_hosts(&names, only));
     if !problems.is_empty() {
         return Err(problems);
     }
