@@ -22,6 +22,8 @@ pub struct IsoPlace {
     pub folder: String,
     /// `[datastore] folder/esx01.iso`
     pub path: String,
+    /// The datastore's free space, as the server said it.
+    pub free_space: Option<u64>,
 }
 
 /// Where a host's VM goes, as the server knows it.
@@ -160,15 +162,19 @@ pub fn place(
         None
     };
     let datastore = find_store(&vm.datastore, "vm.datastore", &mut say);
+    let vm_store = datastore.clone();
     let iso = match &vm.boot {
         Boot::Cdrom { datastore, folder } => {
-            if datastore != &vm.datastore {
-                find_store(datastore, "vm.iso_datastore", &mut say);
-            }
+            let store = if datastore == &vm.datastore {
+                vm_store.clone()
+            } else {
+                find_store(datastore, "vm.iso_datastore", &mut say)
+            };
             h.iso().map(|iso| IsoPlace {
                 datastore: datastore.clone(),
                 folder: folder.clone(),
                 path: format!("[{datastore}] {folder}/{}", iso.file),
+                free_space: store.and_then(|s| s.free_space),
             })
         }
         Boot::Http { .. } | Boot::Network { .. } => None,

@@ -335,7 +335,7 @@ fn describe_uri(kind: BootKind, uri: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::deploy::local::LabIso;
     use crate::deploy::local::Media;
@@ -345,7 +345,7 @@ mod tests {
     use crate::vsphere::inventory::{Datacenter, Datastore};
     use crate::vsphere::MoRef;
 
-    fn planned(boot: LabBoot, mac_learn: bool) -> Planned {
+    pub(crate) fn planned(boot: LabBoot, mac_learn: bool) -> Planned {
         let macs = vec![
             Mac::derived("lab", "esx01", 0),
             Mac::derived("lab", "esx01", 1),
@@ -425,6 +425,7 @@ mod tests {
                         datastore: "ds1".into(),
                         folder: "esxi-iso/lab".into(),
                         path: "[ds1] esxi-iso/lab/esx01.iso".into(),
+                        free_space: None,
                     }),
                     LabBoot::Http { .. } | LabBoot::Network { .. } => None,
                 },
@@ -438,7 +439,7 @@ mod tests {
         }
     }
 
-    fn cdrom() -> LabBoot {
+    pub(crate) fn cdrom() -> LabBoot {
         LabBoot::Cdrom {
             datastore: "ds1".into(),
             folder: "esxi-iso/lab".into(),

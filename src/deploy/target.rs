@@ -381,18 +381,15 @@ fn room(planned: &[Planned]) -> Vec<Problem> {
             e.0 += vm.disks_gb.iter().map(|g| u64::from(*g) << 30).sum::<u64>();
         }
         if let (Some(iso), Some(lab_iso)) = (&p.place.iso, p.host.iso()) {
-            let e = need.entry((dc, iso.datastore.clone())).or_insert((0, None));
+            let e = need
+                .entry((dc, iso.datastore.clone()))
+                .or_insert((0, iso.free_space));
             e.0 += lab_iso.size;
         }
     }
     need.into_iter()
         .filter_map(|((dc, ds), (bytes, free))| {
-            let free = free.or_else(|| {
-                planned
-                    .iter()
-                    .find(|p| p.place.datastore.name == ds)
-                    .and_then(|p| p.place.datastore.free_space)
-            })?;
+            let free = free?;
             (free < bytes).then(|| {
                 server_state(format!(
                     "datastore {ds} in {dc} has {} free, and the new VMs' thick disks and ISOs \
@@ -547,5 +544,25 @@ mod tests {
         );
         // New enough, or not known: nothing to say.
         assert!(old_esxi([("n4", vec![&b, &d]), ("n5", vec![])].into_iter()).is_empty());
+    }
+
+    #[test]
+    fn room_counts_each_iso_on_the_datastore_it_goes_to() {
+        use crate::deploy::spec::tests::{cdrom, planned};
+        let mut p = planned(cdrom(), false);
+        let iso = p.place.iso.as_mut().unwrap();
+        iso.datastore = "isos".into();
+        iso.free_space = Some(0);
+        let problems = room(std::slice::from_ref(&p));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .text
+                .starts_with("datastore isos in DC has 0 B free"),
+            "{}",
+            problems[0].text
+        );
+        p.place.iso.as_mut().unwrap().free_space = Some(1 << 30);
+        assert!(room(&[p]).is_empty());
     }
 }
