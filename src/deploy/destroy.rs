@@ -20,6 +20,7 @@ use crate::diagnostic::nearest;
 use crate::failure::{self, Failure};
 use crate::publish::interrupted;
 use crate::signals;
+use crate::vsphere::inventory::Datacenter;
 use crate::vsphere::vminfo::VmInfo;
 use crate::vsphere::{Fault, FaultKind};
 
@@ -115,6 +116,8 @@ pub fn destroy(ctx: &mut Ctx, lab: &str, only: &[String], dry_run: bool) -> Resu
             ),
         );
     }
+    // The datacenters, read once for every ISO to delete.
+    let mut dcs = None;
     for (host, vm, dc) in found {
         let on = vm.power_state != "poweredOff";
         report.destroyed.push(Destroyed {
@@ -156,7 +159,7 @@ pub fn destroy(ctx: &mut Ctx, lab: &str, only: &[String], dry_run: bool) -> Resu
             .and_then(|s| s.iso.clone().map(|i| (i, s.datacenter.clone())));
         ctx.state.remove(&host)?;
         if let Some((path, dc)) = iso {
-            if delete_iso(ctx, &path, &dc)? {
+            if delete_iso(ctx, &path, &dc, &mut dcs)? {
                 ctx.out.say(&host, &format!("deleted {path}"));
                 report.isos_deleted.push(path);
             }
@@ -166,13 +169,20 @@ pub fn destroy(ctx: &mut Ctx, lab: &str, only: &[String], dry_run: bool) -> Resu
 }
 
 /// Deletes an ISO deploy uploaded; false when it was gone already.
-fn delete_iso(ctx: &Ctx, path: &str, dc_path: &str) -> Result<bool> {
-    let dc = ctx
-        .vim
-        .datacenters()?
-        .into_iter()
+fn delete_iso(
+    ctx: &Ctx,
+    path: &str,
+    dc_path: &str,
+    dcs: &mut Option<Vec<Datacenter>>,
+) -> Result<bool> {
+    let dcs = match dcs {
+        Some(d) => d,
+        None => dcs.insert(ctx.vim.datacenters()?),
+    };
+    let dc = dcs
+        .iter()
         .find(|d| d.path == dc_path)
-        .map(|d| d.moref);
+        .map(|d| d.moref.clone());
     let Some(dc) = dc else {
         return Ok(false);
     };
