@@ -9,9 +9,14 @@
 //! and whether its CD was emptied.
 //!
 //! It is rewritten (atomically) after every step, so Ctrl-C or a failure
-//! leaves what was done; the next run reads it, adopts the VMs it names
-//! (they also carry the lab's marker, which is what counts) and finishes
-//! what was left. A dry run never writes it. Nothing secret is in it.
+//! leaves what was done. The next run adopts VMs by the lab's marker, not
+//! by this file, and reads from it what the server cannot tell: the ISO
+//! it uploaded and its SHA-256 (an unchanged one is not sent again, a
+//! rebuilt one is reported), how a VM was made to boot (an interrupted
+//! creation is finished the same way), when it was created and whether
+//! its CD was emptied. The VM's reference, name, MACs and phase are a
+//! record for people and scripts. A dry run never writes it. Nothing
+//! secret is in it.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::DirBuilderExt;
