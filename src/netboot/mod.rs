@@ -38,7 +38,7 @@ use crate::esxi::{self, EFI_BOOT_CFG};
 use crate::failure::{self, Failure, Tag};
 use crate::lab::index::{self, HostKernelOpts, LabManifest, ManifestHost, NetbootEntry};
 use crate::lab::mac::Mac;
-use crate::lab::{HostPlan, LabPlan, LabRequest};
+use crate::lab::{HostPlan, LabPlan, LabRequest, Problem};
 use crate::output::{self, AtomicFile};
 use crate::report::{self, Secret};
 use crate::serve::installer::{
@@ -152,7 +152,7 @@ pub fn plan(req: &LabRequest, lab: &LabPlan, nb: &Request) -> Result<Plan> {
     let previous = Record::read(&state).tag(Failure::Input)?;
     check_mount(&previous, &inst, &lab.out_dir)?;
 
-    let mut problems = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     let macs: Vec<Mac> = lab
         .hosts
         .iter()
@@ -175,7 +175,11 @@ pub fn plan(req: &LabRequest, lab: &LabPlan, nb: &Request) -> Result<Plan> {
         })
         .cloned()
         .collect();
-    problems.extend(duplicate_macs(lab, &macs, &kept));
+    problems.extend(
+        duplicate_macs(lab, &macs, &kept)
+            .into_iter()
+            .map(Problem::usage),
+    );
 
     let (secret, secret_new) = match &lab.report {
         Some(r) => (r.secret().clone(), false),
@@ -188,7 +192,7 @@ pub fn plan(req: &LabRequest, lab: &LabPlan, nb: &Request) -> Result<Plan> {
     for (h, mac) in lab.hosts.iter().zip(&macs) {
         match host_files(h, *mac, &base, &mount, media.efi.text(), &img, &secret) {
             Ok(f) => hosts.push(f),
-            Err(e) => problems.push(format!("{}: {e}", h.hostname)),
+            Err(e) => problems.push(Problem::usage(format!("{}: {e}", h.hostname))),
         }
     }
     let force = req.inputs.force;
@@ -196,31 +200,22 @@ pub fn plan(req: &LabRequest, lab: &LabPlan, nb: &Request) -> Result<Plan> {
         let ks = state.join(KICKSTART_DIR).join(&f.ks_file);
         for p in [lab.out_dir.join(&f.boot_cfg_rel), ks] {
             if !force && p.symlink_metadata().is_ok() {
-                problems.push(format!(
-                    "{}: {} already exists: pass --force to overwrite it",
-                    f.hostname,
-                    p.display()
-                ));
+                problems.push(Problem {
+                    failure: Failure::OutputExists,
+                    text: format!(
+                        "{}: {} already exists: pass --force to overwrite it",
+                        f.hostname,
+                        p.display()
+                    ),
+                });
             }
         }
     }
     if !problems.is_empty() {
-        let only_exists = problems
-            .iter()
-            .all(|p| p.ends_with("pass --force to overwrite it"));
-        return Err(failure::error(
-            if only_exists {
-                Failure::OutputExists
-            } else {
-                Failure::Usage
-            },
-            format!(
-                "{} has {} problem{} for network install; nothing was written:\n  {}",
-                req.inventory.display(),
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" },
-                problems.join("\n  ")
-            ),
+        return Err(crate::lab::problems_error(
+            &format!("{} (for network install)", req.inventory.display()),
+            &problems,
+            "nothing was written",
         ));
     }
     let fallback = if nb.interactive {

@@ -332,6 +332,7 @@ async fn serve(cfg: &Config, say: &mut dyn FnMut(Notice<'_>)) -> Result<()> {
     );
     let (snap, _) = installers.snapshot();
     let mut netboot_urls: Vec<String> = snap.hosts.iter().map(|h| h.url.clone()).collect();
+    netboot_urls.sort();
     netboot_urls.dedup();
     warnings.extend(netboot_address_warnings(&netboot_urls, bound, scheme));
     let listening = Listening {
