@@ -413,8 +413,11 @@ fn serve_hands_out_the_installer_by_mac_and_kickstarts_by_token() {
         "efi/boot/01-00-50-56-00-00-09/boot.cfg",
         "efi/boot/boot.cfg",
         "boot.cfg",
+        "BOOT.CFG;1",
+        "EFI/BOOT/BOOT.CFG;1",
         "01-00-50-56-00-00-09/esxi/b.b00",
         "01-00-50-56-00-00-01/efi/boot/boot.cfg",
+        "01-00-50-56-00-00-01/BOOT.CFG",
         "nothing.gz",
         "esxi",
     ] {

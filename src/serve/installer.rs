@@ -37,7 +37,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::files::Validators;
-use crate::iso::IsoImage;
+use crate::iso::{Entry, IsoImage};
 
 pub const RECORD_FILE: &str = "netboot.json";
 /// Where kickstarts live, inside the state folder (never served as files).
@@ -201,6 +201,9 @@ pub struct Mount {
     mtime_ns: u128,
     /// bootif folder -> hostname.
     hosts: HashMap<String, String>,
+    /// The ISO's own boot.cfg files (they name the CD): never served, by
+    /// whatever name the lookup resolves to them.
+    hidden: [Entry; 2],
 }
 
 impl Mount {
@@ -223,7 +226,6 @@ impl Mount {
                 rel: fallback_path(&self.name),
                 host: None,
             },
-            ["boot.cfg"] => Target::NotFound,
             [first, ..] if parse_bootif(first).is_some() => {
                 let b = parse_bootif(first).unwrap_or_default();
                 match self.hosts.get(&b) {
@@ -237,12 +239,15 @@ impl Mount {
 
     fn iso_file(&self, rest: &[String], host: Option<String>) -> Target {
         let path = rest.join("/");
-        let hidden = ["boot.cfg", "efi/boot/boot.cfg"];
-        if rest.is_empty() || hidden.iter().any(|h| path.eq_ignore_ascii_case(h)) {
+        if rest.is_empty() {
             return Target::NotFound;
         }
         match self.iso.find(&path) {
-            Some(e) if !self.iso.record(e).is_dir() && self.iso.record(e).flags & 0x80 == 0 => {
+            Some(e)
+                if !self.hidden.contains(&e)
+                    && !self.iso.record(e).is_dir()
+                    && self.iso.record(e).flags & 0x80 == 0 =>
+            {
                 Target::Iso { path, host }
             }
             _ => Target::NotFound,
@@ -395,7 +400,7 @@ fn open_mount(
         )
     });
     let iso = IsoImage::open(&inst.iso)?;
-    crate::esxi::Media::detect(&iso)?;
+    let media = crate::esxi::Media::detect(&iso)?;
     Ok((
         Arc::new(Mount {
             name: inst.mount.clone(),
@@ -404,6 +409,7 @@ fn open_mount(
             modified: UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64),
             mtime_ns: mtime_ns.max(0) as u128,
             hosts,
+            hidden: [media.bios_cfg, media.efi_cfg],
         }),
         changed,
     ))
