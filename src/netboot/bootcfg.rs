@@ -29,12 +29,12 @@ const PATH_OPTIONS: &[&str] = &["kernel", "modules", "crypto", "acpitables"];
 /// The boot.cfg a host loads from `prefix` (a URL), made from `src`, the
 /// boot.cfg read from `src_path` on the ISO (e.g. `/EFI/BOOT/BOOT.CFG`).
 pub fn for_host(
-    src: &str,
+    cfg: &BootCfg,
     src_path: &str,
     prefix: &str,
     edits: &KernelOptEdits,
 ) -> Result<String, String> {
-    let cfg = BootCfg::parse(src);
+    let src = cfg.text();
     let stock_prefix = cfg.prefix(src_path);
     let lines = cfg.lines();
     // The index (in `lines`) of the line the loader uses for `name`.
@@ -110,6 +110,8 @@ pub struct ReadBack {
     /// Paths of the kernel, modules, crypto module and ACPI tables,
     /// relative to the prefix (as the ISO names them, loader-style).
     pub files: Vec<String>,
+    /// The loader's warnings about it (its errors make `read_back` fail).
+    pub warnings: Vec<loader::Diagnostic>,
 }
 
 /// Reads `text` (served as `cfg_url`) as the loader does and checks that
@@ -117,10 +119,12 @@ pub struct ReadBack {
 /// stops the boot) are errors here too.
 pub fn read_back(text: &str, cfg_url: &str, prefix: &str) -> Result<ReadBack, String> {
     let cfg = BootCfg::parse(text);
-    let errors: Vec<String> = cfg
+    let (errors, warnings): (Vec<_>, Vec<_>) = cfg
         .check()
         .into_iter()
-        .filter(|d| d.severity == loader::Severity::Error)
+        .partition(|d| d.severity == loader::Severity::Error);
+    let errors: Vec<String> = errors
+        .iter()
         .map(|d| format!("line {}: {}", d.line, d.message))
         .collect();
     if !errors.is_empty() {
@@ -156,6 +160,7 @@ pub fn read_back(text: &str, cfg_url: &str, prefix: &str) -> Result<ReadBack, St
         prefix: got,
         kernelopt: cfg.value("kernelopt").unwrap_or_default().to_string(),
         files,
+        warnings,
     })
 }
 
@@ -175,7 +180,13 @@ mod tests {
     #[test]
     fn stock_lines_become_relative_under_the_prefix() {
         let src = "bootstate=0\r\ntitle=Loading ESXi installer\r\ntimeout=5\r\nprefix=\r\nkernel=/b.b00\r\nkernelopt=runweasel cdromBoot\r\nmodules=/jumpstrt.gz --- /useropts.gz --- /A.B00 opt=1 --- /imgpayld.tgz\r\nbuild=8.0.3\r\nupdated=0\r\n";
-        let out = for_host(src, "/EFI/BOOT/BOOT.CFG", P, &edits("http://x/ks.cfg")).unwrap();
+        let out = for_host(
+            &BootCfg::parse(src),
+            "/EFI/BOOT/BOOT.CFG",
+            P,
+            &edits("http://x/ks.cfg"),
+        )
+        .unwrap();
         assert_eq!(
             out,
             format!(
@@ -200,14 +211,14 @@ mod tests {
     fn a_missing_prefix_is_added_and_relative_names_keep_their_folder() {
         // The UEFI file has no prefix: relative names are in /EFI/BOOT.
         let src = "# c\nkernel=/b.b00\nkernelopt=runweasel\nmodules=/k.b00 --- x.gz\n";
-        let out = for_host(src, "/EFI/BOOT/BOOT.CFG", P, &edits("u")).unwrap();
+        let out = for_host(&BootCfg::parse(src), "/EFI/BOOT/BOOT.CFG", P, &edits("u")).unwrap();
         assert_eq!(
             out,
             format!("# c\nprefix={P}\nkernel=b.b00\nkernelopt=runweasel ks=u\nmodules=k.b00 --- EFI/BOOT/x.gz\n")
         );
         // A prefix=/esxi source with relative names (and no final newline).
         let src = "prefix=/esxi\nkernel=b.b00\nmodules=a.gz---b.gz\nkernelopt=runweasel";
-        let out = for_host(src, "/EFI/BOOT/BOOT.CFG", P, &edits("u")).unwrap();
+        let out = for_host(&BootCfg::parse(src), "/EFI/BOOT/BOOT.CFG", P, &edits("u")).unwrap();
         assert_eq!(
             out,
             format!("prefix={P}\nkernel=esxi/b.b00\nmodules=esxi/a.gz --- esxi/b.gz\nkernelopt=runweasel ks=u")
@@ -219,12 +230,18 @@ mod tests {
     #[test]
     fn only_the_lines_the_loader_uses_change() {
         let src = "kernel=/old\nmodules=/x\nkernel=/b.b00\nmodules=/a --- /b\nprefix=/p\nprefix=\nkernelopt=a\n";
-        let out = for_host(src, "/EFI/BOOT/BOOT.CFG", P, &edits("u")).unwrap();
+        let out = for_host(&BootCfg::parse(src), "/EFI/BOOT/BOOT.CFG", P, &edits("u")).unwrap();
         assert_eq!(
             out,
             format!("kernel=/old\nmodules=/x\nkernel=b.b00\nmodules=a --- b\nprefix=/p\nprefix={P}\nkernelopt=a ks=u\n")
         );
-        assert!(for_host("title=x\n", "/EFI/BOOT/BOOT.CFG", P, &edits("u")).is_err());
+        assert!(for_host(
+            &BootCfg::parse("title=x\n"),
+            "/EFI/BOOT/BOOT.CFG",
+            P,
+            &edits("u")
+        )
+        .is_err());
     }
 
     #[test]

@@ -190,7 +190,7 @@ pub fn plan(req: &LabRequest, lab: &LabPlan, nb: &Request) -> Result<Plan> {
     };
     let mut hosts = Vec::new();
     for (h, mac) in lab.hosts.iter().zip(&macs) {
-        match host_files(h, *mac, &base, &mount, media.efi.text(), &img, &secret) {
+        match host_files(h, *mac, &base, &mount, &media.efi, &img, &secret) {
             Ok(f) => hosts.push(f),
             Err(e) => problems.push(Problem::usage(format!("{}: {e}", h.hostname))),
         }
@@ -224,13 +224,8 @@ pub fn plan(req: &LabRequest, lab: &LabPlan, nb: &Request) -> Result<Plan> {
             set: Vec::new(),
             remove: vec!["ks".into()],
         };
-        let text = bootcfg::for_host(
-            media.efi.text(),
-            &format!("/{EFI_BOOT_CFG}"),
-            &prefix,
-            &edits,
-        )
-        .map_err(|e| failure::error(Failure::Input, format!("the fallback boot.cfg: {e}")))?;
+        let text = bootcfg::for_host(&media.efi, &format!("/{EFI_BOOT_CFG}"), &prefix, &edits)
+            .map_err(|e| failure::error(Failure::Input, format!("the fallback boot.cfg: {e}")))?;
         check_host_cfg(&text, &base, &mount, &prefix, &img)
             .map_err(|e| failure::error(Failure::Input, format!("the fallback boot.cfg: {e}")))?;
         Some(text)
@@ -328,7 +323,7 @@ fn host_files(
     mac: Mac,
     base: &str,
     mount: &str,
-    efi_text: &str,
+    efi: &crate::esxi::loader::BootCfg,
     img: &crate::iso::IsoImage,
     secret: &Secret,
 ) -> Result<HostFiles, String> {
@@ -338,7 +333,7 @@ fn host_files(
     let ks_url = format!("{base}{KICKSTART_PATH}{token}/{name}.cfg");
     let prefix = format!("{base}/{mount}/{bootif}");
     let edits = edits_for(&ks_url, &h.build.edits);
-    let text = bootcfg::for_host(efi_text, &format!("/{EFI_BOOT_CFG}"), &prefix, &edits)?;
+    let text = bootcfg::for_host(efi, &format!("/{EFI_BOOT_CFG}"), &prefix, &edits)?;
     let rb = check_host_cfg(&text, base, mount, &prefix, img)?;
     let shown_url = ks_url.replace(&token, "<token>");
     if crate::esxi::bootcfg::option(&rb.kernelopt, "ks") != Some(ks_url.as_str()) {
@@ -347,10 +342,9 @@ fn host_files(
             rb.kernelopt.replace(&token, "<token>")
         ));
     }
-    let warnings = crate::esxi::loader::BootCfg::parse(text.as_str())
-        .check()
+    let warnings = rb
+        .warnings
         .iter()
-        .filter(|d| d.severity == crate::esxi::loader::Severity::Warning)
         .map(|d| Warning::from_diagnostic(d, &boot_cfg_path(mount, &bootif)))
         .collect();
     Ok(HostFiles {
