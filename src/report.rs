@@ -84,7 +84,7 @@ impl Event {
 }
 
 /// The parts of an `http(s)://host[:port][/path]` URL, as
-/// [`parse_base_url`], [`unreachable`] and serve's address checks read
+/// [`parse_base_url`], [`unreachable()`] and serve's address checks read
 /// them: one reading for all three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UrlParts<'a> {

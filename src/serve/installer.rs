@@ -327,7 +327,7 @@ impl Installers {
     }
 
     /// The current mounts, read again if the record changed since (or,
-    /// every [`RETRY`], while one of its ISOs is missing); the flag says
+    /// every 2 seconds while one of its ISOs is missing); the flag says
     /// whether its problems are new.
     pub fn snapshot(&self) -> (Arc<Snapshot>, bool) {
         let path = Record::path(&self.state_dir);
