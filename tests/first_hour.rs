@@ -527,6 +527,16 @@ fn exit_statuses_tell_the_failures_apart() {
     );
     // A usage error from clap, and one of ours.
     assert_eq!(run_in(&d, &["build", ISO, "--bogus"], &[]).code(), Some(2));
+    // A port alone for --listen: the form is shown, with that port.
+    let listen = run_in(&d, &["serve", ".", "--listen", "9090"], &[]);
+    assert_eq!(listen.code(), Some(2), "{}", listen.describe());
+    assert!(
+        listen
+            .stderr()
+            .contains("give an IP address and a port, such as 0.0.0.0:9090"),
+        "{}",
+        listen.describe()
+    );
     assert_eq!(
         run_in(&d, &["status", ".", "--wait", "sideways"], &[]).code(),
         Some(2)

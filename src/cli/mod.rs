@@ -384,7 +384,8 @@ pub struct ServeArgs {
     pub dir: PathBuf,
 
     /// Address and port to listen on (0.0.0.0:8080 for VMs to reach it)
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080",
+          value_parser = parse_listen)]
     pub listen: std::net::SocketAddr,
 
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
@@ -637,6 +638,20 @@ impl UploadArgs {
             json: self.json,
         }
     }
+}
+
+/// `--listen ADDR:PORT`: an IP address and a port; a port alone or a
+/// host name gets an error that shows the form (a name could resolve to
+/// several addresses, and serve binds one).
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.parse().map_err(|_| {
+        let port = s.rsplit(':').next().filter(|p| p.parse::<u16>().is_ok());
+        let example = port.unwrap_or("8080");
+        format!(
+            "give an IP address and a port, such as 0.0.0.0:{example} (every address: VMs \
+             reach it) or 127.0.0.1:{example} (this machine only); [::]:{example} for IPv6"
+        )
+    })
 }
 
 #[cfg(test)]
